@@ -1,0 +1,63 @@
+//! Where configuration values come from, in increasing priority: the built-in defaults
+//! (`config/default.toml`), the dev profile (`config/dev.toml`, only when chosen), a `.env` file,
+//! and the environment.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+
+use crate::config::{Profile, ALL_KEYS};
+
+const DEFAULTS: &str = include_str!("../../config/default.toml");
+const DEV_PROFILE: &str = include_str!("../../config/dev.toml");
+
+/// Every configured key (lower case) with its value as text.
+pub type RawValues = BTreeMap<String, String>;
+
+/// Merges every source into one map of raw text values.
+pub fn collect(profile: Profile, env_file: &Path) -> Result<RawValues, String> {
+    let mut figment = Figment::new().merge(Toml::string(DEFAULTS));
+    if profile == Profile::Dev {
+        figment = figment.merge(Toml::string(DEV_PROFILE));
+    }
+    figment = figment
+        .merge(Serialized::defaults(read_env_file(env_file)?))
+        .merge(Env::raw().only(ALL_KEYS));
+    let values: BTreeMap<String, serde_json::Value> = figment
+        .extract()
+        .map_err(|error| format!("configuration could not be read: {error}"))?;
+    Ok(values
+        .into_iter()
+        .map(|(key, value)| (key, as_text(value)))
+        .collect())
+}
+
+fn as_text(value: serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(text) => text,
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// Reads `KEY=value` lines from a `.env` file, if there is one. Only known keys are taken; the
+/// process environment is not changed.
+fn read_env_file(path: &Path) -> Result<BTreeMap<String, String>, String> {
+    if !path.exists() {
+        return Ok(BTreeMap::new());
+    }
+    let entries = dotenvy::from_path_iter(path)
+        .map_err(|error| format!("{} could not be read: {error}", path.display()))?;
+    let mut values = BTreeMap::new();
+    for entry in entries {
+        let (key, value) =
+            entry.map_err(|error| format!("{} could not be read: {error}", path.display()))?;
+        let key = key.to_ascii_lowercase();
+        if ALL_KEYS.contains(&key.as_str()) {
+            values.insert(key, value);
+        }
+    }
+    Ok(values)
+}

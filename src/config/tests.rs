@@ -1,0 +1,162 @@
+use figment::Jail;
+
+use super::*;
+
+const ALL_REQUIRED: &[(&str, &str)] = &[
+    ("ELEVENLABS_API_KEY", "api"),
+    ("ELEVENLABS_POST_CALL_KEY", "post"),
+    ("ELEVENLABS_CLIENT_DATA_KEY", "client"),
+    ("ELEVENLABS_SEARCH_DATA_KEY", "search"),
+    ("OPENMEMORY_KEY", "om"),
+    ("OPENMEMORY_PORT", "8765"),
+    ("OPENMEMORY_DB_PATH", "data/memory.sqlite3"),
+    ("PAYLOAD_STORAGE_PATH", "data/payloads"),
+];
+
+fn set_all(jail: &mut Jail) {
+    for (key, value) in ALL_REQUIRED {
+        jail.set_env(key, value);
+    }
+}
+
+#[test]
+fn every_missing_variable_is_named_in_one_message() {
+    Jail::expect_with(|_jail| {
+        let error = Settings::load(Profile::Standard).unwrap_err();
+        let message = error.to_string();
+        for (key, _) in ALL_REQUIRED {
+            assert!(
+                message.contains(&format!("{key} is missing")),
+                "{key} not named in {message}"
+            );
+        }
+        assert_eq!(error.problems.len(), 8);
+        Ok(())
+    });
+}
+
+#[test]
+fn a_complete_environment_loads_with_defaults_for_the_rest() {
+    Jail::expect_with(|jail| {
+        set_all(jail);
+        let settings = Settings::load(Profile::Standard).unwrap();
+        assert_eq!(settings.openmemory_url.as_str(), "http://127.0.0.1:8765/");
+        assert_eq!(settings.memory_backend, MemoryBackend::OpenMemory);
+        assert_eq!(settings.port, 8000);
+        assert_eq!(settings.greeting_deadline, Duration::from_millis(1500));
+        assert_eq!(settings.signature_tolerance, Duration::from_secs(1800));
+        assert_eq!(
+            settings.name_fields,
+            ["first_name", "name", "user_name", "caller_name"]
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn an_invalid_port_is_named_with_its_value() {
+    Jail::expect_with(|jail| {
+        set_all(jail);
+        jail.set_env("PORT", "eighty");
+        jail.set_env("OPENMEMORY_PORT", "70000");
+        let error = Settings::load(Profile::Standard).unwrap_err();
+        assert_eq!(error.problems.len(), 2, "{error}");
+        assert!(error
+            .to_string()
+            .contains("PORT must be a port number from 1 to 65535, not \"eighty\""));
+        assert!(error
+            .to_string()
+            .contains("OPENMEMORY_PORT must be a port number"));
+        Ok(())
+    });
+}
+
+#[test]
+fn an_unwritable_storage_path_is_reported() {
+    Jail::expect_with(|jail| {
+        set_all(jail);
+        jail.create_file("not-a-directory", "a file")?;
+        jail.set_env("PAYLOAD_STORAGE_PATH", "not-a-directory/payloads");
+        let error = Settings::load(Profile::Standard).unwrap_err();
+        assert!(
+            error.to_string().contains(
+                "PAYLOAD_STORAGE_PATH (not-a-directory/payloads) is not a writable directory"
+            ),
+            "{error}"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn an_unparseable_openmemory_url_is_reported() {
+    Jail::expect_with(|jail| {
+        set_all(jail);
+        jail.set_env("OPENMEMORY_URL", "not a url");
+        let error = Settings::load(Profile::Standard).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("OPENMEMORY_URL must be an http or https URL"),
+            "{error}"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn a_dot_env_file_is_honoured_and_the_environment_wins() {
+    Jail::expect_with(|jail| {
+        let lines: Vec<String> = ALL_REQUIRED
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        jail.create_file(
+            ".env",
+            &(lines.join("\n") + "\nPORT=9100\nHOST=127.0.0.2\n"),
+        )?;
+        jail.set_env("PORT", "9200");
+        let settings = Settings::load(Profile::Standard).unwrap();
+        assert_eq!(settings.post_call_key.expose(), "post");
+        assert_eq!(settings.host.to_string(), "127.0.0.2");
+        assert_eq!(settings.port, 9200);
+        Ok(())
+    });
+}
+
+#[test]
+fn the_dev_profile_runs_with_no_variables_on_loopback_with_the_embedded_store() {
+    Jail::expect_with(|_jail| {
+        let settings = Settings::load(Profile::Dev).unwrap();
+        assert_eq!(settings.memory_backend, MemoryBackend::Embedded);
+        assert!(settings.host.is_loopback());
+        assert!(settings.post_call_key.expose().starts_with("dev-only"));
+        Ok(())
+    });
+}
+
+#[test]
+fn the_dev_profile_refuses_a_public_address() {
+    Jail::expect_with(|jail| {
+        jail.set_env("HOST", "0.0.0.0");
+        let error = Settings::load(Profile::Dev).unwrap_err();
+        assert!(
+            error.to_string().contains("only listens on loopback"),
+            "{error}"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn secrets_never_appear_in_debug_output() {
+    Jail::expect_with(|jail| {
+        set_all(jail);
+        jail.set_env("ELEVENLABS_POST_CALL_KEY", "wsec_super_secret_value");
+        let settings = Settings::load(Profile::Standard).unwrap();
+        let debug = format!("{settings:?}");
+        assert!(!debug.contains("wsec_super_secret_value"));
+        assert!(debug.contains("[redacted]"));
+        Ok(())
+    });
+}

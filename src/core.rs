@@ -1,0 +1,18 @@
+//! The core: domain types, the ports the core needs, and the use cases.
+//!
+//! Nothing here knows about HTTP, SQLite, files or configuration formats; adapters in
+//! [`crate::inbound`] and [`crate::outbound`] translate between the outside world and these types.
+
+mod caller_id;
+mod conversation_id;
+mod memory;
+pub mod ports;
+mod profile;
+mod search_query;
+pub mod use_cases;
+
+pub use caller_id::{mask_phone_number, CallerId, InvalidCallerId};
+pub use conversation_id::{AgentId, ConversationId, InvalidIdentifier, MAX_IDENTIFIER_LENGTH};
+pub use memory::{AddOutcome, Decay, MemoryHit, MemoryKind, NewMemory, TurnPosition};
+pub use profile::{CallRecord, ProfileCard};
+pub use search_query::{InvalidSearchLimit, InvalidSearchQuery, SearchLimit, SearchQuery};

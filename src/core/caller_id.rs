@@ -1,0 +1,135 @@
+//! The caller's phone number, the key of everything the service remembers.
+
+use std::fmt;
+
+/// A phone number in E.164 form (`+` and 7 to 15 digits).
+///
+/// Built only through [`CallerId::parse`], so a value of this type is always a usable key. Its
+/// `Debug` and `Display` forms are masked so that logging a caller never leaks the full number;
+/// [`CallerId::as_e164`] gives the full number to adapters that need it.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallerId(String);
+
+/// Why a raw value is not a usable phone number.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidCallerId {
+    #[error("phone number is empty")]
+    Empty,
+    #[error("phone number must start with + or 00 followed by the country code")]
+    NoCountryCode,
+    #[error("phone number may only contain digits, spaces, dashes, dots and parentheses")]
+    UnexpectedCharacter,
+    #[error("phone number must have between 7 and 15 digits")]
+    WrongLength,
+}
+
+impl CallerId {
+    /// Normalises a phone number to E.164: spaces, dashes, dots and parentheses are removed and a
+    /// leading `00` becomes `+`. Anything else is rejected.
+    pub fn parse(raw: &str) -> Result<Self, InvalidCallerId> {
+        let compact: String = raw
+            .trim()
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')' | '\u{a0}'))
+            .collect();
+        if compact.is_empty() {
+            return Err(InvalidCallerId::Empty);
+        }
+        let digits = if let Some(rest) = compact.strip_prefix('+') {
+            rest
+        } else if let Some(rest) = compact.strip_prefix("00") {
+            rest
+        } else {
+            return Err(InvalidCallerId::NoCountryCode);
+        };
+        if !digits.chars().all(|c| c.is_ascii_digit()) {
+            return Err(InvalidCallerId::UnexpectedCharacter);
+        }
+        if !(7..=15).contains(&digits.len()) || digits.starts_with('0') {
+            return Err(InvalidCallerId::WrongLength);
+        }
+        Ok(Self(format!("+{digits}")))
+    }
+
+    /// The full number, for adapters that key storage by it. Never log this.
+    pub fn as_e164(&self) -> &str {
+        &self.0
+    }
+
+    /// The number with all but the country prefix and the last two digits hidden, for logs.
+    pub fn masked(&self) -> String {
+        mask_phone_number(&self.0)
+    }
+}
+
+/// Masks any phone-like text for logs: keeps the first three and last two characters.
+pub fn mask_phone_number(raw: &str) -> String {
+    let chars: Vec<char> = raw.chars().collect();
+    if chars.len() <= 5 {
+        return "*".repeat(chars.len());
+    }
+    let hidden = chars.len() - 5;
+    let head: String = chars[..3].iter().collect();
+    let tail: String = chars[chars.len() - 2..].iter().collect();
+    format!("{head}{}{tail}", "*".repeat(hidden))
+}
+
+impl fmt::Debug for CallerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CallerId({})", self.masked())
+    }
+}
+
+impl fmt::Display for CallerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.masked())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formatting_characters_are_removed() {
+        let id = CallerId::parse(" +1 (415) 555-01.23 ").unwrap();
+        assert_eq!(id.as_e164(), "+14155550123");
+    }
+
+    #[test]
+    fn a_double_zero_prefix_becomes_plus() {
+        assert_eq!(
+            CallerId::parse("0044 20 7946 0958").unwrap().as_e164(),
+            "+442079460958"
+        );
+    }
+
+    #[test]
+    fn numbers_without_country_code_letters_or_wrong_length_are_rejected() {
+        assert_eq!(CallerId::parse(""), Err(InvalidCallerId::Empty));
+        assert_eq!(
+            CallerId::parse("4155550123"),
+            Err(InvalidCallerId::NoCountryCode)
+        );
+        assert_eq!(
+            CallerId::parse("anonymous"),
+            Err(InvalidCallerId::NoCountryCode)
+        );
+        assert_eq!(
+            CallerId::parse("+1415abc0123"),
+            Err(InvalidCallerId::UnexpectedCharacter)
+        );
+        assert_eq!(CallerId::parse("+123"), Err(InvalidCallerId::WrongLength));
+        assert_eq!(
+            CallerId::parse("+1234567890123456"),
+            Err(InvalidCallerId::WrongLength)
+        );
+    }
+
+    #[test]
+    fn logs_never_show_the_full_number() {
+        let id = CallerId::parse("+14155550123").unwrap();
+        assert_eq!(id.to_string(), "+14*******23");
+        assert!(!format!("{id:?}").contains("5550123"));
+    }
+}

@@ -1,0 +1,12 @@
+//! The ports: what the core needs from the outside world. Adapters implement them.
+//!
+//! Every port is a `Send + Sync + 'static` trait used as `Arc<dyn Port>`, and documents which
+//! errors it returns and when.
+
+mod blob_store;
+mod clock;
+mod memory_store;
+
+pub use blob_store::*;
+pub use clock::*;
+pub use memory_store::*;

@@ -1,0 +1,67 @@
+//! Where memories live and are searched: OpenMemory over HTTP or the embedded SQLite store.
+
+use async_trait::async_trait;
+
+use crate::core::{AddOutcome, CallerId, MemoryHit, NewMemory, SearchLimit, SearchQuery};
+
+/// Why a memory store call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MemoryStoreError {
+    /// The store could not be reached or is overloaded (timeouts, connection errors, 5xx, 429).
+    /// Worth retrying later.
+    #[error("memory store unavailable: {0}")]
+    Unavailable(String),
+    /// The store refused this request for good (a 4xx other than 429). Retrying will not help.
+    #[error("memory store rejected the request: {0}")]
+    Rejected(String),
+    /// The store works but not the way this service needs (for example it scopes users by API
+    /// key and ignores per-caller scoping).
+    #[error("memory store is incompatible: {0}")]
+    Incompatible(String),
+    #[error(transparent)]
+    Unknown(#[from] anyhow::Error),
+}
+
+impl MemoryStoreError {
+    /// Whether trying the same call again later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, MemoryStoreError::Unavailable(_))
+    }
+}
+
+/// Stores and searches memories, always scoped to one caller.
+///
+/// Implementations must never let a search for one caller return another caller's memories, and
+/// must treat memory content and search text as plain data (no query syntax).
+#[cfg_attr(any(test, feature = "test-doubles"), mockall::automock)]
+#[async_trait]
+pub trait MemoryStore: Send + Sync + 'static {
+    /// Adds one memory for `memory.caller`.
+    ///
+    /// # Errors
+    /// - [`MemoryStoreError::Unavailable`] when the store cannot be reached; nothing may have been
+    ///   stored, and the caller should retry.
+    /// - [`MemoryStoreError::Rejected`] when the store refuses the memory for good.
+    async fn add(&self, memory: &NewMemory) -> Result<AddOutcome, MemoryStoreError>;
+
+    /// Returns at most `limit` of `caller`'s memories, most relevant first. A query with no
+    /// searchable word returns the caller's most recent memories.
+    ///
+    /// # Errors
+    /// - [`MemoryStoreError::Unavailable`] when the store cannot be reached in time.
+    /// - [`MemoryStoreError::Rejected`] when the store refuses the query.
+    async fn search(
+        &self,
+        caller: &CallerId,
+        query: &SearchQuery,
+        limit: SearchLimit,
+    ) -> Result<Vec<MemoryHit>, MemoryStoreError>;
+
+    /// Checks that the store is reachable, accepts our credentials and scopes memories per caller.
+    ///
+    /// # Errors
+    /// - [`MemoryStoreError::Unavailable`] when it cannot be reached.
+    /// - [`MemoryStoreError::Rejected`] when it refuses our credentials.
+    /// - [`MemoryStoreError::Incompatible`] when it does not honour per-caller scoping.
+    async fn check(&self) -> Result<(), MemoryStoreError>;
+}

@@ -1,0 +1,1 @@
+//! The use cases: greet a caller, search their memories, ingest a finished call.

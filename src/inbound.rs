@@ -1,0 +1,1 @@
+//! Inbound adapters: how the outside world reaches the core.

@@ -1,0 +1,16 @@
+//! caller-memory: persistent memory of phone callers for ElevenLabs voice agents.
+//!
+//! The crate is shaped as ports and adapters:
+//! - [`core`]: domain types, ports and use cases; no framework or I/O crate.
+//! - [`inbound`]: the HTTP adapter ElevenLabs talks to.
+//! - [`outbound`]: adapters for the ports (OpenMemory, embedded SQLite, local disk, system time).
+//! - [`config`] and [`cli`]: configuration and the command line, used by the binary to wire
+//!   everything together.
+
+pub mod cli;
+pub mod config;
+pub mod core;
+pub mod inbound;
+pub mod outbound;
+#[cfg(any(test, feature = "test-doubles"))]
+pub mod test_doubles;

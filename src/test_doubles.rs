@@ -1,0 +1,12 @@
+//! In-memory fakes of every port, for tests here and in downstream crates.
+//!
+//! Enabled by the `test-doubles` cargo feature, which also exports the mockall mocks
+//! (`MockMemoryStore`, `MockBlobStore`, `MockClock`) next to each port.
+
+mod blob_store;
+mod clock;
+mod memory_store;
+
+pub use blob_store::InMemoryBlobStore;
+pub use clock::ManualClock;
+pub use memory_store::InMemoryMemoryStore;
