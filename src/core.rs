@@ -14,5 +14,5 @@ pub mod use_cases;
 pub use caller_id::{mask_phone_number, CallerId, InvalidCallerId};
 pub use conversation_id::{AgentId, ConversationId, InvalidIdentifier, MAX_IDENTIFIER_LENGTH};
 pub use memory::{AddOutcome, Decay, MemoryHit, MemoryKind, NewMemory, TurnPosition};
-pub use profile::{CallRecord, ProfileCard};
+pub use profile::{CallRecord, ProfileCard, STATE_PREFIX};
 pub use search_query::{InvalidSearchLimit, InvalidSearchQuery, SearchLimit, SearchQuery};

@@ -8,6 +8,13 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::core::ports::BlobKey;
+use crate::core::CallerId;
+
+/// Keys of the service's own state start with `.state/`: a conversation id cannot contain `.`, so
+/// they never collide with archived payloads (`{conversation_id}/...`).
+pub const STATE_PREFIX: &str = ".state/";
+
 /// Everything the service knows for certain about one caller.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProfileCard {
@@ -41,4 +48,13 @@ pub struct CallRecord {
     pub at: DateTime<Utc>,
     #[serde(default)]
     pub summary: Option<String>,
+}
+
+impl ProfileCard {
+    /// Where a caller's card is stored: `.state/profiles/{digits}.json`.
+    pub fn storage_key(caller: &CallerId) -> BlobKey {
+        let digits = caller.as_e164().trim_start_matches('+');
+        BlobKey::parse(&format!("{STATE_PREFIX}profiles/{digits}.json"))
+            .expect("an E.164 number always makes a valid key")
+    }
 }
