@@ -1,3 +1,4 @@
 //! Outbound adapters: implementations of the core's ports.
 
+pub mod disk_blob_store;
 pub mod system_clock;
