@@ -1,0 +1,5 @@
+//! Integration tests: the real application on a free port, driven over HTTP.
+
+mod health;
+mod helpers;
+mod openapi;
