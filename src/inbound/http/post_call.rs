@@ -80,3 +80,6 @@ impl PostCallApi {
         ))))
     }
 }
+
+mod audio;
+mod envelope;
