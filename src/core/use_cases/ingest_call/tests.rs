@@ -1,1 +1,6 @@
-// placeholder
+//! Ingestion end to end over in-memory fakes of the ports.
+
+mod concurrency;
+mod delivery;
+mod failures;
+mod support;
