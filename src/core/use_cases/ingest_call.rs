@@ -93,6 +93,15 @@ impl From<BlobStoreError> for Stop {
     }
 }
 
+impl From<card::CardError> for Stop {
+    fn from(error: card::CardError) -> Self {
+        match error {
+            card::CardError::Storage(error) => Stop::Storage(error),
+            unreadable @ card::CardError::Unreadable(..) => Stop::Failed(unreadable.to_string()),
+        }
+    }
+}
+
 impl From<ShutDown> for Stop {
     fn from(_: ShutDown) -> Self {
         Stop::Interrupted

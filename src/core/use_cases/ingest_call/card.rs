@@ -13,6 +13,16 @@ const COUNTED_CONVERSATIONS_KEPT: usize = 100;
 /// How often a card update is retried when other ingests keep changing the card under it.
 const MAX_CONDITION_RETRIES: usize = 50;
 
+/// Why the card could not be updated.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum CardError {
+    /// The stored card is not valid JSON; it is left as it is for someone to look at.
+    #[error("the profile card of {0} is not valid JSON: {1}")]
+    Unreadable(CallerId, serde_json::Error),
+    #[error(transparent)]
+    Storage(#[from] BlobStoreError),
+}
+
 /// Adds `call` to the caller's card with a conditional read-modify-write, so that concurrent
 /// ingests for one caller never lose each other's update. A call already counted changes nothing.
 pub(super) async fn record_call(
@@ -21,17 +31,14 @@ pub(super) async fn record_call(
     call: &CompletedCall,
     at: DateTime<Utc>,
     name_fields: &[String],
-) -> Result<(), BlobStoreError> {
+) -> Result<(), CardError> {
     let key = ProfileCard::storage_key(caller);
     for _ in 0..MAX_CONDITION_RETRIES {
         let (mut card, condition) = match blobs.get(&key).await? {
             None => (ProfileCard::default(), PutCondition::IfAbsent),
             Some(blob) => {
-                let card = serde_json::from_slice(&blob.bytes).map_err(|error| {
-                    BlobStoreError::Storage(format!(
-                        "the profile card of {caller} is not valid JSON: {error}"
-                    ))
-                })?;
+                let card = serde_json::from_slice(&blob.bytes)
+                    .map_err(|error| CardError::Unreadable(caller.clone(), error))?;
                 (card, PutCondition::IfVersion(blob.version))
             }
         };
@@ -43,12 +50,12 @@ pub(super) async fn record_call(
         match blobs.put(&key, Bytes::from(bytes), condition).await {
             Ok(_) => return Ok(()),
             Err(BlobStoreError::ConditionFailed) => tokio::task::yield_now().await,
-            Err(error) => return Err(error),
+            Err(error) => return Err(error.into()),
         }
     }
-    Err(BlobStoreError::Storage(format!(
+    Err(CardError::Storage(BlobStoreError::Storage(format!(
         "the profile card of {caller} kept changing during {MAX_CONDITION_RETRIES} attempts"
-    )))
+    ))))
 }
 
 /// Folds `call` into `card`; returns `false` when the call was already counted.

@@ -1,13 +1,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 
 use super::support::*;
-use crate::core::ports::{BlobStoreError, MockBlobStore, MockMemoryStore};
+use crate::core::ports::{BlobStore, BlobStoreError, MockBlobStore, MockMemoryStore, PutCondition};
 use crate::core::use_cases::ingest_call::{
     IngestCall, IngestError, IngestOutcome, IngestionStatus, ReplayTarget, ScheduleError,
 };
+use crate::core::{CallerId, ProfileCard};
 use crate::inbound::elevenlabs::parse_transcription;
 use crate::test_doubles::ManualClock;
 
@@ -178,4 +180,28 @@ async fn scheduling_fails_when_the_pending_marker_cannot_be_stored() {
     let scheduled = ingest.schedule(&conversation("conv_1")).await;
 
     assert!(matches!(scheduled, Err(ScheduleError::Storage(_))));
+}
+
+#[tokio::test]
+async fn a_damaged_profile_card_is_never_overwritten_and_the_call_fails_visibly() {
+    let app = Harness::new(ScriptedStore::healthy());
+    let caller = CallerId::parse(MARIA).unwrap();
+    let card_key = ProfileCard::storage_key(&caller);
+    let damaged = Bytes::from_static(b"{\"name\": \"Mar");
+    app.blobs
+        .put(&card_key, damaged.clone(), PutCondition::Overwrite)
+        .await
+        .unwrap();
+
+    let id = app.deliver(&serde_json::from_str(FIXTURE).unwrap()).await;
+    let outcome = app.ingest_now(&id).await;
+
+    assert!(
+        matches!(outcome, IngestOutcome::Failed { reason } if reason.contains("not valid JSON"))
+    );
+    assert_eq!(app.counts().await.failed, 1);
+    assert_eq!(
+        app.blobs.get(&card_key).await.unwrap().unwrap().bytes,
+        damaged
+    );
 }
