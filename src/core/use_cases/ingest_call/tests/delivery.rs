@@ -172,3 +172,24 @@ async fn ingesting_a_call_reports_how_many_memories_were_learnt() {
     assert_eq!(outcome, expected);
     assert_eq!(app.counts().await.pending, 0);
 }
+
+#[tokio::test]
+async fn a_call_scheduled_while_the_worker_waits_is_ingested_at_once() {
+    let app = Harness::new(ScriptedStore::healthy());
+    let shutdown = CancellationToken::new();
+    let worker = tokio::spawn({
+        let (ingest, shutdown) = (app.ingest.clone(), shutdown.clone());
+        async move { ingest.run(shutdown).await }
+    });
+    tokio::task::yield_now().await;
+
+    app.deliver(&serde_json::from_str(FIXTURE).unwrap()).await;
+    while app.store.keys().len() < FIXTURE_MEMORIES {
+        tokio::task::yield_now().await;
+    }
+    shutdown.cancel();
+    worker.await.unwrap();
+
+    assert_eq!(app.counts().await.pending, 0);
+    assert_eq!(app.card(MARIA).await.unwrap().call_count, 1);
+}
