@@ -3,4 +3,5 @@
 mod cli;
 mod health;
 mod helpers;
+mod hostile_requests;
 mod openapi;
