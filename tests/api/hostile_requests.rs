@@ -8,7 +8,10 @@ async fn deeply_nested_json_is_rejected_with_400() {
     let app = TestApp::spawn().await;
     let nested = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
     let body = format!(r#"{{"caller_id": "+14155550123", "extra": {nested}}}"#);
-    for (path, key) in [("/webhook/client-data", CLIENT_DATA_KEY), ("/webhook/search-data", SEARCH_DATA_KEY)] {
+    for (path, key) in [
+        ("/webhook/client-data", CLIENT_DATA_KEY),
+        ("/webhook/search-data", SEARCH_DATA_KEY),
+    ] {
         let response = app.post_json(path, Some(key), &body).await;
         assert_eq!(response.status(), 400, "{path}");
         assert_eq!(json_body(response).await["error"], "invalid_request");
@@ -18,7 +21,10 @@ async fn deeply_nested_json_is_rejected_with_400() {
 #[tokio::test]
 async fn invalid_utf8_is_rejected_with_400() {
     let app = TestApp::spawn().await;
-    for (path, key) in [("/webhook/client-data", CLIENT_DATA_KEY), ("/webhook/search-data", SEARCH_DATA_KEY)] {
+    for (path, key) in [
+        ("/webhook/client-data", CLIENT_DATA_KEY),
+        ("/webhook/search-data", SEARCH_DATA_KEY),
+    ] {
         let response = app
             .client
             .post(app.url(path))
@@ -37,8 +43,17 @@ async fn invalid_utf8_is_rejected_with_400() {
 async fn a_wrong_api_key_is_rejected_with_401_on_both_keyed_webhooks() {
     let app = TestApp::spawn().await;
     // Each webhook has its own key: the client-data key does not open search-data and vice versa.
-    for (path, key) in [("/webhook/client-data", SEARCH_DATA_KEY), ("/webhook/search-data", CLIENT_DATA_KEY)] {
-        let response = app.post_json(path, Some(key), r#"{"query": "x", "caller_id": "+14155550123"}"#).await;
+    for (path, key) in [
+        ("/webhook/client-data", SEARCH_DATA_KEY),
+        ("/webhook/search-data", CLIENT_DATA_KEY),
+    ] {
+        let response = app
+            .post_json(
+                path,
+                Some(key),
+                r#"{"query": "x", "caller_id": "+14155550123"}"#,
+            )
+            .await;
         assert_eq!(response.status(), 401, "{path}");
         assert_eq!(json_body(response).await["error"], "unauthorized");
     }
