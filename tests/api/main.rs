@@ -5,3 +5,5 @@ mod health;
 mod helpers;
 mod hostile_requests;
 mod openapi;
+mod privacy;
+mod service_process;
