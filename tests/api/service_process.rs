@@ -69,13 +69,6 @@ impl ServiceProcess {
         std::thread::sleep(Duration::from_millis(100));
         self.logs()
     }
-
-    /// Kills the process at once, as a crash or power cut would.
-    pub fn kill(mut self) -> String {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.logs()
-    }
 }
 
 impl Drop for ServiceProcess {
