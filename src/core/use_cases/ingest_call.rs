@@ -25,10 +25,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::core::ports::{BlobStore, BlobStoreError, Clock, MemoryStore, MemoryStoreError};
 use crate::core::{AddOutcome, CompletedCall, ConversationId, NewMemory, ParseTranscription};
-use records::{Folder, PendingMarker};
+use records::{Folder, PendingMarker, TRANSCRIPTION_SUFFIX};
 use retry::{pause, ShutDown};
 
-use records::TRANSCRIPTION_SUFFIX;
 pub use records::{transcription_key, IngestionRecord, IngestionStatus};
 pub use retry::RetryPolicy;
 pub use worker::{IngestionCounts, ReplayError, ReplayReport, ReplayTarget};
@@ -169,6 +168,7 @@ impl IngestCall {
         let mut record: IngestionRecord = records::read(&*self.blobs, &progress_key)
             .await?
             .unwrap_or_default();
+        record.status = IngestionStatus::InProgress;
         let outcome = match self.learn(conversation, &mut record, shutdown).await {
             Ok(outcome) => outcome,
             Err(Stop::Failed(reason)) => IngestOutcome::Failed { reason },
