@@ -3,5 +3,8 @@
 mod cli;
 mod health;
 mod helpers;
+mod hostile_requests;
 mod openapi;
 mod post_call;
+mod privacy;
+mod service_process;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::core::ports::{
     BlobKey, BlobStore, BlobStoreError, ByteStream, IngestionScheduler, SchedulingError,
 };
+use crate::core::use_cases::ingest_call::{IngestCall, ScheduleError};
 use crate::core::ConversationId;
 
 /// What a delivery carries, and so where it is archived.
@@ -96,6 +97,19 @@ impl ArchivePostCall {
             self.ingestion.schedule(conversation).await?;
         }
         Ok(key)
+    }
+}
+
+/// The production scheduler: ingestion records a durable pending marker and wakes its worker.
+#[async_trait::async_trait]
+impl IngestionScheduler for IngestCall {
+    async fn schedule(&self, conversation: &ConversationId) -> Result<(), SchedulingError> {
+        IngestCall::schedule(self, conversation)
+            .await
+            .map_err(|error| match error {
+                ScheduleError::Storage(cause) => SchedulingError::Storage(cause.to_string()),
+                ScheduleError::Unknown(cause) => SchedulingError::Unknown(cause),
+            })
     }
 }
 

@@ -50,8 +50,8 @@ fn code_for(status: StatusCode) -> &'static str {
 /// Turns any error that escaped an operation into the JSON error schema, keeping its status.
 /// The text of server errors is logged, never sent.
 pub async fn framework_error_to_json(error: poem::Error) -> Response {
-    // An operation's own error answer is already in the schema, with its specific code.
     if error.is_from_response() {
+        // An operation's own documented error answer: already in the schema.
         return error.into_response();
     }
     let status = error.status();
