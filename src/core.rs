@@ -5,6 +5,7 @@
 
 mod caller_id;
 mod conversation_id;
+mod first_message;
 mod memory;
 pub mod ports;
 mod profile;
@@ -13,6 +14,7 @@ pub mod use_cases;
 
 pub use caller_id::{mask_phone_number, CallerId, InvalidCallerId};
 pub use conversation_id::{AgentId, ConversationId, InvalidIdentifier, MAX_IDENTIFIER_LENGTH};
+pub use first_message::{FirstMessageTemplate, InvalidFirstMessageTemplate};
 pub use memory::{AddOutcome, Decay, MemoryHit, MemoryKind, NewMemory, TurnPosition};
 pub use profile::{CallRecord, ProfileCard, STATE_PREFIX};
 pub use search_query::{InvalidSearchLimit, InvalidSearchQuery, SearchLimit, SearchQuery};

@@ -1,1 +1,11 @@
 //! The use cases: greet a caller, search their memories, ingest a finished call.
+
+pub mod greet_caller;
+mod read_profile;
+pub mod search_memories;
+#[cfg(test)]
+mod test_support;
+
+pub use greet_caller::{FirstMessagePolicy, GreetCaller, Greeting};
+pub use read_profile::ReadProfileError;
+pub use search_memories::{MemorySearch, MemorySearchStatus, SearchMemories};
