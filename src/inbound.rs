@@ -1,1 +1,3 @@
 //! Inbound adapters: how the outside world reaches the core.
+
+pub mod http;
