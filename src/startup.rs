@@ -13,7 +13,10 @@ use crate::core::ports::{
     Blob, BlobKey, BlobStore, BlobStoreError, BlobVersion, ByteStream, MemoryStore,
     MemoryStoreError, PutCondition,
 };
-use crate::core::{AddOutcome, CallerId, MemoryHit, NewMemory, SearchLimit, SearchQuery};
+use crate::core::use_cases::{FirstMessagePolicy, GreetCaller, SearchMemories};
+use crate::core::{
+    AddOutcome, CallerId, FirstMessageTemplate, MemoryHit, NewMemory, SearchLimit, SearchQuery,
+};
 use crate::inbound::http::health::readiness_problems;
 use crate::inbound::http::state::{AppState, WebhookKeys};
 use crate::inbound::http::HttpServer;
@@ -31,9 +34,21 @@ pub fn init_tracing(format: LogFormat) {
 
 /// Builds every adapter from the settings.
 pub async fn build_state(settings: &Settings) -> anyhow::Result<Arc<AppState>> {
+    let memory_store: Arc<dyn MemoryStore> = Arc::new(NotBuilt);
+    let blob_store: Arc<dyn BlobStore> = Arc::new(NotBuilt);
     Ok(Arc::new(AppState {
-        memory_store: Arc::new(NotBuilt),
-        blob_store: Arc::new(NotBuilt),
+        greet_caller: GreetCaller::new(
+            blob_store.clone(),
+            first_message_policy(settings)?,
+            settings.greeting_deadline,
+        ),
+        search_memories: SearchMemories::new(
+            memory_store.clone(),
+            blob_store.clone(),
+            settings.search_timeout,
+        ),
+        memory_store,
+        blob_store,
         clock: Arc::new(SystemClock),
         keys: WebhookKeys {
             post_call: settings.post_call_key.clone(),
@@ -41,6 +56,16 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<Arc<AppState>> {
             search_data: settings.search_data_key.clone(),
         },
     }))
+}
+
+/// The first message returning callers hear, unless the override is switched off.
+fn first_message_policy(settings: &Settings) -> anyhow::Result<FirstMessagePolicy> {
+    if !settings.first_message_override {
+        return Ok(FirstMessagePolicy::AgentDefault);
+    }
+    let template = FirstMessageTemplate::parse(&settings.first_message_template)
+        .context("FIRST_MESSAGE_TEMPLATE is not usable")?;
+    Ok(FirstMessagePolicy::Personalised(template))
 }
 
 /// `serve`: builds and checks every adapter, then serves until SIGTERM or SIGINT.

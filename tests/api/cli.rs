@@ -25,7 +25,10 @@ fn serve_without_configuration_names_all_eight_missing_variables_and_fails() {
         "OPENMEMORY_DB_PATH",
         "PAYLOAD_STORAGE_PATH",
     ] {
-        assert!(message.contains(&format!("{variable} is missing")), "{variable} not named in:\n{message}");
+        assert!(
+            message.contains(&format!("{variable} is missing")),
+            "{variable} not named in:\n{message}"
+        );
     }
 }
 
@@ -33,21 +36,41 @@ fn serve_without_configuration_names_all_eight_missing_variables_and_fails() {
 fn the_openapi_command_prints_the_committed_spec() {
     let output = caller_memory().arg("openapi").output().unwrap();
     assert!(output.status.success());
-    let committed = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.yaml")).unwrap();
-    assert!(output.stdout == committed, "`caller-memory openapi` differs from openapi/openapi.yaml");
+    let committed =
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.yaml")).unwrap();
+    assert!(
+        output.stdout == committed,
+        "`caller-memory openapi` differs from openapi/openapi.yaml"
+    );
 }
 
 #[test]
 fn sign_prints_a_header_that_verifies_with_the_configured_key() {
-    let payload = concat!(env!("CARGO_MANIFEST_DIR"), "/payloads/post_call_transcription.json");
+    let payload = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/payloads/post_call_transcription.json"
+    );
     let output = caller_memory()
         .args(["--dev", "sign", payload])
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let header = String::from_utf8(output.stdout).unwrap();
-    let timestamp: i64 = header.trim().strip_prefix("t=").unwrap().split(',').next().unwrap().parse().unwrap();
+    let timestamp: i64 = header
+        .trim()
+        .strip_prefix("t=")
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     let body = std::fs::read(payload).unwrap();
-    let expected = caller_memory::inbound::http::signature::sign("dev-only-post-call-key", timestamp, &body);
+    let expected =
+        caller_memory::inbound::http::signature::sign("dev-only-post-call-key", timestamp, &body);
     assert_eq!(header.trim(), expected);
 }

@@ -1,9 +1,12 @@
 //! `TestApp`: the real HTTP application on 127.0.0.1:0 with swappable ports.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use caller_memory::config::Secret;
 use caller_memory::core::ports::{BlobStore, Clock, MemoryStore};
+use caller_memory::core::use_cases::{FirstMessagePolicy, GreetCaller, SearchMemories};
+use caller_memory::core::FirstMessageTemplate;
 use caller_memory::inbound::http::state::{AppState, WebhookKeys};
 use caller_memory::inbound::http::HttpServer;
 use caller_memory::outbound::system_clock::SystemClock;
@@ -13,12 +16,15 @@ use tokio::sync::oneshot;
 pub const POST_CALL_KEY: &str = "test-post-call-key";
 pub const CLIENT_DATA_KEY: &str = "test-client-data-key";
 pub const SEARCH_DATA_KEY: &str = "test-search-data-key";
+pub const FIRST_MESSAGE_TEMPLATE: &str =
+    "Hi{name_greeting}, welcome back! How can I help you today?";
 
 /// The ports a test app runs on; each can be replaced before spawning.
 pub struct TestPorts {
     pub memory_store: Arc<dyn MemoryStore>,
     pub blob_store: Arc<dyn BlobStore>,
     pub clock: Arc<dyn Clock>,
+    pub first_message: FirstMessagePolicy,
 }
 
 impl Default for TestPorts {
@@ -27,6 +33,9 @@ impl Default for TestPorts {
             memory_store: Arc::new(InMemoryMemoryStore::new()),
             blob_store: Arc::new(InMemoryBlobStore::new()),
             clock: Arc::new(SystemClock),
+            first_message: FirstMessagePolicy::Personalised(
+                FirstMessageTemplate::parse(FIRST_MESSAGE_TEMPLATE).unwrap(),
+            ),
         }
     }
 }
@@ -45,6 +54,16 @@ impl TestApp {
 
     pub async fn spawn_with(ports: TestPorts) -> Self {
         let state = Arc::new(AppState {
+            greet_caller: GreetCaller::new(
+                ports.blob_store.clone(),
+                ports.first_message,
+                Duration::from_millis(1500),
+            ),
+            search_memories: SearchMemories::new(
+                ports.memory_store.clone(),
+                ports.blob_store.clone(),
+                Duration::from_secs(3),
+            ),
             memory_store: ports.memory_store,
             blob_store: ports.blob_store,
             clock: ports.clock,

@@ -103,7 +103,9 @@ impl GreetCaller {
         Greeting {
             user_name: name.unwrap_or_default(),
             user_profile_summary: summary::profile_summary(card),
-            last_call_summary: last_call_summary(card, agent),
+            last_call_summary: last_call_summary(card, agent)
+                .map(|text| summary::clip(&summary::one_line(text), MAX_LAST_CALL_SUMMARY_CHARS))
+                .unwrap_or_default(),
             is_returning_caller: true,
             previous_call_count: card.call_count,
             first_message,
@@ -111,14 +113,16 @@ impl GreetCaller {
     }
 }
 
-/// The last call with `agent` when the caller has talked to it before, else the last call overall.
-fn last_call_summary(card: &ProfileCard, agent: Option<&AgentId>) -> String {
+/// The summary of the caller's last call with `agent` when they have talked to it before, else of
+/// their last call; `None` when no summary is known.
+pub fn last_call_summary<'card>(
+    card: &'card ProfileCard,
+    agent: Option<&AgentId>,
+) -> Option<&'card str> {
     let with_agent = agent.and_then(|agent| card.last_call_per_agent.get(agent.as_str()));
     with_agent
         .and_then(|call| call.summary.as_deref())
         .or_else(|| card.last_call.as_ref()?.summary.as_deref())
-        .map(|text| summary::clip(&summary::one_line(text), MAX_LAST_CALL_SUMMARY_CHARS))
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -30,17 +30,6 @@ pub enum MemorySearchStatus {
     MemoryStoreTimeout,
 }
 
-impl MemorySearchStatus {
-    /// The stable name used in the HTTP API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MemorySearchStatus::Ok => "ok",
-            MemorySearchStatus::MemoryStoreUnavailable => "memory_store_unavailable",
-            MemorySearchStatus::MemoryStoreTimeout => "memory_store_timeout",
-        }
-    }
-}
-
 /// The search-memories use case.
 pub struct SearchMemories {
     memories: Arc<dyn MemoryStore>,

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::config::Secret;
 use crate::core::ports::{BlobStore, Clock, MemoryStore};
+use crate::core::use_cases::{GreetCaller, SearchMemories};
 
 /// Shared by all requests; operations reach it through `Data<&Arc<AppState>>`.
 pub struct AppState {
@@ -11,6 +12,8 @@ pub struct AppState {
     pub blob_store: Arc<dyn BlobStore>,
     pub clock: Arc<dyn Clock>,
     pub keys: WebhookKeys,
+    pub greet_caller: GreetCaller,
+    pub search_memories: SearchMemories,
 }
 
 /// The secrets ElevenLabs presents on each webhook.

@@ -2,38 +2,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{TimeZone, Utc};
 
 use super::*;
 use crate::core::ports::{MockBlobStore, MockMemoryStore};
 use crate::core::use_cases::test_support::{juan, maria, store_with_card};
-use crate::core::{AddOutcome, ConversationId, Decay, MemoryKind, NewMemory};
-use crate::test_doubles::{InMemoryBlobStore, InMemoryMemoryStore};
+use crate::core::{AddOutcome, NewMemory};
+use crate::test_doubles::{utterance, InMemoryBlobStore, InMemoryMemoryStore};
 
 const TIMEOUT: Duration = Duration::from_millis(200);
-
-fn said(caller: &CallerId, conversation: &str, content: &str) -> NewMemory {
-    NewMemory {
-        caller: caller.clone(),
-        content: content.to_owned(),
-        kind: MemoryKind::Utterance,
-        agent_id: None,
-        conversation_id: ConversationId::parse(conversation).unwrap(),
-        key: format!("utterance-{content}"),
-        tags: Vec::new(),
-        salience: 0.5,
-        decay: Decay::Default,
-        turn: None,
-        occurred_at: Utc.with_ymd_and_hms(2026, 1, 15, 9, 30, 0).unwrap(),
-    }
-}
 
 async fn memories_of_maria_and_juan() -> Arc<InMemoryMemoryStore> {
     let store = Arc::new(InMemoryMemoryStore::new());
     for memory in [
-        said(&maria(), "conv_m", "My cleaning is on Friday the 23rd"),
-        said(&maria(), "conv_m", "I prefer mornings"),
-        said(&juan(), "conv_j", "My cleaning is on Monday"),
+        utterance(&maria(), "conv_m", "My cleaning is on Friday the 23rd"),
+        utterance(&maria(), "conv_m", "I prefer mornings"),
+        utterance(&juan(), "conv_j", "My cleaning is on Monday"),
     ] {
         assert_eq!(store.add(&memory).await.unwrap(), AddOutcome::Stored);
     }
