@@ -47,11 +47,11 @@ fn code_for(status: StatusCode) -> &'static str {
     }
 }
 
-/// Turns any error raised outside an operation's own answers into the JSON error schema, keeping its status.
+/// Turns any error that escaped an operation into the JSON error schema, keeping its status.
 /// The text of server errors is logged, never sent.
 pub async fn framework_error_to_json(error: poem::Error) -> Response {
-    // An operation's own error answer is already in the schema; keep its message.
     if error.is_from_response() {
+        // An operation's own documented error answer: already in the schema.
         return error.into_response();
     }
     let status = error.status();
