@@ -196,3 +196,35 @@ async fn a_wrong_api_key_is_refused_with_401() {
     assert_eq!(response.status(), 401);
     assert_eq!(json_body(response).await["error"], "unauthorized");
 }
+
+#[tokio::test]
+async fn the_example_elevenlabs_tool_sends_what_the_endpoint_accepts() {
+    let tool: serde_json::Value =
+        serde_json::from_str(include_str!("../../elevenlabs/search-data-tool.json")).unwrap();
+    let api_schema = &tool["tool_config"]["api_schema"];
+    assert!(api_schema["url"].as_str().unwrap().ends_with(PATH));
+    assert!(api_schema["request_headers"]["X-Api-Key"]["secret_id"].is_string());
+    // Fill the body as ElevenLabs would: system variables from the call, the rest by the model.
+    let system_variables = json!({
+        "system__caller_id": MARIA,
+        "system__agent_id": DENTAL_AGENT,
+        "system__conversation_id": "conv_01jz9a2b3c4d5e6f7g8h9j0k1m",
+    });
+    let properties = api_schema["request_body_schema"]["properties"]
+        .as_object()
+        .unwrap();
+    let body: serde_json::Map<String, serde_json::Value> = properties
+        .iter()
+        .map(|(name, property)| {
+            let value = match property["dynamic_variable"].as_str() {
+                Some(variable) => system_variables[variable].clone(),
+                None => json!("cleaning appointment"),
+            };
+            (name.clone(), value)
+        })
+        .collect();
+    let app = app_knowing_maria_and_juan().await;
+    let (status, answer) = search(&app, serde_json::Value::Object(body)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["profile"]["name"], "Maria");
+}
