@@ -2,6 +2,7 @@
 
 mod cli;
 mod client_data;
+mod end_to_end;
 mod health;
 mod helpers;
 mod hostile_requests;
