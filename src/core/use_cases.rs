@@ -1,6 +1,7 @@
 //! The use cases: greet a caller, search their memories, ingest a finished call.
 
 pub mod greet_caller;
+pub mod ingest_call;
 mod read_profile;
 pub mod search_memories;
 #[cfg(test)]

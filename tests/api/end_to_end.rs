@@ -1,13 +1,55 @@
-//! A caller's journey over HTTP: recognised at ring time, then their own words found mid-call,
-//! while a second caller in the same service sees nothing of theirs.
+//! A caller's journey: the sample transcription is archived and learnt from, then the caller is
+//! recognised at ring time and finds their own words mid-call over HTTP, while a second caller
+//! in the same service sees nothing of theirs.
 //!
-//! The profile card and memories are seeded straight into the in-memory stores, as ingestion
-//! leaves them after a call.
+//! The transcription is put in the archive the way the post-call webhook stores it and learnt by
+//! the real ingestion use case, on the in-memory stores.
 
+use std::sync::Arc;
+
+use caller_memory::core::ports::{BlobStore, Clock, PutCondition};
+use caller_memory::core::use_cases::ingest_call::{transcription_key, IngestCall, IngestOutcome};
+use caller_memory::core::ConversationId;
+use caller_memory::inbound::elevenlabs::parse_transcription;
+use caller_memory::outbound::system_clock::SystemClock;
+use caller_memory::test_doubles::{InMemoryBlobStore, InMemoryMemoryStore};
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{json_body, TestApp, TestPorts, CLIENT_DATA_KEY, SEARCH_DATA_KEY};
-use crate::profiles::{marias_card, memories_of_maria_and_juan, store_with_card, JUAN, MARIA};
+use crate::profiles::{JUAN, MARIA};
+
+const TRANSCRIPTION: &[u8] = include_bytes!("../../payloads/post_call_transcription.json");
+const CONVERSATION: &str = "conv_01jz8q4b7c2d9e3f5g6h8j0k1m";
+
+/// Archives the sample transcription and learns from it, as after a real call.
+async fn learn_the_sample_call(memories: Arc<InMemoryMemoryStore>, blobs: Arc<InMemoryBlobStore>) {
+    let conversation = ConversationId::parse(CONVERSATION).unwrap();
+    blobs
+        .put(
+            &transcription_key(&conversation),
+            TRANSCRIPTION.into(),
+            PutCondition::Overwrite,
+        )
+        .await
+        .unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let ingest = IngestCall::new(
+        memories,
+        blobs,
+        clock,
+        parse_transcription,
+        vec!["first_name".into()],
+    );
+    let outcome = ingest
+        .ingest(&conversation, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, IngestOutcome::Ingested { .. }),
+        "{outcome:?}"
+    );
+}
 
 async fn post(app: &TestApp, path: &str, key: &str, body: serde_json::Value) -> serde_json::Value {
     let response = app.post_json(path, Some(key), &body.to_string()).await;
@@ -16,10 +58,14 @@ async fn post(app: &TestApp, path: &str, key: &str, body: serde_json::Value) -> 
 }
 
 #[tokio::test]
-async fn a_returning_caller_is_greeted_and_finds_their_words_while_another_caller_sees_none() {
+async fn a_caller_learnt_from_a_transcription_is_greeted_and_finds_their_words_and_no_one_else_does(
+) {
+    let memories = Arc::new(InMemoryMemoryStore::new());
+    let blobs = Arc::new(InMemoryBlobStore::new());
+    learn_the_sample_call(memories.clone(), blobs.clone()).await;
     let app = TestApp::spawn_with(TestPorts {
-        memory_store: memories_of_maria_and_juan().await,
-        blob_store: store_with_card(MARIA, &marias_card()).await,
+        memory_store: memories,
+        blob_store: blobs,
         ..TestPorts::default()
     })
     .await;
@@ -31,19 +77,31 @@ async fn a_returning_caller_is_greeted_and_finds_their_words_while_another_calle
         json!({"caller_id": MARIA}),
     )
     .await;
-    assert_eq!(greeting["dynamic_variables"]["user_name"], "Maria");
+    let variables = &greeting["dynamic_variables"];
+    assert_eq!(variables["user_name"], "Maria");
+    assert_eq!(variables["previous_call_count"], 1);
+    assert!(
+        variables["last_call_summary"]
+            .as_str()
+            .unwrap()
+            .contains("Friday the 23rd at 10:30 or 2:15"),
+        "{variables}"
+    );
     assert_eq!(
-        greeting["dynamic_variables"]["last_call_summary"],
-        "Maria moved her cleaning to Friday the 23rd at 2:15."
+        greeting["conversation_config_override"]["agent"]["first_message"],
+        "Hi, Maria, welcome back! How can I help you today?"
     );
     let found = post(
         &app,
         "/webhook/search-data",
         SEARCH_DATA_KEY,
-        json!({"query": "which time works for me", "caller_id": MARIA}),
+        json!({"query": "move my cleaning appointment", "caller_id": MARIA}),
     )
     .await;
-    assert_eq!(found["memories"][0]["content"], "2:15 works for me");
+    assert_eq!(found["status"], "ok");
+    assert!(found["memories"]
+        .to_string()
+        .contains("move my cleaning appointment next week to a Friday"));
 
     let stranger = post(
         &app,
@@ -58,10 +116,9 @@ async fn a_returning_caller_is_greeted_and_finds_their_words_while_another_calle
         &app,
         "/webhook/search-data",
         SEARCH_DATA_KEY,
-        json!({"query": "2:15 works cleaning Friday", "caller_id": JUAN, "limit": 20}),
+        json!({"query": "Maria cleaning appointment Friday 2:15", "caller_id": JUAN, "limit": 20}),
     )
     .await;
     assert_eq!(their_search["profile"], serde_json::Value::Null);
-    let text = their_search["memories"].to_string();
-    assert!(!text.contains("2:15") && !text.contains("Friday"), "{text}");
+    assert_eq!(their_search["memories"], json!([]));
 }
