@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::core::FirstMessageTemplate;
+
 pub use secret::Secret;
 use sources::RawValues;
 
@@ -188,7 +190,7 @@ impl Validator {
                     &[("pretty", LogFormat::Pretty), ("json", LogFormat::Json)],
                 )
                 .unwrap_or(LogFormat::Pretty),
-            first_message_template: self.text("first_message_template"),
+            first_message_template: self.first_message_template(),
             first_message_override: self.flag("first_message_override"),
             greeting_deadline: self.millis("greeting_deadline_ms"),
             search_timeout: self.millis("search_timeout_ms"),
@@ -233,6 +235,17 @@ impl Validator {
 
     fn text(&mut self, key: &str) -> String {
         self.required(key).unwrap_or_default()
+    }
+
+    /// The template text, checked now so that a misspelt placeholder stops the start, not a call.
+    fn first_message_template(&mut self) -> String {
+        let template = self.text("first_message_template");
+        if let (false, Err(problem)) = (template.is_empty(), FirstMessageTemplate::parse(&template))
+        {
+            self.problems
+                .push(format!("FIRST_MESSAGE_TEMPLATE is not usable: {problem}"));
+        }
+        template
     }
 
     fn secret(&mut self, key: &str) -> Secret {

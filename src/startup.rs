@@ -8,8 +8,11 @@ use async_trait::async_trait;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogFormat, Settings};
-use crate::core::ports::{ArchiveOnly, MemoryStore, MemoryStoreError};
-use crate::core::{AddOutcome, CallerId, MemoryHit, NewMemory, SearchLimit, SearchQuery};
+use crate::core::ports::{ArchiveOnly, BlobStore, MemoryStore, MemoryStoreError};
+use crate::core::use_cases::{FirstMessagePolicy, GreetCaller, SearchMemories};
+use crate::core::{
+    AddOutcome, CallerId, FirstMessageTemplate, MemoryHit, NewMemory, SearchLimit, SearchQuery,
+};
 use crate::inbound::http::health::readiness_problems;
 use crate::inbound::http::post_call::PostCallSettings;
 use crate::inbound::http::state::{AppState, WebhookKeys};
@@ -29,9 +32,22 @@ pub fn init_tracing(format: LogFormat) {
 
 /// Builds every adapter from the settings.
 pub async fn build_state(settings: &Settings) -> anyhow::Result<Arc<AppState>> {
+    let memory_store: Arc<dyn MemoryStore> = Arc::new(NotBuilt);
+    let blob_store: Arc<dyn BlobStore> =
+        Arc::new(DiskBlobStore::new(&settings.payload_storage_path));
     Ok(Arc::new(AppState {
-        memory_store: Arc::new(NotBuilt),
-        blob_store: Arc::new(DiskBlobStore::new(&settings.payload_storage_path)),
+        greet_caller: GreetCaller::new(
+            blob_store.clone(),
+            first_message_policy(settings)?,
+            settings.greeting_deadline,
+        ),
+        search_memories: SearchMemories::new(
+            memory_store.clone(),
+            blob_store.clone(),
+            settings.search_timeout,
+        ),
+        memory_store,
+        blob_store,
         clock: Arc::new(SystemClock),
         keys: WebhookKeys {
             post_call: settings.post_call_key.clone(),
@@ -41,6 +57,16 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<Arc<AppState>> {
         ingestion: Arc::new(ArchiveOnly),
         post_call: PostCallSettings::from_settings(settings),
     }))
+}
+
+/// The first message returning callers hear, unless the override is switched off.
+fn first_message_policy(settings: &Settings) -> anyhow::Result<FirstMessagePolicy> {
+    if !settings.first_message_override {
+        return Ok(FirstMessagePolicy::AgentDefault);
+    }
+    let template = FirstMessageTemplate::parse(&settings.first_message_template)
+        .context("FIRST_MESSAGE_TEMPLATE is not usable")?;
+    Ok(FirstMessagePolicy::Personalised(template))
 }
 
 /// `serve`: builds and checks every adapter, then serves until SIGTERM or SIGINT.

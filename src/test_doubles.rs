@@ -6,7 +6,9 @@
 mod blob_store;
 mod clock;
 mod memory_store;
+mod samples;
 
 pub use blob_store::InMemoryBlobStore;
 pub use clock::ManualClock;
 pub use memory_store::InMemoryMemoryStore;
+pub use samples::utterance;

@@ -138,6 +138,20 @@ fn the_dev_profile_runs_with_no_variables_on_loopback_with_the_embedded_store() 
 }
 
 #[test]
+fn a_misspelt_first_message_placeholder_stops_the_start() {
+    Jail::expect_with(|jail| {
+        set_all(jail);
+        jail.set_env("FIRST_MESSAGE_TEMPLATE", "Hi {nmae}!");
+        let error = Settings::load(Profile::Standard).unwrap_err();
+        assert!(
+            error.to_string().contains("unknown placeholder {nmae}"),
+            "{error}"
+        );
+        Ok(())
+    });
+}
+
+#[test]
 fn the_dev_profile_refuses_a_public_address() {
     Jail::expect_with(|jail| {
         jail.set_env("HOST", "0.0.0.0");

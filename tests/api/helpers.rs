@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use caller_memory::config::Secret;
 use caller_memory::core::ports::{ArchiveOnly, BlobStore, Clock, IngestionScheduler, MemoryStore};
+use caller_memory::core::use_cases::{FirstMessagePolicy, GreetCaller, SearchMemories};
+use caller_memory::core::FirstMessageTemplate;
 use caller_memory::inbound::http::post_call::PostCallSettings;
 use caller_memory::inbound::http::state::{AppState, WebhookKeys};
 use caller_memory::inbound::http::HttpServer;
@@ -16,6 +18,8 @@ use tokio::sync::oneshot;
 pub const POST_CALL_KEY: &str = "test-post-call-key";
 pub const CLIENT_DATA_KEY: &str = "test-client-data-key";
 pub const SEARCH_DATA_KEY: &str = "test-search-data-key";
+pub const FIRST_MESSAGE_TEMPLATE: &str =
+    "Hi{name_greeting}, welcome back! How can I help you today?";
 
 /// The ports a test app runs on; each can be replaced before spawning.
 pub struct TestPorts {
@@ -25,6 +29,7 @@ pub struct TestPorts {
     pub ingestion: Arc<dyn IngestionScheduler>,
     /// The largest post-call body accepted.
     pub max_body_bytes: u64,
+    pub first_message: FirstMessagePolicy,
 }
 
 impl Default for TestPorts {
@@ -35,6 +40,9 @@ impl Default for TestPorts {
             clock: Arc::new(SystemClock),
             ingestion: Arc::new(ArchiveOnly),
             max_body_bytes: 256 * 1024 * 1024,
+            first_message: FirstMessagePolicy::Personalised(
+                FirstMessageTemplate::parse(FIRST_MESSAGE_TEMPLATE).unwrap(),
+            ),
         }
     }
 }
@@ -56,6 +64,16 @@ impl TestApp {
     pub async fn spawn_with(ports: TestPorts) -> Self {
         let scratch = tempfile::tempdir().expect("scratch folder");
         let state = Arc::new(AppState {
+            greet_caller: GreetCaller::new(
+                ports.blob_store.clone(),
+                ports.first_message,
+                Duration::from_millis(1500),
+            ),
+            search_memories: SearchMemories::new(
+                ports.memory_store.clone(),
+                ports.blob_store.clone(),
+                Duration::from_secs(3),
+            ),
             memory_store: ports.memory_store,
             blob_store: ports.blob_store,
             clock: ports.clock,

@@ -6,6 +6,8 @@ use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
+use crate::core::use_cases::Greeting;
+use crate::core::{mask_phone_number, AgentId, CallerId};
 use crate::inbound::http::auth::ClientDataKey;
 use crate::inbound::http::error::ErrorBody;
 use crate::inbound::http::state::AppState;
@@ -78,9 +80,39 @@ pub enum ClientDataError {
     /// `X-Api-Key` is missing or wrong.
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>),
-    /// Not available in this version.
-    #[oai(status = 501)]
-    NotImplemented(Json<ErrorBody>),
+}
+
+/// The `type` ElevenLabs requires on every answer; without it the call fails silently.
+const RESPONSE_TYPE: &str = "conversation_initiation_client_data";
+
+impl From<Greeting> for ClientDataResponse {
+    fn from(greeting: Greeting) -> Self {
+        Self {
+            kind: RESPONSE_TYPE.to_owned(),
+            conversation_config_override: greeting.first_message.map(|first_message| {
+                ConversationConfigOverride {
+                    agent: AgentOverride { first_message },
+                }
+            }),
+            dynamic_variables: DynamicVariables {
+                user_name: greeting.user_name,
+                user_profile_summary: greeting.user_profile_summary,
+                last_call_summary: greeting.last_call_summary,
+                is_returning_caller: greeting.is_returning_caller,
+                previous_call_count: greeting.previous_call_count,
+            },
+        }
+    }
+}
+
+/// The caller's number when it is usable; a withheld or garbled one is answered as a new caller.
+fn usable_caller_id(raw: &str) -> Option<CallerId> {
+    CallerId::parse(raw)
+        .inspect_err(|problem| {
+            let caller_id = mask_phone_number(raw);
+            tracing::info!(%caller_id, %problem, "greeting as a new caller: unusable caller id");
+        })
+        .ok()
 }
 
 pub struct ClientDataApi;
@@ -92,6 +124,7 @@ impl ClientDataApi {
     /// Configure this URL as the conversation initiation client data webhook of the ElevenLabs
     /// workspace, with the `X-Api-Key` header. It recognises the caller by phone number and
     /// returns the dynamic variables, plus a personalised first message for returning callers.
+    /// A withheld or unusable number is answered as a new caller, never as an error.
     #[oai(
         path = "/webhook/client-data",
         method = "post",
@@ -100,12 +133,18 @@ impl ClientDataApi {
     async fn client_data(
         &self,
         _key: ClientDataKey,
-        _state: Data<&Arc<AppState>>,
-        _request: Json<ClientDataRequest>,
+        state: Data<&Arc<AppState>>,
+        request: Json<ClientDataRequest>,
     ) -> Result<ClientDataSuccess, ClientDataError> {
-        Err(ClientDataError::NotImplemented(Json(ErrorBody::new(
-            "not_implemented",
-            "client-data is not available yet",
-        ))))
+        let caller = request.caller_id.as_deref().and_then(usable_caller_id);
+        let agent = request
+            .agent_id
+            .as_deref()
+            .and_then(|raw| AgentId::parse(raw).ok());
+        let greeting = state
+            .greet_caller
+            .greet(caller.as_ref(), agent.as_ref())
+            .await;
+        Ok(ClientDataSuccess::Ok(Json(greeting.into())))
     }
 }

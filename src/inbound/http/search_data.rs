@@ -1,26 +1,37 @@
 //! `POST /webhook/search-data`: the agent searches the caller's memories mid-call.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use poem::web::Data;
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi};
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 
+use crate::core::ConversationId;
 use crate::inbound::http::auth::SearchDataKey;
 use crate::inbound::http::error::ErrorBody;
 use crate::inbound::http::state::AppState;
 use crate::inbound::http::ApiTags;
 
+mod mapping;
+mod query_text;
+
+use mapping::ValidSearch;
+pub use query_text::QueryText;
+
 /// A memory search, sent by the agent's server tool.
 #[derive(Debug, Object)]
 pub struct SearchDataRequest {
     /// What to look for, in plain words.
-    pub query: String,
+    pub query: QueryText,
     /// The caller's phone number; fill it from `{{system__caller_id}}`.
     pub caller_id: Option<String>,
     /// Accepted instead of `caller_id`.
     pub user_id: Option<String>,
+    /// The agent asking; fill it from `{{system__agent_id}}`. Its last call with the caller is
+    /// preferred in the profile.
     pub agent_id: Option<String>,
+    /// The conversation asking; fill it from `{{system__conversation_id}}`. Used in logs only.
     pub conversation_id: Option<String>,
     /// How many memories to return: 1 to 20, 5 when omitted.
     pub limit: Option<i64>,
@@ -29,27 +40,47 @@ pub struct SearchDataRequest {
 /// The caller's profile and the memories most relevant to the query.
 #[derive(Debug, Object)]
 pub struct SearchDataResponse {
-    /// `ok`, or `memory_store_unavailable` / `memory_store_timeout` when memories could not be
-    /// searched (the profile is still returned).
-    pub status: String,
+    /// Whether the memories could be searched; the profile is returned either way.
+    pub status: SearchStatus,
     /// What is known for certain about the caller, or null for an unknown caller.
     pub profile: Option<CallerProfile>,
     /// The caller's memories, most relevant first.
     pub memories: Vec<FoundMemory>,
 }
 
+/// Whether the memories could be searched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum SearchStatus {
+    /// The memories were searched.
+    Ok,
+    /// The memory store could not be reached or refused the search; `memories` is empty.
+    MemoryStoreUnavailable,
+    /// The memory store did not answer in time; `memories` is empty.
+    MemoryStoreTimeout,
+}
+
 /// The caller's profile card.
 #[derive(Debug, Object)]
 pub struct CallerProfile {
+    /// The caller's name, when known.
     pub name: Option<String>,
-    pub facts: std::collections::BTreeMap<String, String>,
+    /// Data-collection field -> latest value.
+    pub facts: BTreeMap<String, String>,
+    /// How many earlier calls the service has learnt from.
     pub call_count: u64,
+    /// When the caller first called (RFC 3339), when known.
+    pub first_seen: Option<String>,
+    /// When the caller last called (RFC 3339), when known.
+    pub last_seen: Option<String>,
+    /// The summary of the caller's last call (with this agent when there was one), when known.
     pub last_call_summary: Option<String>,
 }
 
 /// One memory.
 #[derive(Debug, Object)]
 pub struct FoundMemory {
+    /// What the caller said, a fact about them, or a call summary.
     pub content: String,
     /// `fact`, `utterance` or `call_summary`.
     pub kind: String,
@@ -76,9 +107,6 @@ pub enum SearchDataError {
     /// `X-Api-Key` is missing or wrong.
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>),
-    /// Not available in this version.
-    #[oai(status = 501)]
-    NotImplemented(Json<ErrorBody>),
 }
 
 pub struct SearchDataApi;
@@ -87,8 +115,10 @@ pub struct SearchDataApi;
 impl SearchDataApi {
     /// Search a caller's memories
     ///
-    /// Add this URL to an agent as a server (webhook) tool with the `X-Api-Key` header. Results
-    /// are always scoped to the one caller named in the request.
+    /// Add this URL to an agent as a server (webhook) tool with the `X-Api-Key` header, filling
+    /// `caller_id` from `system__caller_id` so that the model cannot choose whose memories it
+    /// reads. Results are always scoped to that one caller. When the memory store is down or slow
+    /// the answer is still 200, with the profile, no memories and a `status` that says why.
     #[oai(
         path = "/webhook/search-data",
         method = "post",
@@ -97,12 +127,24 @@ impl SearchDataApi {
     async fn search_data(
         &self,
         _key: SearchDataKey,
-        _state: Data<&Arc<AppState>>,
-        _request: Json<SearchDataRequest>,
+        state: Data<&Arc<AppState>>,
+        request: Json<SearchDataRequest>,
     ) -> Result<SearchDataSuccess, SearchDataError> {
-        Err(SearchDataError::NotImplemented(Json(ErrorBody::new(
-            "not_implemented",
-            "search-data is not available yet",
+        let search = ValidSearch::try_from(request.0)?;
+        let found = state
+            .search_memories
+            .search(&search.caller, &search.query, search.limit)
+            .await;
+        tracing::info!(
+            caller = %search.caller,
+            conversation_id = ?search.conversation.as_ref().map(ConversationId::as_str),
+            status = ?found.status,
+            memories = found.memories.len(),
+            "memory search answered"
+        );
+        Ok(SearchDataSuccess::Ok(Json(SearchDataResponse::new(
+            found,
+            search.agent.as_ref(),
         ))))
     }
 }

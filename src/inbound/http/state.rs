@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::config::Secret;
 use crate::core::ports::{BlobStore, Clock, IngestionScheduler, MemoryStore};
+use crate::core::use_cases::{GreetCaller, SearchMemories};
 use crate::inbound::http::post_call::PostCallSettings;
 
 /// Shared by all requests; operations reach it through `Data<&Arc<AppState>>`.
@@ -15,6 +16,8 @@ pub struct AppState {
     /// Told about every archived transcription, before post-call answers 200.
     pub ingestion: Arc<dyn IngestionScheduler>,
     pub post_call: PostCallSettings,
+    pub greet_caller: GreetCaller,
+    pub search_memories: SearchMemories,
 }
 
 /// The secrets ElevenLabs presents on each webhook.

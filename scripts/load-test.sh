@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Load figures for the ring-time greeting and the mid-call search (ARCHITECTURE section 10):
+#   client-data p50/p99 at a fixed 1,000 requests/s, client-data maximum sustained rate, and
+#   search-data p50/p99, against the release binary with the dev profile (embedded backend).
+#
+# Usage: scripts/load-test.sh            (from anywhere; loopback only)
+#   PORT=18080  the port to serve on       DURATION=10s  the length of each run (at most 20s)
+#   CONNECTIONS=64  connections for the maximum-rate run
+#
+# Installs oha with `cargo install oha --locked` when it is not on PATH. The server and the load
+# generator share the machine, so on a 2-core machine the figures are for 2 cores in total.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PORT=${PORT:-18080}
+DURATION=${DURATION:-10s}
+CONNECTIONS=${CONNECTIONS:-64}
+BASE="http://127.0.0.1:${PORT}"
+CALLER_DIGITS=14155550123
+
+if ! command -v oha >/dev/null 2>&1; then
+    echo "== installing oha (cargo install oha --locked)"
+    cargo install oha --locked
+fi
+
+echo "== building the release binary"
+cargo build --release --quiet
+BINARY="${CARGO_TARGET_DIR:-target}/release/caller-memory"
+
+DATA=$(mktemp -d)
+export PAYLOAD_STORAGE_PATH="$DATA/payloads"
+export OPENMEMORY_DB_PATH="$DATA/memory.sqlite3"
+export PORT HOST=127.0.0.1
+# Only errors are logged: the run measures the service, not the terminal.
+export RUST_LOG=${RUST_LOG:-error}
+
+echo "== seeding a returning caller (profile card in the payload storage)"
+mkdir -p "$PAYLOAD_STORAGE_PATH/.state/profiles"
+cat > "$PAYLOAD_STORAGE_PATH/.state/profiles/${CALLER_DIGITS}.json" <<'CARD'
+{"name":"Maria","facts":{"last_name":"Lopez"},"first_seen":"2026-01-02T08:00:00Z",
+ "last_seen":"2026-01-15T09:30:00Z","call_count":2,
+ "last_call":{"conversation_id":"conv_seed","at":"2026-01-15T09:30:00Z",
+              "summary":"Maria moved her cleaning to Friday the 23rd at 2:15."},
+ "last_call_per_agent":{},"counted_conversations":["conv_seed"]}
+CARD
+
+"$BINARY" --dev serve >"$DATA/server.log" 2>&1 &
+SERVER=$!
+trap 'kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; rm -rf "$DATA"' EXIT
+for _ in $(seq 100); do
+    curl -sf "$BASE/health" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+curl -sf "$BASE/health" >/dev/null || { cat "$DATA/server.log"; exit 1; }
+
+# The caller's memories come from a signed transcription, as in production.
+SIGNATURE=$("$BINARY" --dev sign payloads/post_call_transcription.json)
+STATUS=$(curl -s -o /dev/null -w '%{http_code}' "$BASE/webhook/post-call" \
+    -H "content-type: application/json" -H "ElevenLabs-Signature: $SIGNATURE" \
+    --data-binary @payloads/post_call_transcription.json)
+echo "post-call of the sample transcription: HTTP $STATUS"
+sleep 1
+
+echo "== client-data answer for the seeded caller"
+GREETING=$(curl -s "$BASE/webhook/client-data" -H "content-type: application/json" \
+    -H "X-Api-Key: dev-only-client-data-key" --data-binary @payloads/client_data.json)
+echo "$GREETING"
+if [[ "$GREETING" != *'"user_name":"Maria"'* ]]; then
+    echo "WARNING: the seeded caller was not recognised (this build cannot read the profile card);"
+    echo "         the client-data figures below are for the new-caller path"
+fi
+
+run() { # name, then oha arguments
+    local name=$1
+    shift
+    echo "== $name"
+    oha --no-tui -z "$DURATION" -m POST -T application/json "$@" | summary
+}
+
+summary() {
+    grep -E "Success rate|Requests/sec|Slowest|Fastest|(50|90|99|99\.90)(\.00)?% in|^ *\[[0-9]{3}\] [0-9]+ responses" || true
+}
+
+CLIENT_DATA=(-H "X-Api-Key: dev-only-client-data-key" -D payloads/client_data.json "$BASE/webhook/client-data")
+SEARCH_DATA=(-H "X-Api-Key: dev-only-search-data-key" -D payloads/search_data.json "$BASE/webhook/search-data")
+
+run "client-data at 1,000 requests/s" -q 1000 -c 16 "${CLIENT_DATA[@]}"
+run "client-data, maximum rate ($CONNECTIONS connections)" -c "$CONNECTIONS" "${CLIENT_DATA[@]}"
+run "search-data at 1,000 requests/s" -q 1000 -c 16 "${SEARCH_DATA[@]}"
+run "search-data, maximum rate ($CONNECTIONS connections)" -c "$CONNECTIONS" "${SEARCH_DATA[@]}"
+
+if grep -qi "error" "$DATA/server.log"; then
+    echo "== server errors during the run (first 5)"
+    grep -i "error" "$DATA/server.log" | head -5
+fi

@@ -1,0 +1,129 @@
+//! Greet a caller while the phone is ringing: recognise them by number from their profile card.
+//!
+//! The greeting never fails: a withheld number, a caller without a card, a slow or broken store
+//! and an unreadable card all give the new-caller greeting, because a failed greeting would drop
+//! the call.
+
+mod summary;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::core::ports::BlobStore;
+use crate::core::use_cases::read_profile::read_profile;
+use crate::core::{AgentId, CallerId, FirstMessageTemplate, ProfileCard};
+
+pub use summary::{MAX_LAST_CALL_SUMMARY_CHARS, MAX_PROFILE_SUMMARY_CHARS};
+
+/// What the agent knows about the caller when it picks up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Greeting {
+    /// The caller's name, or empty when unknown.
+    pub user_name: String,
+    /// A short, speakable description of the caller; empty for a new caller.
+    pub user_profile_summary: String,
+    /// The summary of the caller's last call (with this agent when there was one); empty when
+    /// unknown.
+    pub last_call_summary: String,
+    pub is_returning_caller: bool,
+    pub previous_call_count: u64,
+    /// What the agent says first instead of its own first message; `None` keeps the agent's own.
+    pub first_message: Option<String>,
+}
+
+impl Greeting {
+    /// The neutral greeting for a caller the service does not know.
+    pub fn new_caller() -> Self {
+        Self {
+            user_name: String::new(),
+            user_profile_summary: String::new(),
+            last_call_summary: String::new(),
+            is_returning_caller: false,
+            previous_call_count: 0,
+            first_message: None,
+        }
+    }
+}
+
+/// Whether returning callers get a personalised first message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FirstMessagePolicy {
+    /// Replace the agent's first message with this template, rendered for the caller.
+    Personalised(FirstMessageTemplate),
+    /// Keep the agent's own first message (for agents that do not allow the override).
+    AgentDefault,
+}
+
+/// The greet-caller use case.
+pub struct GreetCaller {
+    profiles: Arc<dyn BlobStore>,
+    first_message: FirstMessagePolicy,
+    deadline: Duration,
+}
+
+impl GreetCaller {
+    /// `deadline` bounds the whole lookup; past it the caller is greeted as a new caller.
+    pub fn new(
+        profiles: Arc<dyn BlobStore>,
+        first_message: FirstMessagePolicy,
+        deadline: Duration,
+    ) -> Self {
+        Self {
+            profiles,
+            first_message,
+            deadline,
+        }
+    }
+
+    /// Greets `caller` (`None` when the number is withheld or unusable) on behalf of `agent`.
+    pub async fn greet(&self, caller: Option<&CallerId>, agent: Option<&AgentId>) -> Greeting {
+        let Some(caller) = caller else {
+            return Greeting::new_caller();
+        };
+        match read_profile(self.profiles.as_ref(), caller, self.deadline).await {
+            Ok(Some(card)) if card.call_count > 0 => self.returning_caller(&card, agent),
+            Ok(_) => Greeting::new_caller(),
+            Err(error) => {
+                tracing::warn!(%caller, %error, "greeting the caller as new: profile card lookup failed");
+                Greeting::new_caller()
+            }
+        }
+    }
+
+    fn returning_caller(&self, card: &ProfileCard, agent: Option<&AgentId>) -> Greeting {
+        let name = card
+            .name
+            .as_deref()
+            .map(summary::one_line)
+            .filter(|name| !name.is_empty());
+        let first_message = match &self.first_message {
+            FirstMessagePolicy::Personalised(template) => Some(template.render(name.as_deref())),
+            FirstMessagePolicy::AgentDefault => None,
+        };
+        Greeting {
+            user_name: name.unwrap_or_default(),
+            user_profile_summary: summary::profile_summary(card),
+            last_call_summary: last_call_summary(card, agent)
+                .map(|text| summary::clip(&summary::one_line(text), MAX_LAST_CALL_SUMMARY_CHARS))
+                .unwrap_or_default(),
+            is_returning_caller: true,
+            previous_call_count: card.call_count,
+            first_message,
+        }
+    }
+}
+
+/// The summary of the caller's last call with `agent` when they have talked to it before, else of
+/// their last call; `None` when no summary is known.
+pub fn last_call_summary<'card>(
+    card: &'card ProfileCard,
+    agent: Option<&AgentId>,
+) -> Option<&'card str> {
+    let with_agent = agent.and_then(|agent| card.last_call_per_agent.get(agent.as_str()));
+    with_agent
+        .and_then(|call| call.summary.as_deref())
+        .or_else(|| card.last_call.as_ref()?.summary.as_deref())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,219 @@
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{TimeZone, Utc};
+
+use super::*;
+use crate::core::ports::{
+    Blob, BlobKey, BlobStoreError, BlobVersion, ByteStream, MockBlobStore, PutCondition,
+};
+use crate::core::use_cases::test_support::{maria, store_with_card};
+use crate::core::CallRecord;
+use crate::test_doubles::InMemoryBlobStore;
+
+const TEMPLATE: &str = "Hi{name_greeting}, welcome back! How can I help you today?";
+
+fn agent(id: &str) -> AgentId {
+    AgentId::parse(id).unwrap()
+}
+
+fn call(conversation: &str, summary: &str) -> CallRecord {
+    CallRecord {
+        conversation_id: conversation.to_owned(),
+        at: Utc.with_ymd_and_hms(2026, 1, 15, 9, 30, 0).unwrap(),
+        summary: Some(summary.to_owned()),
+    }
+}
+
+fn marias_card() -> ProfileCard {
+    ProfileCard {
+        name: Some("Maria".to_owned()),
+        call_count: 2,
+        last_call: Some(call("conv_2", "Asked about parking.")),
+        last_call_per_agent: [(
+            "agent_dental".to_owned(),
+            call("conv_1", "Moved her cleaning."),
+        )]
+        .into_iter()
+        .collect(),
+        ..ProfileCard::default()
+    }
+}
+
+fn personalised() -> FirstMessagePolicy {
+    FirstMessagePolicy::Personalised(FirstMessageTemplate::parse(TEMPLATE).unwrap())
+}
+
+fn greeter(store: Arc<dyn BlobStore>, policy: FirstMessagePolicy) -> GreetCaller {
+    GreetCaller::new(store, policy, Duration::from_millis(200))
+}
+
+#[tokio::test]
+async fn a_returning_caller_is_greeted_by_name() {
+    let store = store_with_card(&maria(), &marias_card()).await;
+    let greeting = greeter(store, personalised())
+        .greet(Some(&maria()), None)
+        .await;
+    assert_eq!(greeting.user_name, "Maria");
+    assert!(greeting.is_returning_caller);
+    assert_eq!(greeting.previous_call_count, 2);
+    assert_eq!(greeting.last_call_summary, "Asked about parking.");
+    assert!(greeting
+        .user_profile_summary
+        .starts_with("Maria has called twice before"));
+    assert_eq!(
+        greeting.first_message.as_deref(),
+        Some("Hi, Maria, welcome back! How can I help you today?")
+    );
+}
+
+#[tokio::test]
+async fn the_last_call_with_this_agent_is_preferred_over_the_last_call_overall() {
+    let store = store_with_card(&maria(), &marias_card()).await;
+    let greeter = greeter(store, personalised());
+    let dental = greeter
+        .greet(Some(&maria()), Some(&agent("agent_dental")))
+        .await;
+    assert_eq!(dental.last_call_summary, "Moved her cleaning.");
+    let other = greeter
+        .greet(Some(&maria()), Some(&agent("agent_other")))
+        .await;
+    assert_eq!(other.last_call_summary, "Asked about parking.");
+}
+
+#[tokio::test]
+async fn an_unknown_caller_gets_neutral_values_and_no_first_message() {
+    let store = Arc::new(InMemoryBlobStore::new());
+    let greeting = greeter(store, personalised())
+        .greet(Some(&maria()), None)
+        .await;
+    assert_eq!(greeting, Greeting::new_caller());
+    assert_eq!(greeting.first_message, None);
+}
+
+#[tokio::test]
+async fn a_withheld_number_is_greeted_as_a_new_caller_without_a_lookup() {
+    let store = MockBlobStore::new(); // any call would panic: no expectations are set
+    let greeting = greeter(Arc::new(store), personalised())
+        .greet(None, None)
+        .await;
+    assert_eq!(greeting, Greeting::new_caller());
+}
+
+#[tokio::test]
+async fn a_returning_caller_without_a_name_still_gets_a_natural_first_message() {
+    let card = ProfileCard {
+        name: None,
+        ..marias_card()
+    };
+    let store = store_with_card(&maria(), &card).await;
+    let greeting = greeter(store, personalised())
+        .greet(Some(&maria()), None)
+        .await;
+    assert_eq!(greeting.user_name, "");
+    assert_eq!(
+        greeting.first_message.as_deref(),
+        Some("Hi, welcome back! How can I help you today?")
+    );
+}
+
+#[tokio::test]
+async fn a_name_that_looks_like_a_placeholder_is_said_literally() {
+    let card = ProfileCard {
+        name: Some("{name_greeting}".to_owned()),
+        ..marias_card()
+    };
+    let store = store_with_card(&maria(), &card).await;
+    let greeting = greeter(store, personalised())
+        .greet(Some(&maria()), None)
+        .await;
+    assert_eq!(
+        greeting.first_message.as_deref(),
+        Some("Hi, {name_greeting}, welcome back! How can I help you today?")
+    );
+}
+
+#[tokio::test]
+async fn with_the_override_switched_off_the_agent_keeps_its_own_first_message() {
+    let store = store_with_card(&maria(), &marias_card()).await;
+    let greeting = greeter(store, FirstMessagePolicy::AgentDefault)
+        .greet(Some(&maria()), None)
+        .await;
+    assert_eq!(greeting.user_name, "Maria");
+    assert_eq!(greeting.first_message, None);
+}
+
+#[tokio::test]
+async fn a_failing_store_gives_the_new_caller_greeting() {
+    let mut store = MockBlobStore::new();
+    store
+        .expect_get()
+        .returning(|_| Err(BlobStoreError::Storage("disk unreadable".to_owned())));
+    let greeting = greeter(Arc::new(store), personalised())
+        .greet(Some(&maria()), None)
+        .await;
+    assert_eq!(greeting, Greeting::new_caller());
+}
+
+#[tokio::test]
+async fn an_unreadable_card_gives_the_new_caller_greeting() {
+    let mut store = MockBlobStore::new();
+    store.expect_get().returning(|_| {
+        Ok(Some(Blob {
+            bytes: Bytes::from_static(b"{not json"),
+            version: BlobVersion("1".to_owned()),
+        }))
+    });
+    let greeting = greeter(Arc::new(store), personalised())
+        .greet(Some(&maria()), None)
+        .await;
+    assert_eq!(greeting, Greeting::new_caller());
+}
+
+#[tokio::test]
+async fn a_store_that_hangs_gives_the_new_caller_greeting_at_the_deadline() {
+    let greeter = GreetCaller::new(
+        Arc::new(HangingBlobStore),
+        personalised(),
+        Duration::from_millis(50),
+    );
+    let started = Instant::now();
+    let greeting = greeter.greet(Some(&maria()), None).await;
+    assert_eq!(greeting, Greeting::new_caller());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the deadline was not applied"
+    );
+}
+
+/// A store that never answers.
+struct HangingBlobStore;
+
+#[async_trait]
+impl BlobStore for HangingBlobStore {
+    async fn put(
+        &self,
+        _: &BlobKey,
+        _: Bytes,
+        _: PutCondition,
+    ) -> Result<BlobVersion, BlobStoreError> {
+        std::future::pending().await
+    }
+    async fn put_stream(&self, _: &BlobKey, _: ByteStream) -> Result<BlobVersion, BlobStoreError> {
+        std::future::pending().await
+    }
+    async fn get(&self, _: &BlobKey) -> Result<Option<Blob>, BlobStoreError> {
+        std::future::pending().await
+    }
+    async fn list(&self, _: &str) -> Result<Vec<BlobKey>, BlobStoreError> {
+        std::future::pending().await
+    }
+    async fn delete(&self, _: &BlobKey) -> Result<(), BlobStoreError> {
+        std::future::pending().await
+    }
+    async fn check(&self) -> Result<(), BlobStoreError> {
+        std::future::pending().await
+    }
+}

@@ -1,0 +1,33 @@
+//! Reading a caller's profile card, shared by the greeting and the search.
+
+use std::time::Duration;
+
+use crate::core::ports::{BlobStore, BlobStoreError};
+use crate::core::{CallerId, ProfileCard};
+
+/// Why a profile card could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadProfileError {
+    #[error("profile card lookup took longer than {0:?}")]
+    DeadlinePassed(Duration),
+    #[error("profile card could not be read: {0}")]
+    Storage(#[from] BlobStoreError),
+    #[error("stored profile card is not valid json: {0}")]
+    Corrupt(#[from] serde_json::Error),
+}
+
+/// Reads `caller`'s card; `None` when the caller has no card yet.
+pub async fn read_profile(
+    profiles: &dyn BlobStore,
+    caller: &CallerId,
+    deadline: Duration,
+) -> Result<Option<ProfileCard>, ReadProfileError> {
+    let key = ProfileCard::storage_key(caller);
+    let blob = tokio::time::timeout(deadline, profiles.get(&key))
+        .await
+        .map_err(|_| ReadProfileError::DeadlinePassed(deadline))??;
+    match blob {
+        Some(blob) => Ok(Some(serde_json::from_slice(&blob.bytes)?)),
+        None => Ok(None),
+    }
+}

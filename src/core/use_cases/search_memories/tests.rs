@@ -1,0 +1,147 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::*;
+use crate::core::ports::{MockBlobStore, MockMemoryStore};
+use crate::core::use_cases::test_support::{juan, maria, store_with_card};
+use crate::core::{AddOutcome, NewMemory};
+use crate::test_doubles::{utterance, InMemoryBlobStore, InMemoryMemoryStore};
+
+const TIMEOUT: Duration = Duration::from_millis(200);
+
+async fn memories_of_maria_and_juan() -> Arc<InMemoryMemoryStore> {
+    let store = Arc::new(InMemoryMemoryStore::new());
+    for memory in [
+        utterance(&maria(), "conv_m", "My cleaning is on Friday the 23rd"),
+        utterance(&maria(), "conv_m", "I prefer mornings"),
+        utterance(&juan(), "conv_j", "My cleaning is on Monday"),
+    ] {
+        assert_eq!(store.add(&memory).await.unwrap(), AddOutcome::Stored);
+    }
+    store
+}
+
+fn query(text: &str) -> SearchQuery {
+    SearchQuery::parse(text).unwrap()
+}
+
+fn marias_card() -> ProfileCard {
+    ProfileCard {
+        name: Some("Maria".to_owned()),
+        call_count: 1,
+        ..ProfileCard::default()
+    }
+}
+
+#[tokio::test]
+async fn the_callers_relevant_memories_come_with_their_profile() {
+    let profiles = store_with_card(&maria(), &marias_card()).await;
+    let search = SearchMemories::new(memories_of_maria_and_juan().await, profiles, TIMEOUT);
+    let found = search
+        .search(
+            &maria(),
+            &query("when is my cleaning"),
+            SearchLimit::DEFAULT,
+        )
+        .await;
+    assert_eq!(found.status, MemorySearchStatus::Ok);
+    assert_eq!(found.profile, Some(marias_card()));
+    assert_eq!(
+        found.memories[0].content,
+        "My cleaning is on Friday the 23rd"
+    );
+}
+
+#[tokio::test]
+async fn another_callers_memories_are_never_returned() {
+    let search = SearchMemories::new(
+        memories_of_maria_and_juan().await,
+        Arc::new(InMemoryBlobStore::new()),
+        TIMEOUT,
+    );
+    let found = search
+        .search(
+            &juan(),
+            &query("cleaning Friday mornings"),
+            SearchLimit::new(20).unwrap(),
+        )
+        .await;
+    assert_eq!(found.profile, None);
+    let contents: Vec<&str> = found
+        .memories
+        .iter()
+        .map(|hit| hit.content.as_str())
+        .collect();
+    assert_eq!(contents, ["My cleaning is on Monday"]);
+}
+
+#[tokio::test]
+async fn the_limit_and_the_caller_reach_the_store() {
+    let mut memories = MockMemoryStore::new();
+    memories
+        .expect_search()
+        .withf(|caller, query, limit| {
+            caller == &maria() && query.as_str() == "parking" && limit.get() == 3
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(Vec::new()));
+    let mut profiles = MockBlobStore::new();
+    profiles.expect_get().returning(|_| Ok(None));
+    let search = SearchMemories::new(Arc::new(memories), Arc::new(profiles), TIMEOUT);
+    let found = search
+        .search(&maria(), &query("parking"), SearchLimit::new(3).unwrap())
+        .await;
+    assert_eq!(found.status, MemorySearchStatus::Ok);
+}
+
+#[tokio::test]
+async fn when_the_memory_store_is_down_the_profile_is_still_returned() {
+    let mut memories = MockMemoryStore::new();
+    memories.expect_search().returning(|_, _, _| {
+        Err(MemoryStoreError::Unavailable(
+            "connection refused".to_owned(),
+        ))
+    });
+    let profiles = store_with_card(&maria(), &marias_card()).await;
+    let search = SearchMemories::new(Arc::new(memories), profiles, TIMEOUT);
+    let found = search
+        .search(&maria(), &query("parking"), SearchLimit::DEFAULT)
+        .await;
+    assert_eq!(found.status, MemorySearchStatus::MemoryStoreUnavailable);
+    assert_eq!(found.profile, Some(marias_card()));
+    assert!(found.memories.is_empty());
+}
+
+#[tokio::test]
+async fn a_memory_store_that_hangs_is_reported_as_a_timeout() {
+    let profiles = store_with_card(&maria(), &marias_card()).await;
+    let search = SearchMemories::new(Arc::new(HangingMemoryStore), profiles, TIMEOUT);
+    let found = search
+        .search(&maria(), &query("parking"), SearchLimit::DEFAULT)
+        .await;
+    assert_eq!(found.status, MemorySearchStatus::MemoryStoreTimeout);
+    assert_eq!(found.profile, Some(marias_card()));
+}
+
+/// A memory store that never answers.
+struct HangingMemoryStore;
+
+#[async_trait]
+impl MemoryStore for HangingMemoryStore {
+    async fn add(&self, _: &NewMemory) -> Result<AddOutcome, MemoryStoreError> {
+        std::future::pending().await
+    }
+    async fn search(
+        &self,
+        _: &CallerId,
+        _: &SearchQuery,
+        _: SearchLimit,
+    ) -> Result<Vec<MemoryHit>, MemoryStoreError> {
+        std::future::pending().await
+    }
+    async fn check(&self) -> Result<(), MemoryStoreError> {
+        std::future::pending().await
+    }
+}

@@ -1,0 +1,230 @@
+use std::sync::Arc;
+
+use caller_memory::core::ports::{MemoryStoreError, MockMemoryStore};
+use caller_memory::core::CallRecord;
+use caller_memory::test_doubles::InMemoryBlobStore;
+use chrono::Utc;
+use serde_json::json;
+
+use crate::helpers::{json_body, TestApp, TestPorts, SEARCH_DATA_KEY};
+use crate::profiles::{
+    marias_card, memories_of_maria_and_juan, store_with_card, DENTAL_AGENT, JUAN, MARIA,
+};
+
+const PATH: &str = "/webhook/search-data";
+
+async fn app_knowing_maria_and_juan() -> TestApp {
+    TestApp::spawn_with(TestPorts {
+        memory_store: memories_of_maria_and_juan().await,
+        blob_store: store_with_card(MARIA, &marias_card()).await,
+        ..TestPorts::default()
+    })
+    .await
+}
+
+async fn search(app: &TestApp, body: serde_json::Value) -> (u16, serde_json::Value) {
+    let response = app
+        .post_json(PATH, Some(SEARCH_DATA_KEY), &body.to_string())
+        .await;
+    (response.status().as_u16(), json_body(response).await)
+}
+
+fn contents(body: &serde_json::Value) -> Vec<&str> {
+    body["memories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|memory| memory["content"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_agent_finds_what_the_caller_said_with_their_profile() {
+    let app = app_knowing_maria_and_juan().await;
+    let fixture = include_str!("../../payloads/search_data.json");
+    let response = app.post_json(PATH, Some(SEARCH_DATA_KEY), fixture).await;
+    assert_eq!(response.status(), 200);
+    let body = json_body(response).await;
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["profile"]["name"], "Maria");
+    assert_eq!(body["profile"]["call_count"], 2);
+    assert_eq!(body["profile"]["facts"]["last_name"], "Lopez");
+    assert_eq!(
+        contents(&body)[0],
+        "I'd like to move my cleaning appointment to a Friday"
+    );
+    let memory = &body["memories"][0];
+    assert_eq!(memory["kind"], "utterance");
+    assert_eq!(memory["conversation_id"], "conv_maria_2");
+    assert!(memory["created_at"]
+        .as_str()
+        .unwrap()
+        .starts_with("2026-01-15T09:30:00"));
+}
+
+#[tokio::test]
+async fn a_caller_never_sees_another_callers_memories() {
+    let app = app_knowing_maria_and_juan().await;
+    let (status, body) = search(
+        &app,
+        json!({"query": "cleaning appointment Friday 2:15", "caller_id": JUAN, "limit": 20}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["profile"], serde_json::Value::Null);
+    assert_eq!(
+        contents(&body),
+        ["My next appointment is a filling on Monday"]
+    );
+}
+
+#[tokio::test]
+async fn user_id_is_accepted_instead_of_caller_id() {
+    let app = app_knowing_maria_and_juan().await;
+    let (status, body) = search(&app, json!({"query": "2:15", "user_id": MARIA})).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["profile"]["name"], "Maria");
+    assert_eq!(contents(&body)[0], "2:15 works for me");
+}
+
+#[tokio::test]
+async fn the_last_call_with_the_asking_agent_is_preferred_in_the_profile() {
+    let mut card = marias_card();
+    card.last_call_per_agent.insert(
+        DENTAL_AGENT.to_owned(),
+        CallRecord {
+            conversation_id: "conv_maria_1".to_owned(),
+            at: Utc::now(),
+            summary: Some("Booked a cleaning.".to_owned()),
+        },
+    );
+    let app = TestApp::spawn_with(TestPorts {
+        blob_store: store_with_card(MARIA, &card).await,
+        ..TestPorts::default()
+    })
+    .await;
+    let request = json!({"query": "cleaning", "caller_id": MARIA, "agent_id": DENTAL_AGENT});
+    let (_, body) = search(&app, request).await;
+    assert_eq!(body["profile"]["last_call_summary"], "Booked a cleaning.");
+}
+
+#[tokio::test]
+async fn an_invalid_field_is_refused_with_400_naming_it() {
+    let app = app_knowing_maria_and_juan().await;
+    for (request, field) in [
+        (
+            json!({"query": "x", "caller_id": "not a number"}),
+            "caller_id",
+        ),
+        (json!({"query": "x"}), "caller_id"),
+        (json!({"query": "x", "user_id": "0044"}), "user_id"),
+        (
+            json!({"query": "x", "caller_id": MARIA, "user_id": JUAN}),
+            "user_id",
+        ),
+        (json!({"query": "   ", "caller_id": MARIA}), "query"),
+        (
+            json!({"query": "x", "caller_id": MARIA, "limit": 21}),
+            "limit",
+        ),
+        (
+            json!({"query": "x", "caller_id": MARIA, "limit": 0}),
+            "limit",
+        ),
+        (
+            json!({"query": "x", "caller_id": MARIA, "conversation_id": "../x"}),
+            "conversation_id",
+        ),
+        (
+            json!({"query": "x", "caller_id": MARIA, "agent_id": "a b"}),
+            "agent_id",
+        ),
+    ] {
+        let (status, body) = search(&app, request.clone()).await;
+        assert_eq!(status, 400, "{request}");
+        assert_eq!(body["error"], "invalid_request");
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(&format!("{field}: ")),
+            "{request} -> {message}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_request_without_a_query_is_refused_with_400_naming_it() {
+    let app = app_knowing_maria_and_juan().await;
+    let (status, body) = search(&app, json!({"caller_id": MARIA})).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"], "invalid_request");
+    assert!(
+        body["message"].as_str().unwrap().contains("query"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn when_the_memory_store_is_down_the_profile_still_comes_back_with_the_status() {
+    let mut memory_store = MockMemoryStore::new();
+    memory_store
+        .expect_search()
+        .returning(|_, _, _| Err(MemoryStoreError::Unavailable("connection refused".into())));
+    let app = TestApp::spawn_with(TestPorts {
+        memory_store: Arc::new(memory_store),
+        blob_store: store_with_card(MARIA, &marias_card()).await,
+        ..TestPorts::default()
+    })
+    .await;
+    let (status, body) = search(&app, json!({"query": "cleaning", "caller_id": MARIA})).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["status"], "memory_store_unavailable");
+    assert_eq!(body["profile"]["name"], "Maria");
+    assert_eq!(body["memories"], json!([]));
+}
+
+#[tokio::test]
+async fn a_wrong_api_key_is_refused_with_401() {
+    let app = TestApp::spawn_with(TestPorts {
+        blob_store: Arc::new(InMemoryBlobStore::new()),
+        ..TestPorts::default()
+    })
+    .await;
+    let body = json!({"query": "x", "caller_id": MARIA}).to_string();
+    let response = app
+        .post_json(PATH, Some("test-client-data-key"), &body)
+        .await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(json_body(response).await["error"], "unauthorized");
+}
+
+#[tokio::test]
+async fn the_example_elevenlabs_tool_sends_what_the_endpoint_accepts() {
+    let tool: serde_json::Value =
+        serde_json::from_str(include_str!("../../elevenlabs/search-data-tool.json")).unwrap();
+    let api_schema = &tool["tool_config"]["api_schema"];
+    assert!(api_schema["url"].as_str().unwrap().ends_with(PATH));
+    assert!(api_schema["request_headers"]["X-Api-Key"]["secret_id"].is_string());
+    // Fill the body as ElevenLabs would: system variables from the call, the rest by the model.
+    let system_variables = json!({
+        "system__caller_id": MARIA,
+        "system__agent_id": DENTAL_AGENT,
+        "system__conversation_id": "conv_01jz9a2b3c4d5e6f7g8h9j0k1m",
+    });
+    let properties = api_schema["request_body_schema"]["properties"]
+        .as_object()
+        .unwrap();
+    let body: serde_json::Map<String, serde_json::Value> = properties
+        .iter()
+        .map(|(name, property)| {
+            let value = match property["dynamic_variable"].as_str() {
+                Some(variable) => system_variables[variable].clone(),
+                None => json!("cleaning appointment"),
+            };
+            (name.clone(), value)
+        })
+        .collect();
+    let app = app_knowing_maria_and_juan().await;
+    let (status, answer) = search(&app, serde_json::Value::Object(body)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["profile"]["name"], "Maria");
+}
