@@ -56,7 +56,7 @@ impl Endpoint for FakeEndpoint {
             ));
         }
         if let Err(refused) = self.authenticate(&request) {
-            return Ok(refused);
+            return Ok(refused.into_response());
         }
         let incoming = Incoming {
             method: request.method().to_string(),
@@ -98,18 +98,20 @@ impl FakeEndpoint {
 
     /// `x-api-key`, `Authorization: Bearer` or `Authorization: ApiKey`.
     // exchanges-legacy/l38_missing_api_key.json, l39_wrong_api_key.json, l40_apikey_scheme.json
-    fn authenticate(&self, request: &Request) -> Result<(), Response> {
+    fn authenticate(&self, request: &Request) -> Result<(), Refusal> {
         let sent = request.header("x-api-key").map(str::to_owned).or_else(|| {
             let value = request.header("authorization")?;
             let (scheme, key) = value.split_once(' ')?;
             matches!(scheme, "Bearer" | "ApiKey").then(|| key.to_owned())
         });
         match sent {
-            None => Err(answer(
+            None => Err(Refusal(
                 401,
                 json!({"error": "authentication_required", "message": "API key required"}),
             )),
-            Some(key) if key != self.0.key => Err(answer(403, json!({"error": "invalid_api_key"}))),
+            Some(key) if key != self.0.key => {
+                Err(Refusal(403, json!({"error": "invalid_api_key"})))
+            }
             Some(_) => Ok(()),
         }
     }
@@ -133,14 +135,14 @@ impl FakeEndpoint {
     /// The user a request acts for: in the newest mode always the key's tenant, and any other
     /// non-empty `user_id` is refused.
     // exchanges-newest/a03_add_foreign_user_id_rejected.json, a14_query_foreign_user_rejected.json
-    fn acting_user(&self, requested: Option<&str>) -> Result<Option<String>, Response> {
+    fn acting_user(&self, requested: Option<&str>) -> Result<Option<String>, Refusal> {
         let requested = requested.filter(|user| !user.is_empty());
         match self.0.mode {
             FakeMode::Legacy => Ok(requested.map(str::to_owned)),
             FakeMode::Newest => {
                 let tenant = self.0.tenant();
                 match requested {
-                    Some(user) if user != tenant => Err(answer(
+                    Some(user) if user != tenant => Err(Refusal(
                         403,
                         json!({"error": "tenant_mismatch", "message": "user_id does not match authenticated tenant; user_id is derived from the API key and must not be supplied or must equal the tenant"}),
                     )),
@@ -163,7 +165,7 @@ impl FakeEndpoint {
         }
         let user = match self.acting_user(body["user_id"].as_str()) {
             Ok(user) => user.unwrap_or_else(|| "anonymous".to_owned()),
-            Err(refused) => return refused,
+            Err(refused) => return refused.into_response(),
         };
         let mut state = self.0.state();
         // exchanges-legacy/l63_dedup_caller_b_same_content_as_a.json: the lookup has no user
@@ -215,7 +217,7 @@ impl FakeEndpoint {
             .or(body["user_id"].as_str());
         let user = match self.acting_user(requested) {
             Ok(user) => user,
-            Err(refused) => return refused,
+            Err(refused) => return refused.into_response(),
         };
         let text = body["query"].as_str().unwrap_or_default();
         let k = match body["k"].as_u64() {
@@ -245,7 +247,7 @@ impl FakeEndpoint {
             .map(|(_, value)| value.into_owned());
         let user = match self.acting_user(requested.as_deref()) {
             Ok(user) => user,
-            Err(refused) => return refused,
+            Err(refused) => return refused.into_response(),
         };
         let state = self.0.state();
         let Some(memory) = state.memories.iter().find(|memory| memory.id == id) else {
@@ -263,7 +265,7 @@ impl FakeEndpoint {
     fn summary(&self, user: &str) -> Response {
         let user = match self.acting_user(Some(user)) {
             Ok(user) => user.unwrap_or_default(),
-            Err(refused) => return refused,
+            Err(refused) => return refused.into_response(),
         };
         let state = self.0.state();
         match state.users.get(&user) {
@@ -279,7 +281,7 @@ impl FakeEndpoint {
     fn user_memories(&self, user: &str) -> Response {
         let user = match self.acting_user(Some(user)) {
             Ok(user) => user.unwrap_or_default(),
-            Err(refused) => return refused,
+            Err(refused) => return refused.into_response(),
         };
         let state = self.0.state();
         let items: Vec<Value> = state
@@ -356,6 +358,15 @@ fn memory_json(memory: &FakeMemory) -> Value {
            "created_at": memory.created_at, "updated_at": memory.created_at,
            "last_seen_at": memory.created_at, "salience": 0.4, "decay_lambda": 0.005,
            "primary_sector": "semantic", "version": 1})
+}
+
+/// A refusal, kept small until it becomes a response.
+struct Refusal(u16, Value);
+
+impl Refusal {
+    fn into_response(self) -> Response {
+        answer(self.0, self.1)
+    }
 }
 
 fn answer(status: u16, body: Value) -> Response {
