@@ -1,1 +1,117 @@
-//! The command line.
+//! The command line: parses arguments and runs the chosen command.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::{ConfigError, Profile, Settings};
+use crate::inbound::http::{openapi_json, openapi_yaml, signature};
+use crate::startup;
+
+/// Persistent memory of phone callers for ElevenLabs voice agents.
+///
+/// Configuration comes from environment variables (and a .env file in the working directory);
+/// see README.md for the list. Use --dev to run locally with no configuration at all.
+#[derive(Debug, Parser)]
+#[command(name = "caller-memory", version, about, long_about)]
+pub struct Cli {
+    /// Use the dev profile: embedded memory store, storage under ./.dev-data, public dev-only
+    /// keys, loopback only. Never for production. Same as CALLER_MEMORY_PROFILE=dev.
+    #[arg(long, global = true)]
+    dev: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the webhook server (checks every backend first).
+    Serve,
+    /// Print the OpenAPI document of the HTTP API.
+    Openapi {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = SpecFormat::Yaml)]
+        format: SpecFormat,
+    },
+    /// Validate the configuration and reach every configured backend; exits non-zero on any
+    /// problem.
+    Check,
+    /// Print an ElevenLabs-Signature header for a payload file, signed with the configured
+    /// post-call key and the current time, to call the post-call webhook by hand.
+    Sign {
+        /// The exact file that will be sent as the request body.
+        payload_file: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SpecFormat {
+    Yaml,
+    Json,
+}
+
+impl Cli {
+    fn profile(&self) -> Profile {
+        let from_environment = std::env::var("CALLER_MEMORY_PROFILE")
+            .is_ok_and(|profile| profile.eq_ignore_ascii_case("dev"));
+        if self.dev || from_environment {
+            Profile::Dev
+        } else {
+            Profile::Standard
+        }
+    }
+}
+
+/// Parses the command line and runs the command.
+pub async fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let profile = cli.profile();
+    let outcome = match cli.command {
+        Command::Openapi { format } => {
+            print!(
+                "{}",
+                match format {
+                    SpecFormat::Yaml => openapi_yaml(),
+                    SpecFormat::Json => openapi_json(),
+                }
+            );
+            Ok(())
+        }
+        Command::Serve => match load(profile) {
+            Ok(settings) => startup::serve(settings).await,
+            Err(error) => Err(error),
+        },
+        Command::Check => match load(profile) {
+            Ok(settings) => startup::check(settings).await,
+            Err(error) => Err(error),
+        },
+        Command::Sign { payload_file } => {
+            load(profile).and_then(|settings| sign(&settings, &payload_file))
+        }
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(profile: Profile) -> anyhow::Result<Settings> {
+    Settings::load(profile).map_err(|error: ConfigError| anyhow::anyhow!(error))
+}
+
+fn sign(settings: &Settings, payload_file: &PathBuf) -> anyhow::Result<()> {
+    let body = std::fs::read(payload_file).map_err(|error| {
+        anyhow::anyhow!("{} could not be read: {error}", payload_file.display())
+    })?;
+    let now = chrono::Utc::now().timestamp();
+    println!(
+        "{}",
+        signature::sign(settings.post_call_key.expose(), now, &body)
+    );
+    Ok(())
+}

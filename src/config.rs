@@ -176,7 +176,12 @@ impl Validator {
             payload_storage_path: self.writable_directory("payload_storage_path"),
             memory_backend: memory_backend.unwrap_or(MemoryBackend::OpenMemory),
             host: self.loopback_in_dev(profile, host),
-            port: self.port("port").unwrap_or(8000),
+            port: self
+                .parsed(
+                    "port",
+                    "a port number from 0 to 65535 (0 picks a free port)",
+                )
+                .unwrap_or(8000),
             log_format: self
                 .choice(
                     "log_format",

@@ -4,6 +4,7 @@
 //! [`crate::inbound`] and [`crate::outbound`] translate between the outside world and these types.
 
 mod caller_id;
+mod completed_call;
 mod conversation_id;
 mod memory;
 pub mod ports;
@@ -12,6 +13,9 @@ mod search_query;
 pub mod use_cases;
 
 pub use caller_id::{mask_phone_number, CallerId, InvalidCallerId};
+pub use completed_call::{
+    CallerCandidates, CompletedCall, ParseTranscription, Speaker, Turn, UnreadableTranscription,
+};
 pub use conversation_id::{AgentId, ConversationId, InvalidIdentifier, MAX_IDENTIFIER_LENGTH};
 pub use memory::{AddOutcome, Decay, MemoryHit, MemoryKind, NewMemory, TurnPosition};
 pub use profile::{CallRecord, ProfileCard, STATE_PREFIX};

@@ -12,5 +12,6 @@ pub mod config;
 pub mod core;
 pub mod inbound;
 pub mod outbound;
+pub mod startup;
 #[cfg(any(test, feature = "test-doubles"))]
 pub mod test_doubles;

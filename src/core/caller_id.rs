@@ -132,4 +132,43 @@ mod tests {
         assert_eq!(id.to_string(), "+14*******23");
         assert!(!format!("{id:?}").contains("5550123"));
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #[test]
+            fn parsing_never_panics_and_yields_only_e164(raw in "\\PC{0,40}") {
+                if let Ok(id) = CallerId::parse(&raw) {
+                    let digits = id.as_e164().strip_prefix('+').expect("a leading plus");
+                    prop_assert!((7..=15).contains(&digits.len()));
+                    prop_assert!(digits.bytes().all(|b| b.is_ascii_digit()));
+                }
+            }
+
+            #[test]
+            fn any_formatting_of_a_valid_number_gives_the_same_id(
+                digits in "[1-9][0-9]{6,14}",
+                separators in proptest::collection::vec(prop_oneof![Just(" "), Just("-"), Just("."), Just("("), Just(")"), Just("")], 16),
+                double_zero in any::<bool>(),
+            ) {
+                let mut formatted = String::from(if double_zero { "00" } else { "+" });
+                for (digit, separator) in digits.chars().zip(separators.iter().cycle()) {
+                    formatted.push(digit);
+                    formatted.push_str(separator);
+                }
+                let id = CallerId::parse(&formatted).unwrap();
+                prop_assert_eq!(id.as_e164(), format!("+{digits}"));
+            }
+
+            #[test]
+            fn the_masked_form_never_contains_the_subscriber_digits(digits in "[1-9][0-9]{9,14}") {
+                let id = CallerId::parse(&format!("+{digits}")).unwrap();
+                let middle = &digits[2..digits.len() - 2];
+                prop_assert!(!id.to_string().contains(middle));
+            }
+        }
+    }
 }

@@ -100,4 +100,26 @@ mod tests {
             Err(InvalidIdentifier::TooLong)
         );
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #[test]
+            fn accepted_ids_are_always_safe_path_components(raw in "\\PC{0,200}") {
+                if let Ok(id) = ConversationId::parse(&raw) {
+                    prop_assert!(!id.as_str().is_empty() && id.as_str().len() <= MAX_IDENTIFIER_LENGTH);
+                    prop_assert!(!id.as_str().contains(['/', '\\', '.', '\0']));
+                }
+            }
+
+            #[test]
+            fn every_id_of_the_allowed_alphabet_is_accepted(raw in "[A-Za-z0-9_-]{1,128}") {
+                let id = ConversationId::parse(&raw).unwrap();
+                prop_assert_eq!(id.as_str(), raw.as_str());
+            }
+        }
+    }
 }

@@ -1,6 +1,14 @@
-//! The integration test binary: one module per area.
+//! Integration tests: the real application on a free port, driven over HTTP, and the memory store
+//! adapters against a fake OpenMemory server and a temporary SQLite file.
 
+mod cli;
 mod embedded_store;
+mod health;
+mod helpers;
+mod hostile_requests;
 mod memory_store_conformance;
+mod openapi;
 mod openmemory_store;
+mod privacy;
+mod service_process;
 mod support;

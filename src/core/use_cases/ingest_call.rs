@@ -1,0 +1,288 @@
+//! Learning from a finished call (ARCHITECTURE sections 3 and 4).
+//!
+//! The post-call webhook archives the transcription and calls [`IngestCall::schedule`], which
+//! durably records a pending marker and wakes the background worker ([`IngestCall::run`]); the
+//! webhook never waits for the memory store. The worker then updates the caller's profile card
+//! and adds the call's memories, recording its progress after each step so that a repeated
+//! delivery, a restart or a crash never adds anything twice, and retrying while the memory store
+//! is unavailable. Nothing is deleted: the archived transcription stays, and the pending marker is
+//! removed only once the call is resolved.
+
+mod caller;
+mod card;
+mod memories;
+mod records;
+mod retry;
+mod worker;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::core::ports::{BlobStore, BlobStoreError, Clock, MemoryStore, MemoryStoreError};
+use crate::core::{AddOutcome, CompletedCall, ConversationId, NewMemory, ParseTranscription};
+use records::{Folder, PendingMarker, TRANSCRIPTION_SUFFIX};
+use retry::{pause, ShutDown};
+
+pub use records::{transcription_key, IngestionRecord, IngestionStatus};
+pub use retry::RetryPolicy;
+pub use worker::{IngestionCounts, ReplayError, ReplayReport, ReplayTarget};
+
+/// Learns from finished calls. Share it as `Arc<IngestCall>` between the webhook (which calls
+/// [`IngestCall::schedule`]) and one background task running [`IngestCall::run`].
+pub struct IngestCall {
+    memories: Arc<dyn MemoryStore>,
+    blobs: Arc<dyn BlobStore>,
+    clock: Arc<dyn Clock>,
+    parse: ParseTranscription,
+    name_fields: Vec<String>,
+    retry: RetryPolicy,
+    wake: Notify,
+}
+
+/// Why a call could not be scheduled for ingestion.
+#[derive(Debug, thiserror::Error)]
+pub enum ScheduleError {
+    /// The pending marker could not be stored; the webhook should fail so that it is retried.
+    #[error("the pending ingestion could not be recorded: {0}")]
+    Storage(#[from] BlobStoreError),
+    #[error(transparent)]
+    Unknown(anyhow::Error),
+}
+
+/// Why the ingestion of a conversation stopped before it was resolved. Its pending marker stays,
+/// so the work resumes later.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The shutdown signal fired.
+    #[error("ingestion interrupted by shutdown")]
+    Interrupted,
+    /// The blob store failed while reading the call or recording progress.
+    #[error("ingestion state could not be read or written: {0}")]
+    Storage(#[from] BlobStoreError),
+    #[error(transparent)]
+    Unknown(anyhow::Error),
+}
+
+/// How the ingestion of a conversation was resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IngestOutcome {
+    /// Everything was learnt; `not_stored` memories were declined by the store (see the record).
+    Ingested { memories: usize, not_stored: usize },
+    /// Nothing was learnt on purpose (for example no usable phone number).
+    Skipped { reason: String },
+    /// Something could not be learnt; the conversation counts as failed until a replay succeeds.
+    Failed { reason: String },
+}
+
+/// Why [`IngestCall::learn`] stopped.
+enum Stop {
+    Interrupted,
+    Storage(BlobStoreError),
+    Failed(String),
+}
+
+impl From<BlobStoreError> for Stop {
+    fn from(error: BlobStoreError) -> Self {
+        Stop::Storage(error)
+    }
+}
+
+impl From<card::CardError> for Stop {
+    fn from(error: card::CardError) -> Self {
+        match error {
+            card::CardError::Storage(error) => Stop::Storage(error),
+            unreadable @ card::CardError::Unreadable(..) => Stop::Failed(unreadable.to_string()),
+        }
+    }
+}
+
+impl From<ShutDown> for Stop {
+    fn from(_: ShutDown) -> Self {
+        Stop::Interrupted
+    }
+}
+
+impl IngestCall {
+    /// `parse` reads archived transcription bytes (an inbound adapter provides it);
+    /// `name_fields` are the data-collection fields that hold the caller's name, in order.
+    pub fn new(
+        memories: Arc<dyn MemoryStore>,
+        blobs: Arc<dyn BlobStore>,
+        clock: Arc<dyn Clock>,
+        parse: ParseTranscription,
+        name_fields: Vec<String>,
+    ) -> Self {
+        Self {
+            memories,
+            blobs,
+            clock,
+            parse,
+            name_fields,
+            retry: RetryPolicy::default(),
+            wake: Notify::new(),
+        }
+    }
+
+    /// Replaces the default backoff used while the memory store is unavailable.
+    pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Durably records that `conversation`'s archived transcription must be learnt from, then
+    /// wakes the worker. Scheduling a conversation again is harmless.
+    ///
+    /// # Errors
+    /// [`ScheduleError::Storage`] when the marker could not be stored.
+    pub async fn schedule(&self, conversation: &ConversationId) -> Result<(), ScheduleError> {
+        self.mark_pending(conversation).await?;
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    async fn mark_pending(&self, conversation: &ConversationId) -> Result<(), BlobStoreError> {
+        let marker = PendingMarker {
+            conversation_id: conversation.to_string(),
+            scheduled_at: self.clock.now(),
+        };
+        records::write(&*self.blobs, &Folder::Pending.key(conversation), &marker).await
+    }
+
+    /// Learns from one archived conversation now, resuming from its recorded progress, and
+    /// resolves its pending marker (if any).
+    ///
+    /// # Errors
+    /// [`IngestError::Interrupted`] when `shutdown` fires, [`IngestError::Storage`] when the blob
+    /// store fails; in both cases the conversation stays pending.
+    pub async fn ingest(
+        &self,
+        conversation: &ConversationId,
+        shutdown: &CancellationToken,
+    ) -> Result<IngestOutcome, IngestError> {
+        let progress_key = Folder::Progress.key(conversation);
+        let mut record: IngestionRecord = records::read(&*self.blobs, &progress_key)
+            .await?
+            .unwrap_or_default();
+        record.status = IngestionStatus::InProgress;
+        let outcome = match self.learn(conversation, &mut record, shutdown).await {
+            Ok(outcome) => outcome,
+            Err(Stop::Failed(reason)) => IngestOutcome::Failed { reason },
+            Err(Stop::Interrupted) => return Err(IngestError::Interrupted),
+            Err(Stop::Storage(error)) => return Err(IngestError::Storage(error)),
+        };
+        self.resolve(conversation, &mut record, &outcome).await?;
+        Ok(outcome)
+    }
+
+    /// Updates the card, then adds every memory not yet recorded as added.
+    async fn learn(
+        &self,
+        conversation: &ConversationId,
+        record: &mut IngestionRecord,
+        shutdown: &CancellationToken,
+    ) -> Result<IngestOutcome, Stop> {
+        let call = self.read_call(conversation).await?;
+        let caller = match caller::resolve_caller(&call.caller) {
+            Ok(caller) => caller,
+            Err(reason) => return Ok(IngestOutcome::Skipped { reason }),
+        };
+        let at = call.started_at.unwrap_or_else(|| self.clock.now());
+        let progress_key = Folder::Progress.key(conversation);
+        if !record.card_updated {
+            card::record_call(&*self.blobs, &caller, &call, at, &self.name_fields).await?;
+            record.card_updated = true;
+            records::write(&*self.blobs, &progress_key, record).await?;
+        }
+        for memory in memories::memories_of(&call, &caller, at) {
+            if record.added.contains(&memory.key) {
+                continue;
+            }
+            if shutdown.is_cancelled() {
+                return Err(Stop::Interrupted);
+            }
+            let added = self.add_while_unavailable(&memory, shutdown).await?;
+            note_added(record, &memory.key, added)?;
+            records::write(&*self.blobs, &progress_key, record).await?;
+        }
+        if !record.rejected.is_empty() {
+            let keys: Vec<&str> = record.rejected.keys().map(String::as_str).collect();
+            let reason = format!("the memory store rejected {}", keys.join(", "));
+            return Ok(IngestOutcome::Failed { reason });
+        }
+        Ok(IngestOutcome::Ingested {
+            memories: record.added.len(),
+            not_stored: record.not_stored.len(),
+        })
+    }
+
+    async fn read_call(&self, conversation: &ConversationId) -> Result<CompletedCall, Stop> {
+        let Some(blob) = self.blobs.get(&transcription_key(conversation)).await? else {
+            return Err(Stop::Failed(
+                "the archived transcription is missing".to_owned(),
+            ));
+        };
+        let call = (self.parse)(&blob.bytes).map_err(|error| Stop::Failed(error.to_string()))?;
+        if &call.conversation_id != conversation {
+            return Err(Stop::Failed(format!(
+                "the archived transcription belongs to conversation {}",
+                call.conversation_id
+            )));
+        }
+        Ok(call)
+    }
+
+    /// Adds a memory, waiting with backoff for as long as the store is unavailable.
+    async fn add_while_unavailable(
+        &self,
+        memory: &NewMemory,
+        shutdown: &CancellationToken,
+    ) -> Result<Result<AddOutcome, MemoryStoreError>, Stop> {
+        let mut failed_attempts = 0;
+        loop {
+            match self.memories.add(memory).await {
+                Err(error) if error.is_retryable() => {
+                    failed_attempts += 1;
+                    let delay = self.retry.delay(failed_attempts);
+                    tracing::warn!(
+                        conversation = %memory.conversation_id,
+                        attempt = failed_attempts,
+                        retry_in_ms = delay.as_millis() as u64,
+                        "memory store unavailable, will retry: {error}"
+                    );
+                    pause(delay, shutdown).await?;
+                }
+                other => return Ok(other),
+            }
+        }
+    }
+}
+
+/// Records what the store did with one memory. A store that is incompatible or fails in an
+/// unexpected way fails the whole conversation; a replay can try again.
+fn note_added(
+    record: &mut IngestionRecord,
+    key: &str,
+    added: Result<AddOutcome, MemoryStoreError>,
+) -> Result<(), Stop> {
+    match added {
+        Ok(AddOutcome::Stored | AddOutcome::AlreadyStored | AddOutcome::StoredDistinguished) => {
+            record.added.insert(key.to_owned());
+            record.rejected.remove(key);
+            record.not_stored.remove(key);
+        }
+        Ok(AddOutcome::NotStored { reason }) => {
+            record.rejected.remove(key);
+            record.not_stored.insert(key.to_owned(), reason);
+        }
+        Err(MemoryStoreError::Rejected(reason)) => {
+            record.rejected.insert(key.to_owned(), reason);
+        }
+        Err(error) => return Err(Stop::Failed(format!("the memory store failed: {error}"))),
+    }
+    Ok(())
+}

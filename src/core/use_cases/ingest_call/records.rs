@@ -1,0 +1,143 @@
+//! The durable state of ingestion, kept in the blob store so that work survives restarts:
+//!
+//! - `.state/ingestion/pending/{id}.json`: a call waiting to be learnt from;
+//! - `.state/ingestion/progress/{id}.json`: what was already learnt from a call (kept after
+//!   completion, so a repeated delivery adds nothing twice);
+//! - `.state/ingestion/failed/{id}.json`: a call that could not be learnt from, until a replay
+//!   succeeds.
+//!
+//! These records are stored as JSON, so they derive serde; their JSON form must stay backwards
+//! compatible.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+use crate::core::ports::{BlobKey, BlobStore, BlobStoreError, PutCondition};
+use crate::core::{ConversationId, STATE_PREFIX};
+
+/// Where a conversation's archived transcription is: `{id}/{id}_transcription.json`.
+pub fn transcription_key(conversation: &ConversationId) -> BlobKey {
+    key(&format!(
+        "{conversation}/{conversation}{TRANSCRIPTION_SUFFIX}"
+    ))
+}
+
+pub(super) const TRANSCRIPTION_SUFFIX: &str = "_transcription.json";
+
+/// The folders of the ingestion state, each holding one `{id}.json` per conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Folder {
+    Pending,
+    Progress,
+    Failed,
+}
+
+impl Folder {
+    pub(super) fn prefix(self) -> String {
+        let name = match self {
+            Folder::Pending => "pending",
+            Folder::Progress => "progress",
+            Folder::Failed => "failed",
+        };
+        format!("{STATE_PREFIX}ingestion/{name}/")
+    }
+
+    pub(super) fn key(self, conversation: &ConversationId) -> BlobKey {
+        key(&format!("{}{conversation}.json", self.prefix()))
+    }
+
+    /// The conversation a listed key of this folder belongs to; `None` for foreign objects.
+    pub(super) fn conversation_of(self, key: &BlobKey) -> Option<ConversationId> {
+        let name = key.as_str().strip_prefix(&self.prefix())?;
+        ConversationId::parse(name.strip_suffix(".json")?).ok()
+    }
+}
+
+fn key(raw: &str) -> BlobKey {
+    BlobKey::parse(raw).expect("a conversation id always makes a valid key")
+}
+
+/// A call waiting to be ingested.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(super) struct PendingMarker {
+    pub conversation_id: String,
+    pub scheduled_at: DateTime<Utc>,
+}
+
+/// A call that could not be learnt from, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(super) struct FailedMarker {
+    pub conversation_id: String,
+    pub reason: String,
+    pub failed_at: DateTime<Utc>,
+}
+
+/// Where the ingestion of one conversation stands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IngestionStatus {
+    /// Started or scheduled, not finished.
+    #[default]
+    InProgress,
+    /// Everything that could be learnt was learnt (see `not_stored` for memories the store
+    /// declined to keep).
+    Ingested,
+    /// Nothing was learnt on purpose, for example because the call has no usable phone number.
+    Skipped,
+    /// Something could not be learnt; `reason` and `rejected` say what. A replay tries again.
+    Failed,
+}
+
+/// What has been learnt from one conversation so far.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IngestionRecord {
+    #[serde(default)]
+    pub status: IngestionStatus,
+    /// Whether the caller's profile card already includes this call.
+    #[serde(default)]
+    pub card_updated: bool,
+    /// Keys of the memories the store has accepted.
+    #[serde(default)]
+    pub added: BTreeSet<String>,
+    /// Memory key -> why the store declined to keep it separately.
+    #[serde(default)]
+    pub not_stored: BTreeMap<String, String>,
+    /// Memory key -> why the store rejected it for good.
+    #[serde(default)]
+    pub rejected: BTreeMap<String, String>,
+    /// Why the conversation was skipped or failed.
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// Reads a JSON record; a record that is not valid JSON is a storage fault, never silently
+/// replaced.
+pub(super) async fn read<T: DeserializeOwned>(
+    blobs: &dyn BlobStore,
+    key: &BlobKey,
+) -> Result<Option<T>, BlobStoreError> {
+    let Some(blob) = blobs.get(key).await? else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&blob.bytes)
+        .map(Some)
+        .map_err(|error| BlobStoreError::Storage(format!("{key} is not a valid record: {error}")))
+}
+
+pub(super) async fn write<T: Serialize>(
+    blobs: &dyn BlobStore,
+    key: &BlobKey,
+    record: &T,
+) -> Result<(), BlobStoreError> {
+    let bytes =
+        serde_json::to_vec(record).map_err(|error| BlobStoreError::Unknown(error.into()))?;
+    blobs
+        .put(key, Bytes::from(bytes), PutCondition::Overwrite)
+        .await
+        .map(drop)
+}

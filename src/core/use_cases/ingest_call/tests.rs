@@ -1,0 +1,6 @@
+//! Ingestion end to end over in-memory fakes of the ports.
+
+mod concurrency;
+mod delivery;
+mod failures;
+mod support;

@@ -1,0 +1,253 @@
+//! The background worker, replays, and what readiness checks can see of ingestion.
+
+use std::future::pending;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::records::{self, FailedMarker, Folder, IngestionRecord, IngestionStatus};
+use super::{transcription_key, IngestCall, IngestError, IngestOutcome, TRANSCRIPTION_SUFFIX};
+use crate::core::ports::BlobStoreError;
+use crate::core::ConversationId;
+
+/// How much ingestion work is outstanding, for readiness checks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestionCounts {
+    /// Calls archived but not yet resolved.
+    pub pending: usize,
+    /// Calls that could not be learnt from; a replay tries them again.
+    pub failed: usize,
+}
+
+/// Which archived conversations to learn from again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplayTarget {
+    Conversation(ConversationId),
+    /// Every archived transcription.
+    All,
+}
+
+/// What a replay did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReplayReport {
+    pub ingested: usize,
+    pub skipped: usize,
+    pub failed: usize,
+    /// The shutdown signal stopped the replay; a conversation it had started stays pending.
+    pub interrupted: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error("no transcription is archived for conversation {0}")]
+    NotArchived(ConversationId),
+    #[error("the archive could not be read or written: {0}")]
+    Storage(#[from] BlobStoreError),
+    #[error(transparent)]
+    Unknown(anyhow::Error),
+}
+
+impl IngestCall {
+    /// Ingests pending calls until `shutdown` fires: first whatever was left pending before a
+    /// restart, then each call as [`IngestCall::schedule`] announces it. Work the blob store could
+    /// not complete is retried with backoff. Unfinished work stays pending on shutdown.
+    pub async fn run(&self, shutdown: CancellationToken) {
+        tracing::info!("ingestion worker started");
+        let mut unfinished_passes = 0;
+        loop {
+            let finished = self.ingest_pending(&shutdown).await;
+            let retry_in = if finished {
+                unfinished_passes = 0;
+                None
+            } else {
+                unfinished_passes += 1;
+                Some(self.retry.delay(unfinished_passes))
+            };
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = self.wake.notified() => {}
+                () = sleep_or_forever(retry_in) => {}
+            }
+        }
+        tracing::info!("ingestion worker stopped; unfinished calls stay pending");
+    }
+
+    /// One pass over the pending markers; `false` when some are left for a later pass.
+    async fn ingest_pending(&self, shutdown: &CancellationToken) -> bool {
+        let keys = match self.blobs.list(&Folder::Pending.prefix()).await {
+            Ok(keys) => keys,
+            Err(error) => {
+                tracing::warn!("pending ingestions could not be listed: {error}");
+                return false;
+            }
+        };
+        let mut finished = true;
+        for key in keys {
+            let Some(conversation) = Folder::Pending.conversation_of(&key) else {
+                tracing::warn!(%key, "ignoring an object that is not a pending ingestion");
+                continue;
+            };
+            match self.ingest(&conversation, shutdown).await {
+                Ok(_) => {}
+                Err(IngestError::Interrupted) => return false,
+                Err(error) => {
+                    tracing::warn!(%conversation, "ingestion will be retried: {error}");
+                    finished = false;
+                }
+            }
+        }
+        finished
+    }
+
+    /// Learns again from one or every archived conversation, now, idempotently: memories
+    /// already added are not added again and a call is never counted twice, while memories the
+    /// store rejected before are tried again. Each conversation is marked pending first, so an
+    /// interrupted replay is finished by the worker.
+    ///
+    /// # Errors
+    /// [`ReplayError::NotArchived`] for a conversation without an archived transcription,
+    /// [`ReplayError::Storage`] when the blob store fails.
+    pub async fn replay(
+        &self,
+        target: ReplayTarget,
+        shutdown: &CancellationToken,
+    ) -> Result<ReplayReport, ReplayError> {
+        let conversations = match target {
+            ReplayTarget::Conversation(conversation) => {
+                let key = transcription_key(&conversation);
+                if !self.blobs.list(key.as_str()).await?.contains(&key) {
+                    return Err(ReplayError::NotArchived(conversation));
+                }
+                vec![conversation]
+            }
+            ReplayTarget::All => self.archived_conversations().await?,
+        };
+        let mut report = ReplayReport::default();
+        for conversation in conversations {
+            if shutdown.is_cancelled() {
+                report.interrupted = true;
+                break;
+            }
+            self.mark_pending(&conversation).await?;
+            match self.ingest(&conversation, shutdown).await {
+                Ok(IngestOutcome::Ingested { .. }) => report.ingested += 1,
+                Ok(IngestOutcome::Skipped { .. }) => report.skipped += 1,
+                Ok(IngestOutcome::Failed { .. }) => report.failed += 1,
+                Err(IngestError::Interrupted) => {
+                    report.interrupted = true;
+                    break;
+                }
+                Err(IngestError::Storage(error)) => return Err(error.into()),
+                Err(IngestError::Unknown(error)) => return Err(ReplayError::Unknown(error)),
+            }
+        }
+        Ok(report)
+    }
+
+    /// Conversations with an archived transcription (`{id}/{id}_transcription.json`).
+    async fn archived_conversations(&self) -> Result<Vec<ConversationId>, BlobStoreError> {
+        let keys = self.blobs.list("").await?;
+        Ok(keys
+            .iter()
+            .filter(|key| key.as_str().ends_with(TRANSCRIPTION_SUFFIX))
+            .filter_map(|key| key.as_str().split('/').next())
+            .filter_map(|folder| ConversationId::parse(folder).ok())
+            .filter(|conversation| keys.contains(&transcription_key(conversation)))
+            .collect())
+    }
+
+    /// How many calls are pending and failed.
+    ///
+    /// # Errors
+    /// [`BlobStoreError::Storage`] when the state cannot be listed.
+    pub async fn counts(&self) -> Result<IngestionCounts, BlobStoreError> {
+        Ok(IngestionCounts {
+            pending: self.blobs.list(&Folder::Pending.prefix()).await?.len(),
+            failed: self.blobs.list(&Folder::Failed.prefix()).await?.len(),
+        })
+    }
+
+    /// What has been learnt from `conversation` so far; `None` before its ingestion started.
+    ///
+    /// # Errors
+    /// [`BlobStoreError::Storage`] when the record cannot be read.
+    pub async fn record(
+        &self,
+        conversation: &ConversationId,
+    ) -> Result<Option<IngestionRecord>, BlobStoreError> {
+        records::read(&*self.blobs, &Folder::Progress.key(conversation)).await
+    }
+
+    /// Stores how the conversation ended, then removes its pending marker: only now is the
+    /// work done.
+    pub(super) async fn resolve(
+        &self,
+        conversation: &ConversationId,
+        record: &mut IngestionRecord,
+        outcome: &IngestOutcome,
+    ) -> Result<(), BlobStoreError> {
+        let now = self.clock.now();
+        (record.status, record.reason) = match outcome {
+            IngestOutcome::Ingested { .. } => (IngestionStatus::Ingested, None),
+            IngestOutcome::Skipped { reason } => (IngestionStatus::Skipped, Some(reason.clone())),
+            IngestOutcome::Failed { reason } => (IngestionStatus::Failed, Some(reason.clone())),
+        };
+        record.updated_at = Some(now);
+        records::write(&*self.blobs, &Folder::Progress.key(conversation), record).await?;
+        let failed_key = Folder::Failed.key(conversation);
+        if let IngestOutcome::Failed { reason } = outcome {
+            let marker = FailedMarker {
+                conversation_id: conversation.to_string(),
+                reason: reason.clone(),
+                failed_at: now,
+            };
+            records::write(&*self.blobs, &failed_key, &marker).await?;
+        } else {
+            self.blobs.delete(&failed_key).await?;
+        }
+        self.blobs
+            .delete(&Folder::Pending.key(conversation))
+            .await?;
+        log_outcome(conversation, record, outcome);
+        Ok(())
+    }
+}
+
+fn log_outcome(conversation: &ConversationId, record: &IngestionRecord, outcome: &IngestOutcome) {
+    match outcome {
+        IngestOutcome::Ingested {
+            memories,
+            not_stored: 0,
+        } => {
+            tracing::info!(%conversation, memories, "learnt from the call");
+        }
+        IngestOutcome::Ingested {
+            memories,
+            not_stored,
+        } => {
+            let declined: Vec<String> = record
+                .not_stored
+                .iter()
+                .map(|(key, reason)| format!("{key}: {reason}"))
+                .collect();
+            tracing::warn!(
+                %conversation, memories, not_stored,
+                "learnt from the call, but the memory store declined some memories ({})",
+                declined.join("; ")
+            );
+        }
+        IngestOutcome::Skipped { reason } => {
+            tracing::warn!(%conversation, "nothing learnt from the call, it stays archived: {reason}");
+        }
+        IngestOutcome::Failed { reason } => {
+            tracing::error!(%conversation, "the call could not be learnt from: {reason}");
+        }
+    }
+}
+
+async fn sleep_or_forever(delay: Option<Duration>) {
+    match delay {
+        Some(delay) => tokio::time::sleep(delay).await,
+        None => pending().await,
+    }
+}

@@ -1,0 +1,111 @@
+//! `POST /webhook/client-data`: ElevenLabs asks, while the phone rings, who is calling.
+
+use std::sync::Arc;
+
+use poem::web::Data;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+
+use crate::inbound::http::auth::ClientDataKey;
+use crate::inbound::http::error::ErrorBody;
+use crate::inbound::http::state::AppState;
+use crate::inbound::http::ApiTags;
+
+/// What ElevenLabs sends when an inbound call rings. Unknown fields are ignored.
+#[derive(Debug, Object)]
+pub struct ClientDataRequest {
+    /// The caller's phone number, normally E.164 (`+14155550123`). A withheld or garbled number
+    /// is answered as a new caller.
+    pub caller_id: Option<String>,
+    /// The agent receiving the call.
+    pub agent_id: Option<String>,
+    /// The number that was called.
+    pub called_number: Option<String>,
+    /// The Twilio call SID, or the SIP call id.
+    pub call_sid: Option<String>,
+}
+
+/// The conversation initiation data ElevenLabs starts the call with.
+#[derive(Debug, Object)]
+pub struct ClientDataResponse {
+    /// Always `conversation_initiation_client_data`.
+    #[oai(rename = "type")]
+    pub kind: String,
+    pub dynamic_variables: DynamicVariables,
+    /// Present only for a returning caller when the first-message override is enabled; never
+    /// null or empty.
+    #[oai(skip_serializing_if_is_none)]
+    pub conversation_config_override: Option<ConversationConfigOverride>,
+}
+
+/// Every dynamic variable the service defines; all are always present.
+#[derive(Debug, Object)]
+pub struct DynamicVariables {
+    /// The caller's name, or `""` when unknown.
+    pub user_name: String,
+    /// A short spoken summary of what is known about the caller, or `""`.
+    pub user_profile_summary: String,
+    /// The summary of the caller's last call (with this agent when there was one), or `""`.
+    pub last_call_summary: String,
+    /// Whether the service has learnt from an earlier call of this caller.
+    pub is_returning_caller: bool,
+    /// How many earlier calls the service has learnt from.
+    pub previous_call_count: u64,
+}
+
+/// Overrides of the agent's configuration for this call.
+#[derive(Debug, Object)]
+pub struct ConversationConfigOverride {
+    pub agent: AgentOverride,
+}
+
+/// Agent settings overridden for this call.
+#[derive(Debug, Object)]
+pub struct AgentOverride {
+    /// The personalised first sentence the agent says.
+    pub first_message: String,
+}
+
+#[derive(ApiResponse)]
+pub enum ClientDataSuccess {
+    /// The caller's dynamic variables (and first message for a returning caller).
+    #[oai(status = 200)]
+    Ok(Json<ClientDataResponse>),
+}
+
+#[derive(ApiResponse)]
+pub enum ClientDataError {
+    /// `X-Api-Key` is missing or wrong.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    /// Not available in this version.
+    #[oai(status = 501)]
+    NotImplemented(Json<ErrorBody>),
+}
+
+pub struct ClientDataApi;
+
+#[OpenApi(tag = "ApiTags::Webhooks")]
+impl ClientDataApi {
+    /// Greet a caller at ring time
+    ///
+    /// Configure this URL as the conversation initiation client data webhook of the ElevenLabs
+    /// workspace, with the `X-Api-Key` header. It recognises the caller by phone number and
+    /// returns the dynamic variables, plus a personalised first message for returning callers.
+    #[oai(
+        path = "/webhook/client-data",
+        method = "post",
+        operation_id = "client_data"
+    )]
+    async fn client_data(
+        &self,
+        _key: ClientDataKey,
+        _state: Data<&Arc<AppState>>,
+        _request: Json<ClientDataRequest>,
+    ) -> Result<ClientDataSuccess, ClientDataError> {
+        Err(ClientDataError::NotImplemented(Json(ErrorBody::new(
+            "not_implemented",
+            "client-data is not available yet",
+        ))))
+    }
+}

@@ -1,0 +1,67 @@
+//! The one JSON error schema every failure answers with, framework errors included.
+
+use poem::http::StatusCode;
+use poem::{IntoResponse, Response};
+use poem_openapi::Object;
+
+/// An error answer. `error` is a stable machine-readable code; `message` explains it to a person.
+#[derive(Debug, Clone, Object)]
+pub struct ErrorBody {
+    /// Stable code, for example `invalid_request`, `unauthorized`, `invalid_signature`,
+    /// `payload_too_large`, `not_found`, `internal_error`.
+    pub error: String,
+    /// What went wrong, in words. Never contains secrets or internal details.
+    pub message: String,
+}
+
+impl ErrorBody {
+    pub fn new(error: &str, message: impl Into<String>) -> Self {
+        Self {
+            error: error.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    pub fn internal() -> Self {
+        Self::new(
+            "internal_error",
+            "the service could not complete the request; it has been logged",
+        )
+    }
+}
+
+/// The code that goes with a status produced by the framework (bad JSON, missing header...).
+fn code_for(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST => "invalid_request",
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::NOT_IMPLEMENTED => "not_implemented",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        status if status.is_server_error() => "internal_error",
+        _ => "request_failed",
+    }
+}
+
+/// Turns any error that escaped an operation into the JSON error schema, keeping its status.
+/// The text of server errors is logged, never sent.
+pub async fn framework_error_to_json(error: poem::Error) -> Response {
+    if error.is_from_response() {
+        // An operation's own documented error answer: already in the schema.
+        return error.into_response();
+    }
+    let status = error.status();
+    let body = if status.is_server_error() {
+        tracing::error!(error = %error, "request failed");
+        ErrorBody::internal()
+    } else {
+        ErrorBody::new(code_for(status), error.to_string())
+    };
+    poem_openapi::payload::Json(body)
+        .with_status(status)
+        .into_response()
+}

@@ -1,0 +1,76 @@
+//! The binary as a newcomer runs it.
+
+use std::process::Command;
+
+fn caller_memory() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_caller-memory"));
+    // A clean environment and an empty working directory: no .env file, no variables.
+    let empty = tempfile::tempdir().expect("temporary directory");
+    command.env_clear().current_dir(empty.keep());
+    command
+}
+
+#[test]
+fn serve_without_configuration_names_all_eight_missing_variables_and_fails() {
+    let output = caller_memory().arg("serve").output().unwrap();
+    assert!(!output.status.success());
+    let message = String::from_utf8_lossy(&output.stderr);
+    for variable in [
+        "ELEVENLABS_API_KEY",
+        "ELEVENLABS_POST_CALL_KEY",
+        "ELEVENLABS_CLIENT_DATA_KEY",
+        "ELEVENLABS_SEARCH_DATA_KEY",
+        "OPENMEMORY_KEY",
+        "OPENMEMORY_PORT",
+        "OPENMEMORY_DB_PATH",
+        "PAYLOAD_STORAGE_PATH",
+    ] {
+        assert!(
+            message.contains(&format!("{variable} is missing")),
+            "{variable} not named in:\n{message}"
+        );
+    }
+}
+
+#[test]
+fn the_openapi_command_prints_the_committed_spec() {
+    let output = caller_memory().arg("openapi").output().unwrap();
+    assert!(output.status.success());
+    let committed =
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.yaml")).unwrap();
+    assert!(
+        output.stdout == committed,
+        "`caller-memory openapi` differs from openapi/openapi.yaml"
+    );
+}
+
+#[test]
+fn sign_prints_a_header_that_verifies_with_the_configured_key() {
+    let payload = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/payloads/post_call_transcription.json"
+    );
+    let output = caller_memory()
+        .args(["--dev", "sign", payload])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let header = String::from_utf8(output.stdout).unwrap();
+    let timestamp: i64 = header
+        .trim()
+        .strip_prefix("t=")
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let body = std::fs::read(payload).unwrap();
+    let expected =
+        caller_memory::inbound::http::signature::sign("dev-only-post-call-key", timestamp, &body);
+    assert_eq!(header.trim(), expected);
+}
