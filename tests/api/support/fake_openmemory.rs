@@ -11,6 +11,7 @@
 //! assert_eq!(fake.memories_of("+14155550123").len(), 1);
 //! ```
 
+mod records;
 mod routes;
 mod text;
 
@@ -164,7 +165,7 @@ impl FakeOpenMemory {
 
     /// Stores a memory directly, as another client of the same server would (no dedup check).
     pub fn seed(&self, user_id: &str, content: &str, metadata: Value) -> String {
-        routes::store(
+        records::store(
             &mut self.shared.state(),
             user_id,
             content,

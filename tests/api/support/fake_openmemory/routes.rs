@@ -1,16 +1,15 @@
 //! The fake's request handling, one function per route.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use poem::http::StatusCode;
 use poem::{Endpoint, Request, Response};
 use serde_json::{json, Value};
 
-use super::text::{
-    canonical_tokens, condense, decode_uri_component, overlap, token_set_hash, z_scores,
-};
-use super::{FakeMemory, FakeMode, RecordedRequest, Shared, State};
+use super::records::{memory_json, rank, store};
+use super::text::{decode_uri_component, token_set_hash};
+use super::{FakeMode, RecordedRequest, Shared};
 
 /// Identical queries are answered from memory for this long.
 // exchanges-legacy/l52_cache_same_query_is_stale.json
@@ -295,71 +294,6 @@ impl FakeEndpoint {
     }
 }
 
-/// Stores a memory (condensed when long) and creates its user row.
-// exchanges-legacy/l61_add_long_content.json, l62_get_long_content_stored.json
-pub(super) fn store(
-    state: &mut State,
-    user: &str,
-    content: &str,
-    tags: Value,
-    metadata: Value,
-) -> String {
-    let id = uuid::Uuid::new_v4().to_string();
-    let now = now_millis();
-    state.memories.push(FakeMemory {
-        id: id.clone(),
-        user_id: user.to_owned(),
-        content: condense(content),
-        tags: if tags.is_null() { json!([]) } else { tags },
-        metadata: if metadata.is_null() {
-            json!({})
-        } else {
-            metadata
-        },
-        created_at: now,
-        hash: token_set_hash(content),
-    });
-    if user != "anonymous" {
-        state.users.entry(user.to_owned()).or_insert(now);
-    }
-    id
-}
-
-/// Up to `k` of the user's memories (every user's without one), most shared tokens first, newest
-/// first on ties, with no relevance cut-off.
-fn rank(state: &State, user: Option<&str>, text: &str, k: usize) -> Vec<Value> {
-    let wanted = canonical_tokens(text);
-    let mut candidates: Vec<(usize, usize, &FakeMemory)> = state
-        .memories
-        .iter()
-        .enumerate()
-        .filter(|(_, memory)| user.is_none_or(|user| memory.user_id == user))
-        .map(|(order, memory)| (overlap(&wanted, &memory.content), order, memory))
-        .collect();
-    candidates.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
-    candidates.truncate(k);
-    let raw: Vec<f64> = candidates
-        .iter()
-        .map(|(score, _, _)| *score as f64)
-        .collect();
-    candidates
-        .iter()
-        .zip(z_scores(&raw))
-        .map(|((_, _, memory), score)| {
-            json!({"id": memory.id, "content": memory.content, "score": score, "sectors": ["semantic"],
-                   "primary_sector": "semantic", "path": [memory.id], "salience": 0.4,
-                   "last_seen_at": memory.created_at})
-        })
-        .collect()
-}
-
-fn memory_json(memory: &FakeMemory) -> Value {
-    json!({"id": memory.id, "content": memory.content, "tags": memory.tags, "metadata": memory.metadata,
-           "created_at": memory.created_at, "updated_at": memory.created_at,
-           "last_seen_at": memory.created_at, "salience": 0.4, "decay_lambda": 0.005,
-           "primary_sector": "semantic", "version": 1})
-}
-
 /// A refusal, kept small until it becomes a response.
 struct Refusal(u16, Value);
 
@@ -374,11 +308,4 @@ fn answer(status: u16, body: Value) -> Response {
         .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
         .content_type("application/json")
         .body(body.to_string())
-}
-
-fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_millis() as i64)
-        .unwrap_or_default()
 }
