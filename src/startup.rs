@@ -5,18 +5,16 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use async_trait::async_trait;
-use bytes::Bytes;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogFormat, Settings};
-use crate::core::ports::{
-    Blob, BlobKey, BlobStore, BlobStoreError, BlobVersion, ByteStream, MemoryStore,
-    MemoryStoreError, PutCondition,
-};
+use crate::core::ports::{ArchiveOnly, MemoryStore, MemoryStoreError};
 use crate::core::{AddOutcome, CallerId, MemoryHit, NewMemory, SearchLimit, SearchQuery};
 use crate::inbound::http::health::readiness_problems;
+use crate::inbound::http::post_call::PostCallSettings;
 use crate::inbound::http::state::{AppState, WebhookKeys};
 use crate::inbound::http::HttpServer;
+use crate::outbound::disk_blob_store::DiskBlobStore;
 use crate::outbound::system_clock::SystemClock;
 
 /// Starts logging in the configured format; `RUST_LOG` refines the level (default `info`).
@@ -33,13 +31,15 @@ pub fn init_tracing(format: LogFormat) {
 pub async fn build_state(settings: &Settings) -> anyhow::Result<Arc<AppState>> {
     Ok(Arc::new(AppState {
         memory_store: Arc::new(NotBuilt),
-        blob_store: Arc::new(NotBuilt),
+        blob_store: Arc::new(DiskBlobStore::new(&settings.payload_storage_path)),
         clock: Arc::new(SystemClock),
         keys: WebhookKeys {
             post_call: settings.post_call_key.clone(),
             client_data: settings.client_data_key.clone(),
             search_data: settings.search_data_key.clone(),
         },
+        ingestion: Arc::new(ArchiveOnly),
+        post_call: PostCallSettings::from_settings(settings),
     }))
 }
 
@@ -121,32 +121,5 @@ impl MemoryStore for NotBuilt {
     }
     async fn check(&self) -> Result<(), MemoryStoreError> {
         Err(MemoryStoreError::Unavailable("not built yet".into()))
-    }
-}
-
-#[async_trait]
-impl BlobStore for NotBuilt {
-    async fn put(
-        &self,
-        _: &BlobKey,
-        _: Bytes,
-        _: PutCondition,
-    ) -> Result<BlobVersion, BlobStoreError> {
-        Err(BlobStoreError::Storage("not built yet".into()))
-    }
-    async fn put_stream(&self, _: &BlobKey, _: ByteStream) -> Result<BlobVersion, BlobStoreError> {
-        Err(BlobStoreError::Storage("not built yet".into()))
-    }
-    async fn get(&self, _: &BlobKey) -> Result<Option<Blob>, BlobStoreError> {
-        Err(BlobStoreError::Storage("not built yet".into()))
-    }
-    async fn list(&self, _: &str) -> Result<Vec<BlobKey>, BlobStoreError> {
-        Err(BlobStoreError::Storage("not built yet".into()))
-    }
-    async fn delete(&self, _: &BlobKey) -> Result<(), BlobStoreError> {
-        Err(BlobStoreError::Storage("not built yet".into()))
-    }
-    async fn check(&self) -> Result<(), BlobStoreError> {
-        Err(BlobStoreError::Storage("not built yet".into()))
     }
 }

@@ -5,8 +5,10 @@
 
 mod blob_store;
 mod clock;
+mod ingestion_scheduler;
 mod memory_store;
 
 pub use blob_store::*;
 pub use clock::*;
+pub use ingestion_scheduler::*;
 pub use memory_store::*;

@@ -1,9 +1,12 @@
 //! `TestApp`: the real HTTP application on 127.0.0.1:0 with swappable ports.
 
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use caller_memory::config::Secret;
-use caller_memory::core::ports::{BlobStore, Clock, MemoryStore};
+use caller_memory::core::ports::{ArchiveOnly, BlobStore, Clock, IngestionScheduler, MemoryStore};
+use caller_memory::inbound::http::post_call::PostCallSettings;
 use caller_memory::inbound::http::state::{AppState, WebhookKeys};
 use caller_memory::inbound::http::HttpServer;
 use caller_memory::outbound::system_clock::SystemClock;
@@ -19,6 +22,9 @@ pub struct TestPorts {
     pub memory_store: Arc<dyn MemoryStore>,
     pub blob_store: Arc<dyn BlobStore>,
     pub clock: Arc<dyn Clock>,
+    pub ingestion: Arc<dyn IngestionScheduler>,
+    /// The largest post-call body accepted.
+    pub max_body_bytes: u64,
 }
 
 impl Default for TestPorts {
@@ -27,6 +33,8 @@ impl Default for TestPorts {
             memory_store: Arc::new(InMemoryMemoryStore::new()),
             blob_store: Arc::new(InMemoryBlobStore::new()),
             clock: Arc::new(SystemClock),
+            ingestion: Arc::new(ArchiveOnly),
+            max_body_bytes: 256 * 1024 * 1024,
         }
     }
 }
@@ -34,6 +42,8 @@ impl Default for TestPorts {
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
+    /// Holds the post-call staging folder.
+    scratch: tempfile::TempDir,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
@@ -44,6 +54,7 @@ impl TestApp {
     }
 
     pub async fn spawn_with(ports: TestPorts) -> Self {
+        let scratch = tempfile::tempdir().expect("scratch folder");
         let state = Arc::new(AppState {
             memory_store: ports.memory_store,
             blob_store: ports.blob_store,
@@ -52,6 +63,12 @@ impl TestApp {
                 post_call: Secret::new(POST_CALL_KEY),
                 client_data: Secret::new(CLIENT_DATA_KEY),
                 search_data: Secret::new(SEARCH_DATA_KEY),
+            },
+            ingestion: ports.ingestion,
+            post_call: PostCallSettings {
+                max_body_bytes: ports.max_body_bytes,
+                signature_tolerance: Duration::from_secs(30 * 60),
+                staging_folder: scratch.path().join(".staging"),
             },
         });
         let server = HttpServer::bind("127.0.0.1:0".parse().unwrap(), state)
@@ -65,8 +82,14 @@ impl TestApp {
         Self {
             address,
             client: reqwest::Client::new(),
+            scratch,
             shutdown: Some(shutdown),
         }
+    }
+
+    /// Where post-call bodies wait while their signature is checked.
+    pub fn staging_folder(&self) -> PathBuf {
+        self.scratch.path().join(".staging")
     }
 
     pub fn url(&self, path: &str) -> String {

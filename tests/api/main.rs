@@ -9,6 +9,7 @@ mod hostile_requests;
 mod memory_store_conformance;
 mod openapi;
 mod openmemory_store;
+mod post_call;
 mod privacy;
 mod service_process;
 mod support;

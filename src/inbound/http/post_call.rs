@@ -1,17 +1,58 @@
 //! `POST /webhook/post-call`: ElevenLabs delivers a finished call (transcript, audio or an
 //! initiation failure), signed with HMAC.
+//!
+//! The body is streamed to a staging file while its HMAC is computed, and nothing in it is read
+//! before the signature is verified. Then the envelope (`type`, `data.conversation_id`) is read
+//! from the file and the payload is streamed from it into the archive.
 
+mod audio;
+mod envelope;
+mod staging;
+
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use poem::web::Data;
+use poem::Request;
 use poem_openapi::param::Header;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
+use tokio_util::io::ReaderStream;
 
+use crate::config::Settings;
+use crate::core::ports::ByteStream;
+use crate::core::use_cases::{ArchiveError, ArchivePostCall, ArchivedPayload};
+use crate::core::ConversationId;
 use crate::inbound::http::error::ErrorBody;
 use crate::inbound::http::raw_json::RawJsonBody;
+use crate::inbound::http::signature::{BodyVerifier, SignatureError, SignatureHeader};
 use crate::inbound::http::state::AppState;
 use crate::inbound::http::ApiTags;
+use envelope::{read_envelope, Envelope, EnvelopeError};
+use staging::{stage, StagedBody, StagingError};
+
+/// How post-call deliveries are received.
+#[derive(Debug, Clone)]
+pub struct PostCallSettings {
+    /// Larger bodies are refused with 413.
+    pub max_body_bytes: u64,
+    /// How old a signature may be.
+    pub signature_tolerance: Duration,
+    /// Where bodies wait while their signature is checked.
+    pub staging_folder: PathBuf,
+}
+
+impl PostCallSettings {
+    /// Staging goes to `.staging` in the payload storage folder, on the same disk as the archive.
+    pub fn from_settings(settings: &Settings) -> Self {
+        Self {
+            max_body_bytes: settings.max_body_bytes,
+            signature_tolerance: settings.signature_tolerance,
+            staging_folder: settings.payload_storage_path.join(".staging"),
+        }
+    }
+}
 
 /// What was done with a delivery.
 #[derive(Debug, Object)]
@@ -34,21 +75,19 @@ pub enum PostCallSuccess {
 
 #[derive(ApiResponse)]
 pub enum PostCallError {
-    /// The body is not a valid webhook payload (bad JSON, bad conversation id, bad base64).
+    /// The body is not a valid webhook payload (bad JSON, missing type, bad conversation id, bad
+    /// base64 audio).
     #[oai(status = 400)]
     BadRequest(Json<ErrorBody>),
-    /// The signature is missing, wrong, or outside the time tolerance.
+    /// The signature is missing, wrong, or outside the time tolerance (`invalid_signature`).
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>),
-    /// The body is larger than the configured limit.
+    /// The body is larger than the configured limit (`MAX_BODY_BYTES`).
     #[oai(status = 413)]
     PayloadTooLarge(Json<ErrorBody>),
     /// The delivery could not be stored; ElevenLabs should retry it.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
-    /// Not available in this version.
-    #[oai(status = 501)]
-    NotImplemented(Json<ErrorBody>),
 }
 
 pub struct PostCallApi;
@@ -58,8 +97,10 @@ impl PostCallApi {
     /// Receive a finished call
     ///
     /// Configure this URL as the post-call webhook of the ElevenLabs workspace (HMAC
-    /// authentication). The body is the raw JSON event (`post_call_transcription`,
-    /// `post_call_audio` or `call_initiation_failure`); it is verified before it is read.
+    /// authentication). The body is the raw JSON event, sent with or without a Content-Length;
+    /// it is verified before it is read. `post_call_transcription` and `call_initiation_failure`
+    /// are archived byte for byte, `post_call_audio` as the decoded MP3; other event types are
+    /// acknowledged and ignored. A repeated delivery is harmless.
     #[oai(
         path = "/webhook/post-call",
         method = "post",
@@ -67,16 +108,177 @@ impl PostCallApi {
     )]
     async fn post_call(
         &self,
-        _state: Data<&Arc<AppState>>,
+        state: Data<&Arc<AppState>>,
+        request: &Request,
         /// `t=<unix seconds>,v0=<hex HMAC-SHA256 of "{t}." + body>`.
         #[oai(name = "ElevenLabs-Signature")]
-        _signature: Header<Option<String>>,
+        signature: Header<Option<String>>,
         body: RawJsonBody,
     ) -> Result<PostCallSuccess, PostCallError> {
-        drop(body.0);
-        Err(PostCallError::NotImplemented(Json(ErrorBody::new(
-            "not_implemented",
-            "post-call is not available yet",
-        ))))
+        let state = *state;
+        refuse_declared_oversize(request, &state.post_call)?;
+        let staged = receive_verified(state, signature.0.as_deref(), body.0).await?;
+        let path = staged.path().to_path_buf();
+        let envelope = tokio::task::spawn_blocking(move || read_envelope(&path))
+            .await
+            .map_err(|error| internal("reading the envelope stopped", &error))?
+            .map_err(envelope_error)?;
+        archive(state, &staged, envelope).await
     }
+}
+
+/// Refuses at once a body whose Content-Length already says it is too large.
+fn refuse_declared_oversize(
+    request: &Request,
+    settings: &PostCallSettings,
+) -> Result<(), PostCallError> {
+    let declared = request
+        .header(poem::http::header::CONTENT_LENGTH)
+        .and_then(|length| length.parse::<u64>().ok());
+    match declared {
+        Some(length) if length > settings.max_body_bytes => Err(too_large(settings.max_body_bytes)),
+        _ => Ok(()),
+    }
+}
+
+/// Checks the header, stages the body while hashing it, then checks the hash.
+async fn receive_verified(
+    state: &AppState,
+    signature: Option<&str>,
+    body: poem::Body,
+) -> Result<StagedBody, PostCallError> {
+    let settings = &state.post_call;
+    let mut verifier = SignatureHeader::parse(signature)
+        .and_then(|header| {
+            let key = state.keys.post_call.expose();
+            BodyVerifier::start(key, header, state.clock.now(), settings.signature_tolerance)
+        })
+        .map_err(refused)?;
+    let staged = stage(
+        body,
+        &settings.staging_folder,
+        settings.max_body_bytes,
+        &mut verifier,
+    )
+    .await
+    .map_err(|error| match error {
+        StagingError::TooLarge { limit } => too_large(limit),
+        StagingError::Interrupted(error) => bad_request(format!("the body was cut off: {error}")),
+        StagingError::Storage { .. } => internal("the body could not be staged", &error),
+    })?;
+    verifier.verify().map_err(refused)?;
+    Ok(staged)
+}
+
+/// Dispatches on the event type and streams the payload into the archive.
+async fn archive(
+    state: &AppState,
+    staged: &StagedBody,
+    envelope: Envelope,
+) -> Result<PostCallSuccess, PostCallError> {
+    let Some(kind) = envelope.kind else {
+        return Err(bad_request("the event has no type".to_owned()));
+    };
+    let payload = match kind.as_str() {
+        "post_call_transcription" => ArchivedPayload::Transcription,
+        "post_call_audio" => ArchivedPayload::Audio,
+        "call_initiation_failure" => ArchivedPayload::InitiationFailure,
+        _ => {
+            tracing::info!(event_type = %kind, "post-call event of an unused type ignored");
+            let conversation = envelope
+                .conversation_id
+                .filter(|id| ConversationId::parse(id).is_ok());
+            return Ok(accepted("ignored", kind, conversation));
+        }
+    };
+    let conversation = envelope
+        .conversation_id
+        .ok_or_else(|| bad_request("data.conversation_id is missing".to_owned()))
+        .and_then(|raw| {
+            ConversationId::parse(&raw)
+                .map_err(|error| bad_request(format!("data.conversation_id is invalid: {error}")))
+        })?;
+    let content = payload_content(staged, payload, envelope.full_audio).await?;
+    let archive = ArchivePostCall::new(state.blob_store.clone(), state.ingestion.clone());
+    let key = archive
+        .archive(payload, &conversation, content)
+        .await
+        .map_err(archive_error)?;
+    tracing::info!(event_type = %kind, %conversation, %key, "post-call event archived");
+    Ok(accepted("stored", kind, Some(conversation.to_string())))
+}
+
+/// The bytes to archive: the whole event, or the decoded `full_audio` of an audio event.
+async fn payload_content(
+    staged: &StagedBody,
+    payload: ArchivedPayload,
+    full_audio: Option<std::ops::Range<u64>>,
+) -> Result<ByteStream, PostCallError> {
+    let unreadable = |error: std::io::Error| internal("the staged body could not be read", &error);
+    match payload {
+        ArchivedPayload::Audio => {
+            let range =
+                full_audio.ok_or_else(|| bad_request("data.full_audio is missing".to_owned()))?;
+            audio::decoded_audio(staged.path(), range)
+                .await
+                .map_err(unreadable)
+        }
+        ArchivedPayload::Transcription | ArchivedPayload::InitiationFailure => {
+            let file = tokio::fs::File::open(staged.path())
+                .await
+                .map_err(unreadable)?;
+            Ok(Box::pin(ReaderStream::with_capacity(file, 64 * 1024)))
+        }
+    }
+}
+
+fn accepted(status: &str, kind: String, conversation_id: Option<String>) -> PostCallSuccess {
+    PostCallSuccess::Ok(Json(PostCallAccepted {
+        status: status.to_owned(),
+        kind,
+        conversation_id,
+    }))
+}
+
+fn envelope_error(error: EnvelopeError) -> PostCallError {
+    match error {
+        EnvelopeError::InvalidJson(_) | EnvelopeError::NotAnObject => {
+            bad_request(error.to_string())
+        }
+        EnvelopeError::Unreadable(_) => internal("the staged body could not be read", &error),
+    }
+}
+
+fn archive_error(error: ArchiveError) -> PostCallError {
+    match error {
+        ArchiveError::InvalidContent(_) => bad_request(error.to_string()),
+        ArchiveError::Storage(_) | ArchiveError::Scheduling(_) | ArchiveError::Unknown(_) => {
+            internal("the post-call event could not be archived", &error)
+        }
+    }
+}
+
+fn refused(reason: SignatureError) -> PostCallError {
+    tracing::warn!(%reason, "post-call delivery refused");
+    PostCallError::Unauthorized(Json(ErrorBody::new(
+        "invalid_signature",
+        "invalid signature",
+    )))
+}
+
+fn bad_request(message: String) -> PostCallError {
+    tracing::info!(%message, "post-call delivery rejected");
+    PostCallError::BadRequest(Json(ErrorBody::new("invalid_request", message)))
+}
+
+fn too_large(limit: u64) -> PostCallError {
+    PostCallError::PayloadTooLarge(Json(ErrorBody::new(
+        "payload_too_large",
+        format!("the body is larger than {limit} bytes"),
+    )))
+}
+
+fn internal(context: &str, cause: &dyn std::fmt::Display) -> PostCallError {
+    tracing::error!(cause = %cause, "{context}");
+    PostCallError::Internal(Json(ErrorBody::internal()))
 }

@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use crate::config::Secret;
-use crate::core::ports::{BlobStore, Clock, MemoryStore};
+use crate::core::ports::{BlobStore, Clock, IngestionScheduler, MemoryStore};
+use crate::inbound::http::post_call::PostCallSettings;
 
 /// Shared by all requests; operations reach it through `Data<&Arc<AppState>>`.
 pub struct AppState {
@@ -11,6 +12,9 @@ pub struct AppState {
     pub blob_store: Arc<dyn BlobStore>,
     pub clock: Arc<dyn Clock>,
     pub keys: WebhookKeys,
+    /// Told about every archived transcription, before post-call answers 200.
+    pub ingestion: Arc<dyn IngestionScheduler>,
+    pub post_call: PostCallSettings,
 }
 
 /// The secrets ElevenLabs presents on each webhook.

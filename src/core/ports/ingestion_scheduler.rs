@@ -1,0 +1,39 @@
+//! Where an archived transcription is handed over to ingestion.
+
+use async_trait::async_trait;
+
+use crate::core::ConversationId;
+
+/// Why ingestion could not be scheduled.
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulingError {
+    /// The schedule could not be recorded durably; the delivery should be retried.
+    #[error("ingestion could not be scheduled: {0}")]
+    Storage(String),
+    #[error(transparent)]
+    Unknown(#[from] anyhow::Error),
+}
+
+/// Records, durably, that a conversation's archived transcription must be ingested.
+///
+/// Called after the transcription is archived and before the webhook is acknowledged, so that a
+/// delivery is only acknowledged once its ingestion cannot be forgotten. Scheduling the same
+/// conversation again (a repeated delivery) must be harmless.
+#[cfg_attr(any(test, feature = "test-doubles"), mockall::automock)]
+#[async_trait]
+pub trait IngestionScheduler: Send + Sync + 'static {
+    /// # Errors
+    /// - [`SchedulingError::Storage`] when the schedule could not be made durable.
+    async fn schedule(&self, conversation: &ConversationId) -> Result<(), SchedulingError>;
+}
+
+/// Schedules nothing, for deployments and tests that only archive.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ArchiveOnly;
+
+#[async_trait]
+impl IngestionScheduler for ArchiveOnly {
+    async fn schedule(&self, _conversation: &ConversationId) -> Result<(), SchedulingError> {
+        Ok(())
+    }
+}

@@ -1,0 +1,83 @@
+//! The request body, streamed to a staging file while its signature is computed, so that memory
+//! use does not grow with the body. The file is removed when the [`StagedBody`] is dropped,
+//! whatever happened to the request.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use futures_util::StreamExt;
+use tokio::fs::{self, File};
+use tokio::io::{AsyncWriteExt, BufWriter};
+
+use crate::inbound::http::signature::BodyVerifier;
+
+const WRITE_BUFFER: usize = 256 * 1024;
+
+/// A received body on disk, removed on drop.
+#[derive(Debug)]
+pub struct StagedBody {
+    path: PathBuf,
+}
+
+impl StagedBody {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for StagedBody {
+    fn drop(&mut self) {
+        // A single unlink; a leftover would only cost disk space and never reach the archive.
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StagingError {
+    #[error("the body is larger than {limit} bytes")]
+    TooLarge { limit: u64 },
+    /// The sender stopped or broke the body.
+    #[error("the body could not be received: {0}")]
+    Interrupted(io::Error),
+    #[error("the body could not be staged in {folder}: {error}")]
+    Storage { folder: PathBuf, error: io::Error },
+}
+
+/// Writes `body` to a new file in `folder`, feeding every byte to `verifier` on the way, and
+/// stops as soon as more than `limit` bytes have arrived.
+pub async fn stage(
+    body: poem::Body,
+    folder: &Path,
+    limit: u64,
+    verifier: &mut BodyVerifier,
+) -> Result<StagedBody, StagingError> {
+    let storage_error = |error| StagingError::Storage {
+        folder: folder.to_path_buf(),
+        error,
+    };
+    fs::create_dir_all(folder).await.map_err(storage_error)?;
+    // `~` keeps the name out of blob store listings, should the folder be inside the archive.
+    let staged = StagedBody {
+        path: folder.join(format!("post-call~{}.json", uuid::Uuid::new_v4().simple())),
+    };
+    let file = File::options()
+        .write(true)
+        .create_new(true)
+        .open(&staged.path)
+        .await
+        .map_err(storage_error)?;
+    let mut writer = BufWriter::with_capacity(WRITE_BUFFER, file);
+    let mut chunks = body.into_bytes_stream();
+    let mut received = 0u64;
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(StagingError::Interrupted)?;
+        received += chunk.len() as u64;
+        if received > limit {
+            return Err(StagingError::TooLarge { limit });
+        }
+        verifier.update(&chunk);
+        writer.write_all(&chunk).await.map_err(storage_error)?;
+    }
+    writer.flush().await.map_err(storage_error)?;
+    Ok(staged)
+}
