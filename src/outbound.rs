@@ -1,4 +1,6 @@
 //! Outbound adapters: implementations of the core's ports.
 
 pub mod disk_blob_store;
+pub mod embedded;
+pub mod openmemory;
 pub mod system_clock;

@@ -1,14 +1,19 @@
-//! Integration tests: the real application on a free port, driven over HTTP.
+//! Integration tests: the real application on a free port, driven over HTTP, and the memory store
+//! adapters against a fake OpenMemory server and a temporary SQLite file.
 
 mod cli;
 mod client_data;
+mod embedded_store;
 mod end_to_end;
 mod health;
 mod helpers;
 mod hostile_requests;
+mod memory_store_conformance;
 mod openapi;
+mod openmemory_store;
 mod post_call;
 mod privacy;
 mod profiles;
 mod search_data;
 mod service_process;
+mod support;

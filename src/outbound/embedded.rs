@@ -1,0 +1,228 @@
+//! The embedded memory store: one SQLite file, full-text search ranked by BM25, no network.
+//!
+//! - The file (`OPENMEMORY_DB_PATH`) is created on first run, in WAL mode, with a schema version
+//!   kept in `user_version` (see [`schema`]).
+//! - Every memory is unique per (caller, conversation, key): adding it again answers
+//!   [`AddOutcome::AlreadyStored`], so repeated webhook deliveries never duplicate memories.
+//! - Searches are always scoped to one caller, and any text is safe: it is reduced to quoted words
+//!   (see [`fts_query`]). With no searchable word, the caller's most recent memories come back.
+//! - SQLite calls block, so they run on tokio's blocking pool: one writer connection (SQLite
+//!   allows one writer at a time anyway) and a few reader connections, which WAL lets run
+//!   alongside the writer.
+
+mod fts_query;
+mod schema;
+mod statements;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use anyhow::Context;
+use async_trait::async_trait;
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+
+use crate::core::ports::{MemoryStore, MemoryStoreError};
+use crate::core::{AddOutcome, CallerId, MemoryHit, NewMemory, SearchLimit, SearchQuery};
+
+/// How many idle reader connections are kept open for reuse.
+const IDLE_READERS: usize = 4;
+
+/// A [`MemoryStore`] in a local SQLite file.
+#[derive(Clone)]
+pub struct EmbeddedMemoryStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    idle_readers: Mutex<Vec<Connection>>,
+}
+
+impl std::fmt::Debug for EmbeddedMemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedMemoryStore")
+            .field("path", &self.inner.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EmbeddedMemoryStore {
+    /// Opens the store at `path`, creating the file, its folder and the schema when missing.
+    ///
+    /// # Errors
+    /// [`MemoryStoreError::Unknown`] when the file cannot be created or opened, or was written by a
+    /// newer schema version.
+    pub async fn open(path: impl Into<PathBuf>) -> Result<Self, MemoryStoreError> {
+        let path = path.into();
+        let writer = tokio::task::spawn_blocking({
+            let path = path.clone();
+            move || open_writer(&path)
+        })
+        .await
+        .map_err(|join| MemoryStoreError::Unknown(join.into()))??;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path,
+                writer: Mutex::new(writer),
+                idle_readers: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// Adds many memories in one transaction, much faster than one [`MemoryStore::add`] each; for
+    /// seeding, imports and benchmarks. Blocking: call it from a blocking context. Returns how
+    /// many were newly stored (repeats are skipped as in `add`).
+    ///
+    /// # Errors
+    /// [`MemoryStoreError::Unknown`] when the file cannot be opened or written; nothing is stored
+    /// then.
+    pub fn bulk_load(
+        path: &Path,
+        memories: impl IntoIterator<Item = NewMemory>,
+    ) -> Result<u64, MemoryStoreError> {
+        let mut connection = open_writer(path)?;
+        // Durability per commit does not matter for a load that is one transaction, and a larger
+        // page cache keeps the index build in memory.
+        connection
+            .execute_batch("PRAGMA synchronous = OFF; PRAGMA cache_size = -262144;")
+            .map_err(storage_error)?;
+        let transaction = connection.transaction().map_err(storage_error)?;
+        let mut stored = 0;
+        for memory in memories {
+            if statements::insert(&transaction, &memory).map_err(storage_error)?
+                == AddOutcome::Stored
+            {
+                stored += 1;
+            }
+        }
+        transaction.commit().map_err(storage_error)?;
+        // Merging the index segments once after a bulk load keeps searches fast.
+        connection
+            .execute(
+                "INSERT INTO memories_fts (memories_fts) VALUES ('optimize')",
+                [],
+            )
+            .map_err(storage_error)?;
+        Ok(stored)
+    }
+
+    /// Runs `work` with the writer connection on the blocking pool.
+    async fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, MemoryStoreError> {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let mut writer = lock(&inner.writer);
+            work(&mut writer).map_err(storage_error)
+        })
+        .await
+        .map_err(|join| MemoryStoreError::Unknown(join.into()))?
+    }
+
+    /// Runs `work` with a reader connection on the blocking pool.
+    async fn read<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, MemoryStoreError> {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let reader = lock(&inner.idle_readers).pop();
+            let reader = match reader {
+                Some(reader) => reader,
+                None => open_reader(&inner.path)?,
+            };
+            let result = work(&reader).map_err(storage_error);
+            let mut idle = lock(&inner.idle_readers);
+            if idle.len() < IDLE_READERS {
+                idle.push(reader);
+            }
+            result
+        })
+        .await
+        .map_err(|join| MemoryStoreError::Unknown(join.into()))?
+    }
+}
+
+#[async_trait]
+impl MemoryStore for EmbeddedMemoryStore {
+    async fn add(&self, memory: &NewMemory) -> Result<AddOutcome, MemoryStoreError> {
+        let memory = memory.clone();
+        self.write(move |connection| {
+            let transaction = connection.transaction()?;
+            let outcome = statements::insert(&transaction, &memory)?;
+            transaction.commit()?;
+            Ok(outcome)
+        })
+        .await
+    }
+
+    async fn search(
+        &self,
+        caller: &CallerId,
+        query: &SearchQuery,
+        limit: SearchLimit,
+    ) -> Result<Vec<MemoryHit>, MemoryStoreError> {
+        let caller = caller.clone();
+        let text = query.as_str().to_owned();
+        self.read(move |connection| statements::search(connection, &caller, &text, limit.get()))
+            .await
+    }
+
+    async fn check(&self) -> Result<(), MemoryStoreError> {
+        self.read(|connection| {
+            connection.query_row(
+                "SELECT count(*) FROM memories_fts WHERE rowid = 0",
+                [],
+                |_| Ok(()),
+            )
+        })
+        .await
+    }
+}
+
+fn open_writer(path: &Path) -> Result<Connection, MemoryStoreError> {
+    let open = || -> anyhow::Result<Connection> {
+        if let Some(folder) = path
+            .parent()
+            .filter(|folder| !folder.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(folder)
+                .with_context(|| format!("cannot create folder {}", folder.display()))?;
+        }
+        let mut connection = Connection::open(path)
+            .with_context(|| format!("cannot open memory database {}", path.display()))?;
+        schema::configure(&connection)?;
+        schema::migrate(&mut connection)?;
+        Ok(connection)
+    };
+    open().map_err(MemoryStoreError::Unknown)
+}
+
+fn open_reader(path: &Path) -> Result<Connection, MemoryStoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let connection = Connection::open_with_flags(path, flags).map_err(storage_error)?;
+    connection
+        .busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(storage_error)?;
+    Ok(connection)
+}
+
+/// Lock contention is worth retrying; anything else is a defect or a broken file.
+fn storage_error(error: rusqlite::Error) -> MemoryStoreError {
+    match error.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+            MemoryStoreError::Unavailable(format!("memory database is busy: {error}"))
+        }
+        _ => MemoryStoreError::Unknown(anyhow::Error::new(error).context("memory database error")),
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave a connection half-used: every transaction
+    // rolls back when dropped.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

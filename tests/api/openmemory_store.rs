@@ -1,0 +1,251 @@
+//! What only the OpenMemory adapter does: error mapping, the compatibility check, deduplication
+//! across callers and encoding, against the fake server.
+
+use std::time::Duration;
+
+use caller_memory::core::ports::{MemoryStore, MemoryStoreError};
+use caller_memory::core::{AddOutcome, MemoryKind, SearchLimit, SearchQuery};
+use caller_memory::outbound::openmemory::{OpenMemoryStore, PROBE_USER_ID};
+use serde_json::{json, Value};
+
+use crate::memory_store_conformance::{caller, memory, search, ALICE, BOB};
+use crate::support::fake_openmemory::{FakeMode, FakeOpenMemory};
+
+async fn search_result(
+    store: &OpenMemoryStore,
+    text: &str,
+) -> Result<Vec<caller_memory::core::MemoryHit>, MemoryStoreError> {
+    store
+        .search(
+            &caller(ALICE),
+            &SearchQuery::parse(text).unwrap(),
+            SearchLimit::DEFAULT,
+        )
+        .await
+}
+
+#[tokio::test]
+async fn server_errors_and_rate_limits_are_unavailable_and_retryable() {
+    let fake = FakeOpenMemory::start(FakeMode::Legacy).await;
+    let store = fake.store();
+    for status in [500, 502, 503, 429] {
+        fake.fail_with(status);
+        let error = store
+            .add(&memory(ALICE, "conv_a1", 1, "Likes jazz"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, MemoryStoreError::Unavailable(_)),
+            "{status}: {error}"
+        );
+        assert!(error.is_retryable());
+    }
+    fake.heal();
+    let outcome = store.add(&memory(ALICE, "conv_a1", 1, "Likes jazz")).await;
+    assert_eq!(outcome.unwrap(), AddOutcome::Stored);
+}
+
+#[tokio::test]
+async fn client_errors_are_rejected_for_good() {
+    let fake = FakeOpenMemory::start(FakeMode::Legacy).await;
+    fake.fail_with(401);
+    let error = search_result(&fake.store(), "jazz").await.unwrap_err();
+    assert!(matches!(error, MemoryStoreError::Rejected(_)), "{error}");
+    assert!(!error.is_retryable());
+}
+
+#[tokio::test]
+async fn a_wrong_key_is_rejected_by_the_check_and_by_searches() {
+    let fake = FakeOpenMemory::start(FakeMode::Legacy).await;
+    let store = OpenMemoryStore::new(fake.url(), "not-the-key", Duration::from_secs(2)).unwrap();
+    let error = store.check().await.unwrap_err();
+    assert!(
+        matches!(&error, MemoryStoreError::Rejected(message) if message.contains("OPENMEMORY_KEY")),
+        "{error}"
+    );
+    assert!(!error.to_string().contains("not-the-key"));
+    let error = search_result(&store, "jazz").await.unwrap_err();
+    assert!(matches!(error, MemoryStoreError::Rejected(_)), "{error}");
+}
+
+#[tokio::test]
+async fn a_slow_server_times_out_as_unavailable_and_recovers() {
+    let fake = FakeOpenMemory::start(FakeMode::Legacy).await;
+    let store = fake.store_with_timeout(Duration::from_millis(200));
+    fake.delay(Duration::from_secs(2));
+    let error = search_result(&store, "jazz").await.unwrap_err();
+    assert!(
+        matches!(&error, MemoryStoreError::Unavailable(message) if message.contains("timed out")),
+        "{error}"
+    );
+    fake.heal();
+    assert!(search_result(&store, "jazz").await.is_ok());
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_unavailable() {
+    let fake = FakeOpenMemory::start(FakeMode::Legacy).await;
+    let url = fake.url();
+    drop(fake);
+    let store = OpenMemoryStore::new(url, "key", Duration::from_secs(1)).unwrap();
+    let error = store.check().await.unwrap_err();
+    assert!(matches!(error, MemoryStoreError::Unavailable(_)), "{error}");
+}
+
+#[tokio::test]
+async fn a_server_that_scopes_users_by_key_is_incompatible_and_says_what_to_do() {
+    let fake = FakeOpenMemory::start(FakeMode::Newest).await;
+    let store = fake.store();
+    let error = store.check().await.unwrap_err();
+    let MemoryStoreError::Incompatible(message) = &error else {
+        panic!("expected incompatible, got {error}");
+    };
+    assert!(message.contains("tenant_mismatch"), "{message}");
+    assert!(message.contains("user_id"), "{message}");
+    assert!(message.contains("MEMORY_BACKEND=embedded"), "{message}");
+    let error = store
+        .add(&memory(ALICE, "conv_a1", 1, "Likes jazz"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, MemoryStoreError::Incompatible(_)),
+        "{error}"
+    );
+    assert!(fake.memories_of(&fake.tenant()).is_empty());
+}
+
+#[tokio::test]
+async fn a_compatible_server_passes_the_check_without_storing_anything() {
+    let fake = FakeOpenMemory::start(FakeMode::Legacy).await;
+    fake.store().check().await.expect("a compatible server");
+    assert!(fake.memories_of(PROBE_USER_ID).is_empty());
+    assert!(fake.memories_of(ALICE).is_empty());
+    let probe = fake.requests().pop().unwrap();
+    let body: Value = serde_json::from_slice(&probe.body).unwrap();
+    assert_eq!(body["filters"]["user_id"], PROBE_USER_ID);
+}
+
+#[tokio::test]
+async fn every_request_is_scoped_keyed_and_json() {
+    let fake = FakeOpenMemory::start(FakeMode::Legacy).await;
+    let store = fake.store();
+    store
+        .add(&memory(ALICE, "conv_a1", 1, "Likes jazz"))
+        .await
+        .unwrap();
+    search(&store, ALICE, "jazz", 5).await;
+    let requests = fake.requests();
+    let [add, query] = requests.as_slice() else {
+        panic!("two requests, got {requests:?}")
+    };
+    for request in [add, query] {
+        assert_eq!(
+            request.authorization.as_deref(),
+            Some(format!("Bearer {}", fake.key()).as_str())
+        );
+        assert_eq!(request.content_type.as_deref(), Some("application/json"));
+    }
+    let add_body: Value = serde_json::from_slice(&add.body).unwrap();
+    assert_eq!(add_body["user_id"], ALICE);
+    assert_eq!(add_body["salience"], json!(0.5));
+    let query_body: Value = serde_json::from_slice(&query.body).unwrap();
+    assert_eq!(query_body["filters"]["user_id"], ALICE);
+    assert_eq!(query_body["user_id"], ALICE);
+    assert_eq!(query_body["k"], 5);
+    assert!(fake.crashes().is_empty());
+}
+
+#[tokio::test]
+async fn a_collision_with_another_callers_memory_is_stored_distinguishably() {
+    let fake = FakeOpenMemory::start(FakeMode::Legacy).await;
+    let store = fake.store();
+    // Same conversation, time and words: the server's token-set hash is identical (l63).
+    let alices = memory(ALICE, "conv_shared", 1, "Order number is 1000");
+    let bobs = memory(BOB, "conv_shared", 1, "Order number is 1000");
+    assert_eq!(store.add(&alices).await.unwrap(), AddOutcome::Stored);
+    assert_eq!(
+        store.add(&bobs).await.unwrap(),
+        AddOutcome::StoredDistinguished
+    );
+    assert_eq!(fake.memories_of(BOB).len(), 1);
+    assert_eq!(
+        search(&store, BOB, "order number", 5).await,
+        ["Order number is 1000"]
+    );
+    // A repeated delivery reproduces the same distinguished form and is recognised.
+    assert_eq!(store.add(&bobs).await.unwrap(), AddOutcome::AlreadyStored);
+    assert_eq!(fake.memories_of(BOB).len(), 1);
+    assert_eq!(fake.memories_of(ALICE).len(), 1);
+}
+
+#[tokio::test]
+async fn the_plus_of_a_caller_number_is_always_percent_encoded() {
+    let fake = FakeOpenMemory::start(FakeMode::Legacy).await;
+    let store = fake.store();
+    let alices = memory(ALICE, "conv_shared", 1, "Gate code is 4412");
+    store.add(&alices).await.unwrap();
+    // The ownership read after a deduplicated add carries the caller in the query string.
+    store.add(&alices).await.unwrap();
+    let reads: Vec<String> = fake
+        .requests()
+        .into_iter()
+        .filter(|request| request.method == "GET")
+        .map(|request| request.path_and_query)
+        .collect();
+    assert!(!reads.is_empty());
+    for read in reads {
+        assert!(read.ends_with("?user_id=%2B14155550123"), "{read}");
+    }
+}
+
+#[tokio::test]
+async fn a_memory_every_form_of_which_collides_is_reported_not_stored() {
+    let fake = FakeOpenMemory::start(FakeMode::Legacy).await;
+    fake.seed(ALICE, "Caller's order number is 1000.", json!({}));
+    fake.deduplicate_every_add();
+    let outcome = fake
+        .store()
+        .add(&memory(BOB, "conv_b1", 1, "Caller's order number is 1002."))
+        .await;
+    assert!(matches!(outcome.unwrap(), AddOutcome::NotStored { .. }));
+    assert!(fake.memories_of(BOB).is_empty());
+}
+
+#[tokio::test]
+async fn a_long_memory_condensed_by_the_server_keeps_its_kind_and_conversation() {
+    let fake = FakeOpenMemory::start(FakeMode::Legacy).await;
+    let store = fake.store();
+    let mut summary = memory(ALICE, "conv_a9", 2, "Caller called about the annual service plan. They want the technician visit moved from Tuesday to Thursday morning. The upstairs thermostat reads three degrees too high. They asked about the loyalty discount. They prefer text reminders.");
+    summary.kind = MemoryKind::CallSummary;
+    store.add(&summary).await.unwrap();
+    assert!(fake.memories_of(ALICE)[0].content.len() < summary.content.len());
+    let hits = search_result(&store, "service plan").await.unwrap();
+    assert_eq!(hits[0].kind, MemoryKind::CallSummary);
+    assert_eq!(
+        hits[0].conversation_id.as_ref().map(|id| id.as_str()),
+        Some("conv_a9")
+    );
+    assert!(hits[0]
+        .content
+        .starts_with("Caller called about the annual service plan."));
+}
+
+#[tokio::test]
+async fn a_memory_without_a_marker_gets_its_details_from_a_scoped_read() {
+    let fake = FakeOpenMemory::start(FakeMode::Legacy).await;
+    let metadata = json!({"kind": "fact", "conversation_id": "conv_old", "occurred_at": "2025-12-01T09:00:00Z"});
+    fake.seed(ALICE, "Preferred name is Maggie", metadata);
+    let hits = search_result(&fake.store(), "preferred name")
+        .await
+        .unwrap();
+    assert_eq!(hits[0].content, "Preferred name is Maggie");
+    assert_eq!(hits[0].kind, MemoryKind::Fact);
+    assert_eq!(
+        hits[0].conversation_id.as_ref().map(|id| id.as_str()),
+        Some("conv_old")
+    );
+    assert_eq!(
+        hits[0].created_at.map(|at| at.to_rfc3339()),
+        Some("2025-12-01T09:00:00+00:00".to_owned())
+    );
+}

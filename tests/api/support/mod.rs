@@ -1,0 +1,4 @@
+//! Helpers shared by the integration tests. Not every test module uses every helper.
+#![allow(dead_code)]
+
+pub mod fake_openmemory;
