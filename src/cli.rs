@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::{ConfigError, Profile, Settings};
+use crate::core::use_cases::ingest_call::ReplayTarget;
+use crate::core::ConversationId;
 use crate::inbound::http::{openapi_json, openapi_yaml, signature};
 use crate::startup;
 
@@ -43,6 +45,16 @@ enum Command {
     Sign {
         /// The exact file that will be sent as the request body.
         payload_file: PathBuf,
+    },
+    /// Learn again from archived transcriptions (one conversation, or --all). Memories already
+    /// learnt are not added twice and each call is counted once.
+    Replay {
+        /// The conversation to learn from again.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        conversation_id: Option<String>,
+        /// Every archived transcription.
+        #[arg(long)]
+        all: bool,
     },
 }
 
@@ -87,6 +99,13 @@ pub async fn run() -> ExitCode {
             Ok(settings) => startup::check(settings).await,
             Err(error) => Err(error),
         },
+        Command::Replay {
+            conversation_id,
+            all,
+        } => match (load(profile), replay_target(conversation_id, all)) {
+            (Ok(settings), Ok(target)) => startup::replay(settings, target).await,
+            (Err(error), _) | (_, Err(error)) => Err(error),
+        },
         Command::Sign { payload_file } => {
             load(profile).and_then(|settings| sign(&settings, &payload_file))
         }
@@ -102,6 +121,15 @@ pub async fn run() -> ExitCode {
 
 fn load(profile: Profile) -> anyhow::Result<Settings> {
     Settings::load(profile).map_err(|error: ConfigError| anyhow::anyhow!(error))
+}
+
+fn replay_target(conversation_id: Option<String>, all: bool) -> anyhow::Result<ReplayTarget> {
+    match conversation_id {
+        Some(raw) if !all => ConversationId::parse(&raw)
+            .map(ReplayTarget::Conversation)
+            .map_err(|error| anyhow::anyhow!("conversation id {raw:?}: {error}")),
+        _ => Ok(ReplayTarget::All),
+    }
 }
 
 fn sign(settings: &Settings, payload_file: &PathBuf) -> anyhow::Result<()> {

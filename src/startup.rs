@@ -1,24 +1,31 @@
-//! Wiring: builds every adapter from the settings, checks them, and serves.
+//! Wiring: builds every adapter from the settings, checks them, and runs the commands that need
+//! them (`serve`, `check`, `replay`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
-use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
-use crate::config::{LogFormat, Settings};
-use crate::core::ports::{ArchiveOnly, BlobStore, MemoryStore, MemoryStoreError};
+use crate::config::{LogFormat, MemoryBackend, Settings};
+use crate::core::ports::{BlobStore, Clock, MemoryStore, MemoryStoreError};
+use crate::core::use_cases::ingest_call::{IngestCall, ReplayTarget};
 use crate::core::use_cases::{FirstMessagePolicy, GreetCaller, SearchMemories};
-use crate::core::{
-    AddOutcome, CallerId, FirstMessageTemplate, MemoryHit, NewMemory, SearchLimit, SearchQuery,
-};
-use crate::inbound::http::health::readiness_problems;
+use crate::core::FirstMessageTemplate;
+use crate::inbound::elevenlabs::parse_transcription;
+use crate::inbound::http::health::Readiness;
 use crate::inbound::http::post_call::PostCallSettings;
 use crate::inbound::http::state::{AppState, WebhookKeys};
 use crate::inbound::http::HttpServer;
 use crate::outbound::disk_blob_store::DiskBlobStore;
+use crate::outbound::embedded::EmbeddedMemoryStore;
+use crate::outbound::openmemory::OpenMemoryStore;
 use crate::outbound::system_clock::SystemClock;
+
+/// How long the ingestion worker may take to stop between two memories at shutdown.
+const WORKER_STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// Starts logging in the configured format; `RUST_LOG` refines the level (default `info`).
 pub fn init_tracing(format: LogFormat) {
@@ -30,12 +37,26 @@ pub fn init_tracing(format: LogFormat) {
     };
 }
 
+/// Every adapter, wired into the use cases.
+pub struct Service {
+    pub state: Arc<AppState>,
+    pub ingest: Arc<IngestCall>,
+}
+
 /// Builds every adapter from the settings.
-pub async fn build_state(settings: &Settings) -> anyhow::Result<Arc<AppState>> {
-    let memory_store: Arc<dyn MemoryStore> = Arc::new(NotBuilt);
+pub async fn build(settings: &Settings) -> anyhow::Result<Service> {
     let blob_store: Arc<dyn BlobStore> =
         Arc::new(DiskBlobStore::new(&settings.payload_storage_path));
-    Ok(Arc::new(AppState {
+    let memory_store = build_memory_store(settings).await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let ingest = Arc::new(IngestCall::new(
+        memory_store.clone(),
+        blob_store.clone(),
+        clock.clone(),
+        parse_transcription,
+        settings.name_fields.clone(),
+    ));
+    let state = Arc::new(AppState {
         greet_caller: GreetCaller::new(
             blob_store.clone(),
             first_message_policy(settings)?,
@@ -48,15 +69,39 @@ pub async fn build_state(settings: &Settings) -> anyhow::Result<Arc<AppState>> {
         ),
         memory_store,
         blob_store,
-        clock: Arc::new(SystemClock),
+        clock,
         keys: WebhookKeys {
             post_call: settings.post_call_key.clone(),
             client_data: settings.client_data_key.clone(),
             search_data: settings.search_data_key.clone(),
         },
-        ingestion: Arc::new(ArchiveOnly),
+        ingestion: ingest.clone(),
         post_call: PostCallSettings::from_settings(settings),
-    }))
+    });
+    Ok(Service { state, ingest })
+}
+
+async fn build_memory_store(settings: &Settings) -> anyhow::Result<Arc<dyn MemoryStore>> {
+    Ok(match settings.memory_backend {
+        MemoryBackend::Embedded => Arc::new(
+            EmbeddedMemoryStore::open(&settings.openmemory_db_path)
+                .await
+                .with_context(|| {
+                    format!(
+                        "the embedded memory store at {} cannot be opened",
+                        settings.openmemory_db_path.display()
+                    )
+                })?,
+        ),
+        MemoryBackend::OpenMemory => Arc::new(
+            OpenMemoryStore::new(
+                settings.openmemory_url.clone(),
+                settings.openmemory_key.expose(),
+                settings.openmemory_timeout,
+            )
+            .context("the OpenMemory client cannot be built")?,
+        ),
+    })
 }
 
 /// The first message returning callers hear, unless the override is switched off.
@@ -69,22 +114,53 @@ fn first_message_policy(settings: &Settings) -> anyhow::Result<FirstMessagePolic
     Ok(FirstMessagePolicy::Personalised(template))
 }
 
-/// `serve`: builds and checks every adapter, then serves until SIGTERM or SIGINT.
+/// Refuses to go on with a memory store that works against us (wrong key, no per-caller
+/// scoping); one that is only unreachable is tolerated, since ingestion waits for it.
+async fn require_compatible_memory_store(store: &dyn MemoryStore) -> anyhow::Result<()> {
+    match store.check().await {
+        Ok(()) => Ok(()),
+        Err(MemoryStoreError::Incompatible(reason)) => {
+            anyhow::bail!("the memory store cannot be used: {reason}")
+        }
+        Err(MemoryStoreError::Rejected(reason)) => {
+            anyhow::bail!("the memory store refused the service: {reason}")
+        }
+        Err(error) => {
+            tracing::warn!(%error, "the memory store is not reachable yet; /ready answers 503 and ingestion waits until it is");
+            Ok(())
+        }
+    }
+}
+
+/// `serve`: builds and checks every adapter, starts the ingestion worker, then serves until
+/// SIGTERM or SIGINT. Unfinished ingestion stays pending for the next start.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     init_tracing(settings.log_format);
-    let state = build_state(&settings).await?;
-    for problem in readiness_problems(&state).await {
-        tracing::warn!(%problem, "a backend is not ready; /ready answers 503 until it is");
-    }
+    let service = build(&settings).await?;
+    require_compatible_memory_store(service.state.memory_store.as_ref()).await?;
     let address = SocketAddr::new(settings.host, settings.port);
-    let server = HttpServer::bind(address, state)
+    let server = HttpServer::bind(address, service.state.clone())
         .await
         .with_context(|| format!("cannot listen on {address}"))?;
-    tracing::info!(address = %server.local_addr(), docs = %format!("http://{}/docs", server.local_addr()), "listening");
-    server
-        .run_until(shutdown_signal())
+
+    let stop_worker = CancellationToken::new();
+    let worker = tokio::spawn({
+        let ingest = service.ingest.clone();
+        let stop = stop_worker.clone();
+        async move { ingest.run(stop).await }
+    });
+
+    let local = server.local_addr();
+    tracing::info!(address = %local, docs = %format!("http://{local}/docs"), "listening");
+    let served = server.run_until(shutdown_signal()).await;
+    stop_worker.cancel();
+    if tokio::time::timeout(WORKER_STOP_GRACE, worker)
         .await
-        .context("the server stopped with an error")?;
+        .is_err()
+    {
+        tracing::warn!("the ingestion worker did not stop in time; its work stays pending");
+    }
+    served.context("the server stopped with an error")?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -92,19 +168,60 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
 /// `check`: reaches every configured backend and prints a readable report.
 pub async fn check(settings: Settings) -> anyhow::Result<()> {
     println!(
-        "configuration: ok ({:?} profile, {:?} memory backend)",
-        settings.profile, settings.memory_backend
+        "configuration: ok ({:?} profile, {:?} memory backend, payloads in {})",
+        settings.profile,
+        settings.memory_backend,
+        settings.payload_storage_path.display()
     );
-    let state = build_state(&settings).await?;
-    let problems = readiness_problems(&state).await;
-    if problems.is_empty() {
+    let service = build(&settings).await?;
+    let readiness = Readiness::assess(&service.state).await;
+    if let Some(counts) = readiness.ingestion {
+        println!(
+            "ingestion: {} pending, {} failed",
+            counts.pending, counts.failed
+        );
+    }
+    if readiness.problems.is_empty() {
         println!("backends: ok");
         return Ok(());
     }
-    for problem in &problems {
+    for problem in &readiness.problems {
         println!("backend problem: {problem}");
     }
-    anyhow::bail!("{} backend(s) not ready", problems.len())
+    anyhow::bail!("{} backend(s) not ready", readiness.problems.len())
+}
+
+/// `replay`: learns again from archived transcriptions; what was already learnt is not repeated.
+pub async fn replay(settings: Settings, target: ReplayTarget) -> anyhow::Result<()> {
+    init_tracing(settings.log_format);
+    let service = build(&settings).await?;
+    require_compatible_memory_store(service.state.memory_store.as_ref()).await?;
+    let stop = CancellationToken::new();
+    let interrupt = tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            shutdown_signal().await;
+            stop.cancel();
+        }
+    });
+    let report = service.ingest.replay(target, &stop).await;
+    interrupt.abort();
+    let report = report.context("the replay could not run")?;
+    println!(
+        "replay: {} ingested, {} skipped (no usable caller number), {} failed{}",
+        report.ingested,
+        report.skipped,
+        report.failed,
+        if report.interrupted {
+            ", interrupted"
+        } else {
+            ""
+        }
+    );
+    if report.failed > 0 || report.interrupted {
+        anyhow::bail!("the replay did not learn from every conversation");
+    }
+    Ok(())
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.
@@ -126,26 +243,5 @@ async fn shutdown_signal() {
     tokio::select! {
         () = interrupt => tracing::info!("SIGINT received, shutting down"),
         () = terminate => tracing::info!("SIGTERM received, shutting down"),
-    }
-}
-
-/// Stands in for the backends this build does not have yet; every call fails as unavailable.
-struct NotBuilt;
-
-#[async_trait]
-impl MemoryStore for NotBuilt {
-    async fn add(&self, _memory: &NewMemory) -> Result<AddOutcome, MemoryStoreError> {
-        Err(MemoryStoreError::Unavailable("not built yet".into()))
-    }
-    async fn search(
-        &self,
-        _: &CallerId,
-        _: &SearchQuery,
-        _: SearchLimit,
-    ) -> Result<Vec<MemoryHit>, MemoryStoreError> {
-        Err(MemoryStoreError::Unavailable("not built yet".into()))
-    }
-    async fn check(&self) -> Result<(), MemoryStoreError> {
-        Err(MemoryStoreError::Unavailable("not built yet".into()))
     }
 }

@@ -14,6 +14,15 @@ pub enum SchedulingError {
     Unknown(#[from] anyhow::Error),
 }
 
+/// How much ingestion work is outstanding, for readiness checks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestionCounts {
+    /// Calls archived but not yet resolved.
+    pub pending: usize,
+    /// Calls that could not be learnt from; a replay tries them again.
+    pub failed: usize,
+}
+
 /// Records, durably, that a conversation's archived transcription must be ingested.
 ///
 /// Called after the transcription is archived and before the webhook is acknowledged, so that a
@@ -25,6 +34,15 @@ pub trait IngestionScheduler: Send + Sync + 'static {
     /// # Errors
     /// - [`SchedulingError::Storage`] when the schedule could not be made durable.
     async fn schedule(&self, conversation: &ConversationId) -> Result<(), SchedulingError>;
+
+    /// How many scheduled conversations are still pending and how many failed. Schedulers that
+    /// keep no backlog report none.
+    ///
+    /// # Errors
+    /// - [`SchedulingError::Storage`] when the backlog cannot be read.
+    async fn counts(&self) -> Result<IngestionCounts, SchedulingError> {
+        Ok(IngestionCounts::default())
+    }
 }
 
 /// Schedules nothing, for deployments and tests that only archive.

@@ -6,7 +6,8 @@ use std::io;
 use std::sync::Arc;
 
 use crate::core::ports::{
-    BlobKey, BlobStore, BlobStoreError, ByteStream, IngestionScheduler, SchedulingError,
+    BlobKey, BlobStore, BlobStoreError, ByteStream, IngestionCounts, IngestionScheduler,
+    SchedulingError,
 };
 use crate::core::use_cases::ingest_call::{IngestCall, ScheduleError};
 use crate::core::ConversationId;
@@ -110,6 +111,12 @@ impl IngestionScheduler for IngestCall {
                 ScheduleError::Storage(cause) => SchedulingError::Storage(cause.to_string()),
                 ScheduleError::Unknown(cause) => SchedulingError::Unknown(cause),
             })
+    }
+
+    async fn counts(&self) -> Result<IngestionCounts, SchedulingError> {
+        IngestCall::counts(self)
+            .await
+            .map_err(|error| SchedulingError::Storage(error.to_string()))
     }
 }
 

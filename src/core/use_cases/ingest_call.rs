@@ -28,9 +28,10 @@ use crate::core::{AddOutcome, CompletedCall, ConversationId, NewMemory, ParseTra
 use records::{Folder, PendingMarker, TRANSCRIPTION_SUFFIX};
 use retry::{pause, ShutDown};
 
+pub use crate::core::ports::IngestionCounts;
 pub use records::{transcription_key, IngestionRecord, IngestionStatus};
 pub use retry::RetryPolicy;
-pub use worker::{IngestionCounts, ReplayError, ReplayReport, ReplayTarget};
+pub use worker::{ReplayError, ReplayReport, ReplayTarget};
 
 /// Learns from finished calls. Share it as `Arc<IngestCall>` between the webhook (which calls
 /// [`IngestCall::schedule`]) and one background task running [`IngestCall::run`].

@@ -6,6 +6,7 @@ use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
+use crate::core::ports::IngestionCounts;
 use crate::inbound::http::state::AppState;
 use crate::inbound::http::ApiTags;
 
@@ -16,6 +17,13 @@ pub struct HealthStatus {
     pub status: String,
     /// One line per backend that is not ready, saying why.
     pub problems: Vec<String>,
+    /// Archived calls not learnt from yet (readiness only).
+    #[oai(skip_serializing_if_is_none)]
+    pub pending_ingestions: Option<u64>,
+    /// Archived calls that could not be learnt from; `caller-memory replay` tries them again
+    /// (readiness only).
+    #[oai(skip_serializing_if_is_none)]
+    pub failed_ingestions: Option<u64>,
 }
 
 #[derive(ApiResponse)]
@@ -47,39 +55,72 @@ impl HealthApi {
         LiveResponse::Ok(Json(HealthStatus {
             status: "ok".into(),
             problems: Vec::new(),
+            pending_ingestions: None,
+            failed_ingestions: None,
         }))
     }
 
     /// Readiness
     ///
     /// Checks every backend (memory store, payload storage) and answers 503 with the reasons
-    /// when one is not ready.
+    /// when one is not ready. Also tells how many archived calls are waiting to be learnt from
+    /// and how many failed.
     #[oai(path = "/ready", method = "get", operation_id = "ready")]
     async fn ready(&self, state: Data<&Arc<AppState>>) -> ReadyResponse {
-        let problems = readiness_problems(&state).await;
-        if problems.is_empty() {
-            ReadyResponse::Ready(Json(HealthStatus {
-                status: "ok".into(),
-                problems,
-            }))
+        let readiness = Readiness::assess(&state).await;
+        let body = HealthStatus {
+            status: if readiness.problems.is_empty() {
+                "ok"
+            } else {
+                "unavailable"
+            }
+            .into(),
+            pending_ingestions: readiness.ingestion.map(|counts| counts.pending as u64),
+            failed_ingestions: readiness.ingestion.map(|counts| counts.failed as u64),
+            problems: readiness.problems,
+        };
+        if body.problems.is_empty() {
+            ReadyResponse::Ready(Json(body))
         } else {
-            ReadyResponse::NotReady(Json(HealthStatus {
-                status: "unavailable".into(),
-                problems,
-            }))
+            ReadyResponse::NotReady(Json(body))
         }
     }
 }
 
-/// Checks every backend and describes each one that is not ready.
-pub async fn readiness_problems(state: &AppState) -> Vec<String> {
-    let (memory, storage) = tokio::join!(state.memory_store.check(), state.blob_store.check());
-    let mut problems = Vec::new();
-    if let Err(error) = memory {
-        problems.push(format!("memory store: {error}"));
+/// What `/ready` and `caller-memory check` report.
+#[derive(Debug)]
+pub struct Readiness {
+    /// One line per backend that is not ready, saying why.
+    pub problems: Vec<String>,
+    /// The ingestion backlog, when it could be read.
+    pub ingestion: Option<IngestionCounts>,
+}
+
+impl Readiness {
+    /// Checks every backend and reads the ingestion backlog, all at once.
+    pub async fn assess(state: &AppState) -> Self {
+        let (memory, storage, ingestion) = tokio::join!(
+            state.memory_store.check(),
+            state.blob_store.check(),
+            state.ingestion.counts()
+        );
+        let mut problems = Vec::new();
+        if let Err(error) = memory {
+            problems.push(format!("memory store: {error}"));
+        }
+        if let Err(error) = storage {
+            problems.push(format!("payload storage: {error}"));
+        }
+        let ingestion = match ingestion {
+            Ok(counts) => Some(counts),
+            Err(error) => {
+                problems.push(format!("ingestion backlog: {error}"));
+                None
+            }
+        };
+        Self {
+            problems,
+            ingestion,
+        }
     }
-    if let Err(error) = storage {
-        problems.push(format!("payload storage: {error}"));
-    }
-    problems
 }

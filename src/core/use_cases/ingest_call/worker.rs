@@ -7,17 +7,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::records::{self, FailedMarker, Folder, IngestionRecord, IngestionStatus};
 use super::{transcription_key, IngestCall, IngestError, IngestOutcome, TRANSCRIPTION_SUFFIX};
-use crate::core::ports::BlobStoreError;
+use crate::core::ports::{BlobStoreError, IngestionCounts};
 use crate::core::ConversationId;
-
-/// How much ingestion work is outstanding, for readiness checks.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct IngestionCounts {
-    /// Calls archived but not yet resolved.
-    pub pending: usize,
-    /// Calls that could not be learnt from; a replay tries them again.
-    pub failed: usize,
-}
 
 /// Which archived conversations to learn from again.
 #[derive(Debug, Clone, PartialEq, Eq)]
