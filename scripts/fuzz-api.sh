@@ -18,10 +18,11 @@ if [ ! -x "$VENV/bin/schemathesis" ]; then
 fi
 
 cargo build --quiet
+BINARY="${CARGO_TARGET_DIR:-target}/debug/caller-memory"
 DATA="$(mktemp -d)"
 export CLIENT_DATA_KEY=dev-only-client-data-key SEARCH_DATA_KEY=dev-only-search-data-key POST_CALL_KEY=dev-only-post-call-key
 PORT="$PORT" PAYLOAD_STORAGE_PATH="$DATA/payloads" OPENMEMORY_DB_PATH="$DATA/memory.sqlite3" RUST_LOG=warn \
-    target/debug/caller-memory --dev serve >"$DATA/server.log" 2>&1 &
+    "$BINARY" --dev serve >"$DATA/server.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$DATA"' EXIT
 

@@ -5,6 +5,7 @@
 //! [`HttpServer`] and the spec as text.
 
 mod auth;
+mod body_limit;
 pub mod client_data;
 pub mod error;
 pub mod health;
@@ -74,6 +75,7 @@ pub fn endpoint(state: Arc<AppState>) -> impl Endpoint {
         .at("/openapi.yaml", service.spec_endpoint_yaml())
         .nest("/", service)
         .data(state)
+        .around(body_limit::limit_small_bodies)
         .catch_all_error(error::framework_error_to_json)
         .around(request_trace::trace_request)
 }

@@ -5,6 +5,7 @@ mod cli;
 mod client_data;
 mod embedded_store;
 mod end_to_end;
+mod faults;
 mod health;
 mod helpers;
 mod hostile_requests;

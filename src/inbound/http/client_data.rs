@@ -77,9 +77,18 @@ pub enum ClientDataSuccess {
 
 #[derive(ApiResponse)]
 pub enum ClientDataError {
+    /// The body is not a JSON object (`invalid_request`).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
     /// `X-Api-Key` is missing or wrong.
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>),
+    /// The body is larger than 64 KiB (`payload_too_large`).
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<ErrorBody>),
+    /// The body is not sent as `application/json` (`unsupported_media_type`).
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
 }
 
 /// The `type` ElevenLabs requires on every answer; without it the call fails silently.

@@ -85,6 +85,9 @@ pub enum PostCallError {
     /// The body is larger than the configured limit (`MAX_BODY_BYTES`).
     #[oai(status = 413)]
     PayloadTooLarge(Json<ErrorBody>),
+    /// The body is not sent as `application/json` (`unsupported_media_type`).
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
     /// The delivery could not be stored; ElevenLabs should retry it.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),

@@ -101,12 +101,18 @@ pub enum SearchDataSuccess {
 
 #[derive(ApiResponse)]
 pub enum SearchDataError {
-    /// A field is missing or invalid; the message names it.
+    /// The body is not JSON, or a field is missing or invalid; the message names it.
     #[oai(status = 400)]
     BadRequest(Json<ErrorBody>),
     /// `X-Api-Key` is missing or wrong.
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>),
+    /// The body is larger than 64 KiB (`payload_too_large`).
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<ErrorBody>),
+    /// The body is not sent as `application/json` (`unsupported_media_type`).
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
 }
 
 pub struct SearchDataApi;

@@ -157,4 +157,6 @@ impl BodyVerifier {
 }
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;
