@@ -7,6 +7,7 @@
 
 mod audio;
 mod envelope;
+mod shape;
 mod staging;
 
 use std::path::PathBuf;
@@ -170,6 +171,9 @@ async fn receive_verified(
         StagingError::Storage { .. } => internal("the body could not be staged", &error),
     })?;
     verifier.verify().map_err(refused)?;
+    staged
+        .shape()
+        .map_err(|problem| bad_request(problem.to_string()))?;
     Ok(staged)
 }
 

@@ -105,3 +105,122 @@ async fn an_oversized_body_is_refused_with_413_with_or_without_content_length() 
     assert_eq!(disk.files(), ["conv_fits/conv_fits_audio.mp3"]);
     assert!(files_under(&disk.app.staging_folder()).is_empty());
 }
+
+#[tokio::test]
+async fn a_signed_delivery_replayed_unchanged_is_accepted_again_and_changes_nothing() {
+    // ElevenLabs retries a delivery with the very same bytes and header, so a replay within the
+    // tolerance is the same delivery: accepted, idempotent.
+    let disk = DiskApp::spawn().await;
+    let body = sample("post_call_transcription.json");
+    let signature = signature_at(-60, &body);
+    for _ in 0..3 {
+        let response = deliver(&disk.app, &body, Some(signature.clone())).await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let key = format!("{SAMPLE_CONVERSATION}/{SAMPLE_CONVERSATION}_transcription.json");
+    assert_eq!(disk.files(), [key.as_str()]);
+    assert_eq!(disk.file(&key), Some(body.clone()));
+
+    // The same header over any other body is a forgery.
+    let mut forged = body.clone();
+    forged.extend_from_slice(b" ");
+    let other_call = String::from_utf8(body.clone())
+        .unwrap()
+        .replace(SAMPLE_CONVERSATION, "conv_forged");
+    for tampered in [forged, other_call.into_bytes()] {
+        let response = deliver(&disk.app, &tampered, Some(signature.clone())).await;
+        assert_error(response, StatusCode::UNAUTHORIZED, "invalid_signature").await;
+    }
+    assert_eq!(disk.files(), [key.as_str()]);
+    assert_eq!(disk.file(&key), Some(body));
+}
+
+#[tokio::test]
+async fn conversation_ids_that_try_to_leave_the_archive_are_refused() {
+    let disk = DiskApp::spawn().await;
+    for id in [
+        "..",
+        ".",
+        "../../../tmp/evil",
+        "..\\..\\evil",
+        "conv/../../evil",
+        "/etc/passwd",
+        "%2e%2e%2fevil",
+        "conv\u{0}evil",
+        "conv\u{2215}evil",
+        "",
+        " conv_1",
+    ] {
+        for kind in [
+            "post_call_transcription",
+            "post_call_audio",
+            "call_initiation_failure",
+        ] {
+            let body = json!({"type": kind,
+                "data": {"conversation_id": id, "full_audio": "SUQz"}})
+            .to_string();
+            let response = disk.deliver(body.as_bytes()).await;
+            assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+        }
+    }
+    assert!(disk.files().is_empty(), "{:?}", disk.files());
+    let parent = disk.archive.path().parent().unwrap();
+    assert!(!parent.join("evil").exists() && !parent.join("tmp/evil").exists());
+}
+
+#[tokio::test]
+async fn deeply_nested_json_after_a_valid_signature_is_a_bad_request() {
+    let disk = DiskApp::spawn().await;
+    let nested = format!("{}{}", "[".repeat(200_000), "]".repeat(200_000));
+    let body = format!(
+        r#"{{"type": "post_call_transcription", "data": {{"conversation_id": "conv_deep", "x": {nested}}}}}"#
+    );
+    let response = disk.deliver(body.as_bytes()).await;
+    assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+    assert!(disk.files().is_empty());
+}
+
+#[tokio::test]
+async fn invalid_utf8_after_a_valid_signature_is_a_bad_request_and_is_not_archived() {
+    let disk = DiskApp::spawn().await;
+    for broken in [
+        &b"{\"type\": \"post_call_transcription\", \"data\": {\"conversation_id\": \"conv_utf8\", \"summary\": \"caf\xe9\"}}"[..],
+        b"{\"type\": \"call_initiation_failure\", \"data\": {\"conversation_id\": \"conv_utf8\", \"x\": \"\xed\xa0\x80\"}}",
+        b"{\"type\": \"post_call_transcription\", \"data\": {\"conversation_id\": \"conv_utf8\"}} \xff",
+    ] {
+        let response = disk.deliver(broken).await;
+        assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+    }
+    assert!(disk.files().is_empty(), "{:?}", disk.files());
+}
+
+#[tokio::test]
+async fn a_body_not_sent_as_json_is_refused_with_415_before_anything_is_stored() {
+    let disk = DiskApp::spawn().await;
+    let body = sample("post_call_transcription.json");
+    for content_type in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        Some("multipart/form-data; boundary=x"),
+        Some("application/jsonp"),
+        None,
+    ] {
+        let mut request = disk
+            .app
+            .client
+            .post(disk.app.url(PATH))
+            .header("ElevenLabs-Signature", signature_at(0, &body))
+            .body(body.clone());
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let response = request.send().await.unwrap();
+        assert_error(
+            response,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        )
+        .await;
+    }
+    assert!(disk.files().is_empty());
+}

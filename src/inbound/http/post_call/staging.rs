@@ -9,6 +9,7 @@ use futures_util::StreamExt;
 use tokio::fs::{self, File};
 use tokio::io::{AsyncWriteExt, BufWriter};
 
+use super::shape::{ShapeCheck, ShapeError};
 use crate::inbound::http::signature::BodyVerifier;
 
 const WRITE_BUFFER: usize = 256 * 1024;
@@ -17,11 +18,18 @@ const WRITE_BUFFER: usize = 256 * 1024;
 #[derive(Debug)]
 pub struct StagedBody {
     path: PathBuf,
+    shape: Result<(), ShapeError>,
 }
 
 impl StagedBody {
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Whether the body is UTF-8 and nests reasonably; to be asked only once it is known to be
+    /// signed, so that an unsigned body learns nothing about how it would be read.
+    pub fn shape(&self) -> Result<(), ShapeError> {
+        self.shape
     }
 }
 
@@ -57,8 +65,9 @@ pub async fn stage(
     };
     fs::create_dir_all(folder).await.map_err(storage_error)?;
     // `~` keeps the name out of blob store listings, should the folder be inside the archive.
-    let staged = StagedBody {
+    let mut staged = StagedBody {
         path: folder.join(format!("post-call~{}.json", uuid::Uuid::new_v4().simple())),
+        shape: Ok(()),
     };
     let file = File::options()
         .write(true)
@@ -69,6 +78,7 @@ pub async fn stage(
     let mut writer = BufWriter::with_capacity(WRITE_BUFFER, file);
     let mut chunks = body.into_bytes_stream();
     let mut received = 0u64;
+    let mut shape = ShapeCheck::default();
     while let Some(chunk) = chunks.next().await {
         let chunk = chunk.map_err(StagingError::Interrupted)?;
         received += chunk.len() as u64;
@@ -76,8 +86,10 @@ pub async fn stage(
             return Err(StagingError::TooLarge { limit });
         }
         verifier.update(&chunk);
+        shape.update(&chunk);
         writer.write_all(&chunk).await.map_err(storage_error)?;
     }
     writer.flush().await.map_err(storage_error)?;
+    staged.shape = shape.finish();
     Ok(staged)
 }
