@@ -16,7 +16,7 @@ use crate::core::use_cases::{FirstMessagePolicy, GreetCaller, SearchMemories};
 use crate::core::FirstMessageTemplate;
 use crate::inbound::elevenlabs::parse_transcription;
 use crate::inbound::http::health::Readiness;
-use crate::inbound::http::post_call::PostCallSettings;
+use crate::inbound::http::post_call::{remove_staging_leftovers, PostCallSettings};
 use crate::inbound::http::state::{AppState, WebhookKeys};
 use crate::inbound::http::HttpServer;
 use crate::outbound::disk_blob_store::DiskBlobStore;
@@ -138,6 +138,16 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     init_tracing(settings.log_format);
     let service = build(&settings).await?;
     require_compatible_memory_store(service.state.memory_store.as_ref()).await?;
+    match remove_staging_leftovers(&service.state.post_call) {
+        Ok(0) => {}
+        Ok(removed) => tracing::warn!(
+            removed,
+            "removed post-call bodies left half-received by a previous run"
+        ),
+        Err(error) => {
+            tracing::warn!(%error, "post-call bodies left by a previous run could not be removed")
+        }
+    }
     let address = SocketAddr::new(settings.host, settings.port);
     let server = HttpServer::bind(address, service.state.clone())
         .await

@@ -3,6 +3,7 @@
 
 mod cli;
 mod client_data;
+mod crash;
 mod embedded_store;
 mod end_to_end;
 mod faults;

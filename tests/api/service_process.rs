@@ -71,6 +71,17 @@ impl ServiceProcess {
     }
 }
 
+impl ServiceProcess {
+    /// Kills the process at once (SIGKILL: no shutdown of any kind), waits for it and returns
+    /// its logs.
+    pub fn kill(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::thread::sleep(Duration::from_millis(100));
+        self.logs()
+    }
+}
+
 impl Drop for ServiceProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -94,6 +94,14 @@ pub enum PostCallError {
     Internal(Json<ErrorBody>),
 }
 
+/// Removes the partial bodies a killed process left in the staging folder; for startup only.
+///
+/// # Errors
+/// When the folder cannot be listed or a leftover cannot be removed.
+pub fn remove_staging_leftovers(settings: &PostCallSettings) -> std::io::Result<usize> {
+    staging::remove_leftovers(&settings.staging_folder)
+}
+
 pub struct PostCallApi;
 
 #[OpenApi(tag = "ApiTags::Webhooks")]

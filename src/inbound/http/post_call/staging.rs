@@ -51,6 +51,31 @@ pub enum StagingError {
     Storage { folder: PathBuf, error: io::Error },
 }
 
+/// The name of every staged body starts with this.
+const STAGED_PREFIX: &str = "post-call~";
+
+/// Removes the bodies a killed process left in `folder` (nothing else ever removes them), and
+/// returns how many there were. Only for startup: the folder belongs to one running service.
+pub fn remove_leftovers(folder: &Path) -> io::Result<usize> {
+    let entries = match std::fs::read_dir(folder) {
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(0),
+        entries => entries?,
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry?;
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(STAGED_PREFIX)
+        {
+            std::fs::remove_file(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// Writes `body` to a new file in `folder`, feeding every byte to `verifier` on the way, and
 /// stops as soon as more than `limit` bytes have arrived.
 pub async fn stage(
@@ -66,7 +91,10 @@ pub async fn stage(
     fs::create_dir_all(folder).await.map_err(storage_error)?;
     // `~` keeps the name out of blob store listings, should the folder be inside the archive.
     let mut staged = StagedBody {
-        path: folder.join(format!("post-call~{}.json", uuid::Uuid::new_v4().simple())),
+        path: folder.join(format!(
+            "{STAGED_PREFIX}{}.json",
+            uuid::Uuid::new_v4().simple()
+        )),
         shape: Ok(()),
     };
     let file = File::options()
