@@ -30,16 +30,8 @@ pub const REQUIRED_KEYS: &[&str] = &[
     "payload_storage_path",
 ];
 
-/// Every variable the service reads (lower case; the environment uses upper case).
-pub const ALL_KEYS: &[&str] = &[
-    "elevenlabs_api_key",
-    "elevenlabs_post_call_key",
-    "elevenlabs_client_data_key",
-    "elevenlabs_search_data_key",
-    "openmemory_key",
-    "openmemory_port",
-    "openmemory_db_path",
-    "payload_storage_path",
+/// The variables with defaults (in `config/default.toml` or derived from others).
+pub const OPTIONAL_KEYS: &[&str] = &[
     "memory_backend",
     "openmemory_url",
     "host",
@@ -54,6 +46,11 @@ pub const ALL_KEYS: &[&str] = &[
     "signature_tolerance_secs",
     "name_fields",
 ];
+
+/// Every variable the service reads (lower case; the environment uses upper case).
+pub fn all_keys() -> Vec<&'static str> {
+    REQUIRED_KEYS.iter().chain(OPTIONAL_KEYS).copied().collect()
+}
 
 /// Which set of defaults to start from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
