@@ -8,7 +8,7 @@ use std::path::Path;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 
-use crate::config::{Profile, ALL_KEYS};
+use crate::config::{all_keys, Profile};
 
 const DEFAULTS: &str = include_str!("../../config/default.toml");
 const DEV_PROFILE: &str = include_str!("../../config/dev.toml");
@@ -24,7 +24,7 @@ pub fn collect(profile: Profile, env_file: &Path) -> Result<RawValues, String> {
     }
     figment = figment
         .merge(Serialized::defaults(read_env_file(env_file)?))
-        .merge(Env::raw().only(ALL_KEYS));
+        .merge(Env::raw().only(&all_keys()));
     let values: BTreeMap<String, serde_json::Value> = figment
         .extract()
         .map_err(|error| format!("configuration could not be read: {error}"))?;
@@ -50,12 +50,13 @@ fn read_env_file(path: &Path) -> Result<BTreeMap<String, String>, String> {
     }
     let entries = dotenvy::from_path_iter(path)
         .map_err(|error| format!("{} could not be read: {error}", path.display()))?;
+    let known = all_keys();
     let mut values = BTreeMap::new();
     for entry in entries {
         let (key, value) =
             entry.map_err(|error| format!("{} could not be read: {error}", path.display()))?;
         let key = key.to_ascii_lowercase();
-        if ALL_KEYS.contains(&key.as_str()) {
+        if known.contains(&key.as_str()) {
             values.insert(key, value);
         }
     }
