@@ -149,6 +149,13 @@ mod tests {
             }
 
             #[test]
+            fn parsing_any_string_at_all_never_panics(raw in any::<String>()) {
+                if let Ok(id) = CallerId::parse(&raw) {
+                    prop_assert!(id.as_e164().starts_with('+'));
+                }
+            }
+
+            #[test]
             fn any_formatting_of_a_valid_number_gives_the_same_id(
                 digits in "[1-9][0-9]{6,14}",
                 separators in proptest::collection::vec(prop_oneof![Just(" "), Just("-"), Just("."), Just("("), Just(")"), Just("")], 16),

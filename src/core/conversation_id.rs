@@ -116,6 +116,15 @@ mod tests {
             }
 
             #[test]
+            fn any_string_at_all_gives_a_safe_path_component_or_a_refusal(raw in any::<String>()) {
+                if let Ok(id) = ConversationId::parse(&raw) {
+                    prop_assert!(id.as_str().len() <= MAX_IDENTIFIER_LENGTH);
+                    prop_assert!(id.as_str() != "." && id.as_str() != "..");
+                    prop_assert!(!id.as_str().chars().any(|c| c.is_control() || matches!(c, '/' | '\\' | '.' | '%' | ':')));
+                }
+            }
+
+            #[test]
             fn every_id_of_the_allowed_alphabet_is_accepted(raw in "[A-Za-z0-9_-]{1,128}") {
                 let id = ConversationId::parse(&raw).unwrap();
                 prop_assert_eq!(id.as_str(), raw.as_str());
