@@ -102,6 +102,18 @@ impl Call {
     }
 }
 
+/// Waits until `condition` holds, checking every 20 ms; fails naming `what` after the deadline.
+pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + INGESTION_DEADLINE;
+    while !condition() {
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not happen within {INGESTION_DEADLINE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// The sample transcription with no phone number anywhere: no external number, no caller id
 /// variable, no user id.
 pub fn transcription_without_a_caller_number() -> Value {
@@ -173,12 +185,14 @@ impl Webhooks {
         json_body(response).await
     }
 
-    /// Waits until no call is pending ingestion; fails with the last `/ready` answer otherwise.
+    /// Waits until no call is pending ingestion and requires that none failed; fails with the
+    /// last `/ready` answer otherwise.
     pub async fn wait_until_learnt(&self) -> Value {
         let deadline = Instant::now() + INGESTION_DEADLINE;
         loop {
             let readiness = self.readiness().await;
             if readiness["pending_ingestions"] == 0 {
+                assert_eq!(readiness["failed_ingestions"], 0, "{readiness}");
                 return readiness;
             }
             assert!(
@@ -245,6 +259,18 @@ impl Webhooks {
         };
         contents.sort();
         contents
+    }
+
+    /// Asserts that `call` was learnt completely and once: each of its memories stored exactly
+    /// once, and its caller greeted as having called once.
+    pub async fn assert_learnt_once(&self, backend: &Backend, call: &Call) {
+        assert_eq!(
+            self.stored_memories(backend, call.number).await,
+            call.expected_memories(),
+            "the memories of {}",
+            call.first_name
+        );
+        assert_greeted_after_one_call(&self.greet(call.number).await, call);
     }
 }
 

@@ -1,7 +1,7 @@
 //! `TestApp`: the real HTTP application on 127.0.0.1:0, either with swappable ports or wired
 //! exactly as `serve` wires it (real stores in a temporary folder, ingestion worker running).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -196,11 +196,6 @@ impl TestApp {
     /// The webhooks of this app, with the test keys.
     pub fn webhooks(&self) -> Webhooks {
         Webhooks::at(&self.address)
-    }
-
-    /// The app's temporary folder.
-    pub fn data_dir(&self) -> &Path {
-        self.scratch.path()
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -69,6 +69,13 @@ impl ServiceProcess {
         std::thread::sleep(Duration::from_millis(100));
         self.logs()
     }
+
+    /// Kills the process at once (SIGKILL), as a crash or the out-of-memory killer would.
+    pub fn kill(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.logs()
+    }
 }
 
 impl Drop for ServiceProcess {
