@@ -193,6 +193,11 @@ impl TestApp {
         self.scratch.path().join("payloads")
     }
 
+    /// The embedded memory store's file of a wired app (`OPENMEMORY_DB_PATH`).
+    pub fn memory_database(&self) -> PathBuf {
+        self.scratch.path().join("memory.sqlite3")
+    }
+
     /// The webhooks of this app, with the test keys.
     pub fn webhooks(&self) -> Webhooks {
         Webhooks::at(&self.address)

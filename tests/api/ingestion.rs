@@ -5,10 +5,23 @@
 mod outages;
 mod restarts;
 
+use std::path::Path;
+
 use futures_util::future::join_all;
 
 use crate::calls::{transcription_without_a_caller_number, Call};
 use crate::helpers::{Backend, TestApp};
+
+/// Takes the embedded store's write lock, as another writer would, until the connection is
+/// dropped: the service's adds wait for it and, past SQLite's busy timeout, count as the store
+/// being unavailable.
+fn hold_write_lock(database: &Path) -> rusqlite::Connection {
+    let connection = rusqlite::Connection::open(database).expect("the memory database opens");
+    connection
+        .execute_batch("BEGIN IMMEDIATE")
+        .expect("the write lock is taken");
+    connection
+}
 
 async fn a_call_delivered_five_times_is_learnt_once(backend: Backend) {
     let app = TestApp::spawn_service(&backend, &[]).await;

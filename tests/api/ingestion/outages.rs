@@ -8,6 +8,8 @@ use crate::calls::{eventually, Call};
 use crate::helpers::{Backend, TestApp};
 use crate::support::fake_openmemory::FakeOpenMemory;
 
+use super::hold_write_lock;
+
 /// How many memories were sent to the fake so far, answered or not.
 fn adds_received(fake: &FakeOpenMemory) -> usize {
     fake.requests()
@@ -46,6 +48,35 @@ async fn with_openmemory_down_calls_are_acknowledged_kept_pending_and_all_learnt
     let readiness = webhooks.wait_until_learnt().await;
 
     assert_eq!(readiness["status"], "ok", "{readiness}");
+    for caller in &callers {
+        webhooks.assert_learnt_once(&backend, caller).await;
+    }
+}
+
+#[tokio::test]
+async fn with_the_embedded_store_locked_by_another_writer_calls_are_acknowledged_and_learnt_once_it_is_free(
+) {
+    let backend = Backend::Embedded;
+    let app = TestApp::spawn_service(&backend, &[]).await;
+    let webhooks = app.webhooks();
+    let callers = [Call::maria(), Call::juan()];
+    let lock = hold_write_lock(&app.memory_database());
+
+    for caller in &callers {
+        tokio::time::timeout(HANG_GUARD, webhooks.deliver_call(&caller.transcription()))
+            .await
+            .expect("the webhook waited for the memory store");
+    }
+    let readiness = webhooks.readiness().await;
+    assert_eq!(readiness["pending_ingestions"], 2, "{readiness}");
+    assert_eq!(
+        webhooks.stored_memories(&backend, callers[0].number).await,
+        Vec::<String>::new()
+    );
+
+    drop(lock);
+    webhooks.wait_until_learnt().await;
+
     for caller in &callers {
         webhooks.assert_learnt_once(&backend, caller).await;
     }

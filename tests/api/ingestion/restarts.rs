@@ -4,10 +4,10 @@
 use std::path::Path;
 use std::time::Duration;
 
+use super::hold_write_lock;
 use crate::calls::{eventually, Call, Webhooks};
 use crate::helpers::{Backend, CLIENT_DATA_KEY, POST_CALL_KEY, SEARCH_DATA_KEY};
 use crate::service_process::ServiceProcess;
-use crate::support::fake_openmemory::FakeOpenMemory;
 
 #[derive(Debug, Clone, Copy)]
 enum Stop {
@@ -17,25 +17,38 @@ enum Stop {
     Kill,
 }
 
-/// The service on the OpenMemory backend, keeping everything under `data`.
-fn start_service(data: &Path, fake: &FakeOpenMemory) -> ServiceProcess {
-    let url = fake.url().to_string();
-    let key = fake.key();
+/// The service on `backend`, keeping everything under `data`.
+fn start_service(data: &Path, backend: &Backend) -> ServiceProcess {
     let payloads = data.join("payloads");
     let database = data.join("memory.sqlite3");
-    ServiceProcess::start_dev(
-        data,
-        &[
+    let (url, key) = match backend {
+        Backend::OpenMemory(fake) => (fake.url().to_string(), fake.key()),
+        Backend::Embedded => (String::new(), String::new()),
+    };
+    let mut env = vec![
+        ("PAYLOAD_STORAGE_PATH", payloads.to_str().unwrap()),
+        ("OPENMEMORY_DB_PATH", database.to_str().unwrap()),
+        ("ELEVENLABS_POST_CALL_KEY", POST_CALL_KEY),
+        ("ELEVENLABS_CLIENT_DATA_KEY", CLIENT_DATA_KEY),
+        ("ELEVENLABS_SEARCH_DATA_KEY", SEARCH_DATA_KEY),
+    ];
+    if let Backend::OpenMemory(_) = backend {
+        env.extend([
             ("MEMORY_BACKEND", "openmemory"),
-            ("OPENMEMORY_URL", &url),
-            ("OPENMEMORY_KEY", &key),
-            ("PAYLOAD_STORAGE_PATH", payloads.to_str().unwrap()),
-            ("OPENMEMORY_DB_PATH", database.to_str().unwrap()),
-            ("ELEVENLABS_POST_CALL_KEY", POST_CALL_KEY),
-            ("ELEVENLABS_CLIENT_DATA_KEY", CLIENT_DATA_KEY),
-            ("ELEVENLABS_SEARCH_DATA_KEY", SEARCH_DATA_KEY),
-        ],
-    )
+            ("OPENMEMORY_URL", url.as_str()),
+            ("OPENMEMORY_KEY", key.as_str()),
+        ]);
+    }
+    ServiceProcess::start_dev(data, &env)
+}
+
+/// Waits for the service restarted over `data` to finish, then checks what it learnt.
+async fn finish_after_a_restart(data: &Path, backend: &Backend, call: &Call) {
+    let second = start_service(data, backend);
+    let webhooks = Webhooks::at(&second.address);
+    webhooks.wait_until_learnt().await;
+    webhooks.assert_learnt_once(backend, call).await;
+    second.stop();
 }
 
 async fn a_call_interrupted_by_a_stop_is_finished_after_a_restart(stop: Stop) {
@@ -43,7 +56,7 @@ async fn a_call_interrupted_by_a_stop_is_finished_after_a_restart(stop: Stop) {
     let fake = backend.fake();
     let data = tempfile::tempdir().unwrap();
     let maria = Call::maria();
-    let first = start_service(data.path(), fake);
+    let first = start_service(data.path(), &backend);
     // Each memory takes 300 ms to store, so the call is still being learnt when the stop comes.
     fake.delay(Duration::from_millis(300));
 
@@ -58,26 +71,51 @@ async fn a_call_interrupted_by_a_stop_is_finished_after_a_restart(stop: Stop) {
         Stop::Graceful => first.stop(),
         Stop::Kill => first.kill(),
     };
-    let stored_before_restart = fake.memories_of(maria.number).len();
     assert!(
-        stored_before_restart < 7,
+        fake.memories_of(maria.number).len() < 7,
         "the call was learnt completely before the stop ({stop:?}):\n{logs}"
     );
     fake.heal();
-    let second = start_service(data.path(), fake);
-    let webhooks = Webhooks::at(&second.address);
-    webhooks.wait_until_learnt().await;
 
-    webhooks.assert_learnt_once(&backend, &maria).await;
-    second.stop();
+    finish_after_a_restart(data.path(), &backend, &maria).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_service_stopped_with_sigterm_mid_call_finishes_it_after_a_restart_without_duplicates() {
+async fn with_openmemory_a_service_stopped_with_sigterm_mid_call_finishes_it_after_a_restart_without_duplicates(
+) {
     a_call_interrupted_by_a_stop_is_finished_after_a_restart(Stop::Graceful).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_service_killed_mid_call_finishes_it_after_a_restart_without_duplicates() {
+async fn with_openmemory_a_service_killed_mid_call_finishes_it_after_a_restart_without_duplicates()
+{
     a_call_interrupted_by_a_stop_is_finished_after_a_restart(Stop::Kill).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_embedded_store_a_service_killed_after_counting_a_call_learns_it_after_a_restart_without_counting_it_twice(
+) {
+    let data = tempfile::tempdir().unwrap();
+    let maria = Call::maria();
+    let first = start_service(data.path(), &Backend::Embedded);
+    // The service counts the call on the caller's card, then waits to add the first memory.
+    let lock = hold_write_lock(&data.path().join("memory.sqlite3"));
+    let progress = data.path().join(format!(
+        "payloads/.state/ingestion/progress/{}.json",
+        maria.conversation
+    ));
+
+    Webhooks::at(&first.address)
+        .deliver_call(&maria.transcription())
+        .await;
+    eventually("the call counted on the card", || progress.is_file()).await;
+    first.kill();
+    drop(lock);
+    let pending = data.path().join(format!(
+        "payloads/.state/ingestion/pending/{}.json",
+        maria.conversation
+    ));
+    assert!(pending.is_file(), "the killed service left no pending call");
+
+    finish_after_a_restart(data.path(), &Backend::Embedded, &maria).await;
 }
