@@ -74,3 +74,45 @@ fn sign_prints_a_header_that_verifies_with_the_configured_key() {
         caller_memory::inbound::http::signature::sign("dev-only-post-call-key", timestamp, &body);
     assert_eq!(header.trim(), expected);
 }
+
+#[test]
+fn check_reports_every_backend_ok_with_the_dev_profile() {
+    let data = tempfile::tempdir().unwrap();
+    let output = caller_memory()
+        .current_dir(data.path())
+        .args(["--dev", "check"])
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{report}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(report.contains("backends: ok"), "{report}");
+    assert!(
+        report.contains("ingestion: 0 pending, 0 failed"),
+        "{report}"
+    );
+}
+
+#[test]
+fn check_fails_and_names_the_memory_store_when_openmemory_is_unreachable() {
+    let data = tempfile::tempdir().unwrap();
+    // A port nothing listens on: bind one, then let it go.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let output = caller_memory()
+        .current_dir(data.path())
+        .args(["--dev", "check"])
+        .env("MEMORY_BACKEND", "openmemory")
+        .env("OPENMEMORY_URL", format!("http://127.0.0.1:{port}"))
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "{report}");
+    assert!(report.contains("backend problem: memory store"), "{report}");
+}
