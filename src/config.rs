@@ -136,6 +136,36 @@ impl Settings {
         })?;
         Validator::new(raw).settings(profile)
     }
+
+    /// Validates `values` (variable names in either case, such as `PAYLOAD_STORAGE_PATH`) over
+    /// the profile's defaults, without reading the environment or a `.env` file: for running the
+    /// service inside another program, such as a test, that must not share process-wide state.
+    ///
+    /// # Errors
+    /// Every unknown variable name and every missing or invalid value, as [`Settings::load`].
+    pub fn from_values<'a>(
+        profile: Profile,
+        values: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, ConfigError> {
+        let known = all_keys();
+        let mut given = sources::RawValues::new();
+        let mut problems = Vec::new();
+        for (key, value) in values {
+            let key = key.to_ascii_lowercase();
+            if known.contains(&key.as_str()) {
+                given.insert(key, value.to_owned());
+            } else {
+                problems.push(format!("{} is not a setting", key.to_ascii_uppercase()));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(ConfigError { problems });
+        }
+        let raw = sources::collect_given(profile, given).map_err(|problem| ConfigError {
+            problems: vec![problem],
+        })?;
+        Validator::new(raw).settings(profile)
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
@@ -132,11 +133,59 @@ async fn require_compatible_memory_store(store: &dyn MemoryStore) -> anyhow::Res
     }
 }
 
-/// `serve`: builds and checks every adapter, starts the ingestion worker, then serves until
-/// SIGTERM or SIGINT. Unfinished ingestion stays pending for the next start.
-pub async fn serve(settings: Settings) -> anyhow::Result<()> {
-    init_tracing(settings.log_format);
-    let service = build(&settings).await?;
+/// The ingestion worker, running in the background until stopped (or dropped).
+pub struct IngestionWorker {
+    stop: CancellationToken,
+    task: Option<JoinHandle<()>>,
+}
+
+impl IngestionWorker {
+    /// Starts `ingest`'s worker: first whatever was left pending, then each scheduled call.
+    pub fn start(ingest: Arc<IngestCall>) -> Self {
+        let stop = CancellationToken::new();
+        let task = tokio::spawn({
+            let stop = stop.clone();
+            async move { ingest.run(stop).await }
+        });
+        Self {
+            stop,
+            task: Some(task),
+        }
+    }
+
+    /// Asks the worker to stop between two memories and waits up to `grace` for it; unfinished
+    /// calls stay pending for the next start.
+    pub async fn stop(mut self, grace: Duration) {
+        self.stop.cancel();
+        let Some(task) = self.task.take() else { return };
+        if tokio::time::timeout(grace, task).await.is_err() {
+            tracing::warn!("the ingestion worker did not stop in time; its work stays pending");
+        }
+    }
+}
+
+impl Drop for IngestionWorker {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// A service that listens and learns: what `serve` runs until a signal, and what embedding
+/// programs (tests) run until they are done.
+pub struct Started {
+    /// Bound but not serving yet: call [`HttpServer::run_until`].
+    pub server: HttpServer,
+    pub worker: IngestionWorker,
+    pub state: Arc<AppState>,
+}
+
+/// Builds and checks every adapter, binds `HOST:PORT` and starts the ingestion worker.
+///
+/// # Errors
+/// When an adapter cannot be built, the memory store works against us, or the address cannot be
+/// bound.
+pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
+    let service = build(settings).await?;
     require_compatible_memory_store(service.state.memory_store.as_ref()).await?;
     match remove_staging_leftovers(&service.state.post_call) {
         Ok(0) => {}
@@ -152,24 +201,22 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let server = HttpServer::bind(address, service.state.clone())
         .await
         .with_context(|| format!("cannot listen on {address}"))?;
+    Ok(Started {
+        server,
+        worker: IngestionWorker::start(service.ingest),
+        state: service.state,
+    })
+}
 
-    let stop_worker = CancellationToken::new();
-    let worker = tokio::spawn({
-        let ingest = service.ingest.clone();
-        let stop = stop_worker.clone();
-        async move { ingest.run(stop).await }
-    });
-
+/// `serve`: starts the service, then serves until SIGTERM or SIGINT. Unfinished ingestion stays
+/// pending for the next start.
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    init_tracing(settings.log_format);
+    let Started { server, worker, .. } = start(&settings).await?;
     let local = server.local_addr();
     tracing::info!(address = %local, docs = %format!("http://{local}/docs"), "listening");
     let served = server.run_until(shutdown_signal()).await;
-    stop_worker.cancel();
-    if tokio::time::timeout(WORKER_STOP_GRACE, worker)
-        .await
-        .is_err()
-    {
-        tracing::warn!("the ingestion worker did not stop in time; its work stays pending");
-    }
+    worker.stop(WORKER_STOP_GRACE).await;
     served.context("the server stopped with an error")?;
     tracing::info!("stopped");
     Ok(())

@@ -18,13 +18,28 @@ pub type RawValues = BTreeMap<String, String>;
 
 /// Merges every source into one map of raw text values.
 pub fn collect(profile: Profile, env_file: &Path) -> Result<RawValues, String> {
-    let mut figment = Figment::new().merge(Toml::string(DEFAULTS));
-    if profile == Profile::Dev {
-        figment = figment.merge(Toml::string(DEV_PROFILE));
-    }
-    figment = figment
+    let figment = defaults(profile)
         .merge(Serialized::defaults(read_env_file(env_file)?))
         .merge(Env::raw().only(&all_keys()));
+    extract(figment)
+}
+
+/// The profile's defaults with `values` (lower-case keys) over them; neither the environment
+/// nor a `.env` file is read.
+pub fn collect_given(profile: Profile, values: RawValues) -> Result<RawValues, String> {
+    extract(defaults(profile).merge(Serialized::defaults(values)))
+}
+
+fn defaults(profile: Profile) -> Figment {
+    let figment = Figment::new().merge(Toml::string(DEFAULTS));
+    if profile == Profile::Dev {
+        figment.merge(Toml::string(DEV_PROFILE))
+    } else {
+        figment
+    }
+}
+
+fn extract(figment: Figment) -> Result<RawValues, String> {
     let values: BTreeMap<String, serde_json::Value> = figment
         .extract()
         .map_err(|error| format!("configuration could not be read: {error}"))?;

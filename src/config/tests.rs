@@ -176,3 +176,31 @@ fn secrets_never_appear_in_debug_output() {
         Ok(())
     });
 }
+
+#[test]
+fn given_values_are_validated_without_reading_the_environment() {
+    Jail::expect_with(|jail| {
+        jail.set_env("MEMORY_BACKEND", "openmemory");
+        jail.set_env("PORT", "9999");
+        let storage = jail.directory().join("given");
+        let storage = storage.to_str().unwrap();
+
+        let settings = Settings::from_values(
+            Profile::Dev,
+            [("PAYLOAD_STORAGE_PATH", storage), ("port", "0")],
+        )
+        .unwrap();
+
+        assert_eq!(settings.memory_backend, MemoryBackend::Embedded);
+        assert_eq!(settings.port, 0);
+        assert_eq!(settings.payload_storage_path, Path::new(storage));
+        Ok(())
+    });
+}
+
+#[test]
+fn an_unknown_given_name_is_refused_rather_than_ignored() {
+    let error = Settings::from_values(Profile::Dev, [("PAYLOAD_STORAGE", "x")]).unwrap_err();
+
+    assert_eq!(error.problems, ["PAYLOAD_STORAGE is not a setting"]);
+}

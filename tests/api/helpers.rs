@@ -1,10 +1,11 @@
-//! `TestApp`: the real HTTP application on 127.0.0.1:0 with swappable ports.
+//! `TestApp`: the real HTTP application on 127.0.0.1:0, either with swappable ports or wired
+//! exactly as `serve` wires it (real stores in a temporary folder, ingestion worker running).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use caller_memory::config::Secret;
+use caller_memory::config::{Profile, Secret, Settings};
 use caller_memory::core::ports::{ArchiveOnly, BlobStore, Clock, IngestionScheduler, MemoryStore};
 use caller_memory::core::use_cases::{FirstMessagePolicy, GreetCaller, SearchMemories};
 use caller_memory::core::FirstMessageTemplate;
@@ -12,8 +13,12 @@ use caller_memory::inbound::http::post_call::PostCallSettings;
 use caller_memory::inbound::http::state::{AppState, WebhookKeys};
 use caller_memory::inbound::http::HttpServer;
 use caller_memory::outbound::system_clock::SystemClock;
+use caller_memory::startup::{self, IngestionWorker};
 use caller_memory::test_doubles::{InMemoryBlobStore, InMemoryMemoryStore};
 use tokio::sync::oneshot;
+
+use crate::calls::Webhooks;
+use crate::support::fake_openmemory::{FakeMode, FakeOpenMemory};
 
 pub const POST_CALL_KEY: &str = "test-post-call-key";
 pub const CLIENT_DATA_KEY: &str = "test-client-data-key";
@@ -47,12 +52,37 @@ impl Default for TestPorts {
     }
 }
 
+/// The memory store a wired app uses.
+pub enum Backend {
+    /// The SQLite store, in the app's temporary folder.
+    Embedded,
+    /// OpenMemory, played by a fake legacy server.
+    OpenMemory(FakeOpenMemory),
+}
+
+impl Backend {
+    pub async fn openmemory() -> Self {
+        Backend::OpenMemory(FakeOpenMemory::start(FakeMode::Legacy).await)
+    }
+
+    /// The fake server behind the OpenMemory backend.
+    pub fn fake(&self) -> &FakeOpenMemory {
+        match self {
+            Backend::OpenMemory(fake) => fake,
+            Backend::Embedded => panic!("the embedded backend has no fake server"),
+        }
+    }
+}
+
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
-    /// Holds the post-call staging folder.
+    /// Holds the post-call staging folder (and, for a wired app, every file it keeps).
     scratch: tempfile::TempDir,
+    staging_folder: PathBuf,
     shutdown: Option<oneshot::Sender<()>>,
+    /// Stops when the app is dropped.
+    worker: Option<IngestionWorker>,
 }
 
 impl TestApp {
@@ -92,6 +122,52 @@ impl TestApp {
         let server = HttpServer::bind("127.0.0.1:0".parse().unwrap(), state)
             .await
             .expect("bind a free port");
+        let staging_folder = scratch.path().join(".staging");
+        Self::serve(server, scratch, staging_folder, None)
+    }
+
+    /// Starts the service as `serve` does (`startup::start`): disk archive, the chosen memory
+    /// store and the ingestion worker, all under a temporary folder, with the test keys.
+    /// `settings` adds or overrides variables, such as `OPENMEMORY_TIMEOUT_MS`.
+    pub async fn spawn_service(backend: &Backend, settings: &[(&str, &str)]) -> Self {
+        let scratch = tempfile::tempdir().expect("data folder");
+        let payloads = scratch.path().join("payloads");
+        let database = scratch.path().join("memory.sqlite3");
+        let (memory_backend, url, key) = match backend {
+            Backend::Embedded => ("embedded", String::new(), "unused".to_owned()),
+            Backend::OpenMemory(fake) => ("openmemory", fake.url().to_string(), fake.key()),
+        };
+        let mut values = vec![
+            ("ELEVENLABS_POST_CALL_KEY", POST_CALL_KEY),
+            ("ELEVENLABS_CLIENT_DATA_KEY", CLIENT_DATA_KEY),
+            ("ELEVENLABS_SEARCH_DATA_KEY", SEARCH_DATA_KEY),
+            ("PAYLOAD_STORAGE_PATH", payloads.to_str().unwrap()),
+            ("OPENMEMORY_DB_PATH", database.to_str().unwrap()),
+            ("MEMORY_BACKEND", memory_backend),
+            ("OPENMEMORY_KEY", &key),
+            ("PORT", "0"),
+        ];
+        if !url.is_empty() {
+            values.push(("OPENMEMORY_URL", &url));
+        }
+        values.extend_from_slice(settings);
+        let settings = Settings::from_values(Profile::Dev, values).expect("valid test settings");
+        let started = startup::start(&settings).await.expect("the service starts");
+        let staging_folder = settings.payload_storage_path.join(".staging");
+        Self::serve(
+            started.server,
+            scratch,
+            staging_folder,
+            Some(started.worker),
+        )
+    }
+
+    fn serve(
+        server: HttpServer,
+        scratch: tempfile::TempDir,
+        staging_folder: PathBuf,
+        worker: Option<IngestionWorker>,
+    ) -> Self {
         let address = format!("http://{}", server.local_addr());
         let (shutdown, stopped) = oneshot::channel::<()>();
         tokio::spawn(server.run_until(async {
@@ -101,13 +177,30 @@ impl TestApp {
             address,
             client: reqwest::Client::new(),
             scratch,
+            staging_folder,
             shutdown: Some(shutdown),
+            worker,
         }
     }
 
     /// Where post-call bodies wait while their signature is checked.
     pub fn staging_folder(&self) -> PathBuf {
-        self.scratch.path().join(".staging")
+        self.staging_folder.clone()
+    }
+
+    /// The archive of a wired app (`PAYLOAD_STORAGE_PATH`).
+    pub fn archive(&self) -> PathBuf {
+        self.scratch.path().join("payloads")
+    }
+
+    /// The embedded memory store's file of a wired app (`OPENMEMORY_DB_PATH`).
+    pub fn memory_database(&self) -> PathBuf {
+        self.scratch.path().join("memory.sqlite3")
+    }
+
+    /// The webhooks of this app, with the test keys.
+    pub fn webhooks(&self) -> Webhooks {
+        Webhooks::at(&self.address)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -146,6 +239,8 @@ impl Drop for TestApp {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
+        // Dropping the worker stops it.
+        self.worker.take();
     }
 }
 

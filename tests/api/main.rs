@@ -1,6 +1,7 @@
 //! Integration tests: the real application on a free port, driven over HTTP, and the memory store
 //! adapters against a fake OpenMemory server and a temporary SQLite file.
 
+mod calls;
 mod cli;
 mod client_data;
 mod crash;
@@ -10,6 +11,7 @@ mod faults;
 mod health;
 mod helpers;
 mod hostile_requests;
+mod ingestion;
 mod memory_store_conformance;
 mod openapi;
 mod openmemory_store;

@@ -69,15 +69,11 @@ impl ServiceProcess {
         std::thread::sleep(Duration::from_millis(100));
         self.logs()
     }
-}
 
-impl ServiceProcess {
-    /// Kills the process at once (SIGKILL: no shutdown of any kind), waits for it and returns
-    /// its logs.
+    /// Kills the process at once (SIGKILL), as a crash or the out-of-memory killer would.
     pub fn kill(mut self) -> String {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        std::thread::sleep(Duration::from_millis(100));
         self.logs()
     }
 }
