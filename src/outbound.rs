@@ -1,5 +1,6 @@
 //! Outbound adapters: implementations of the core's ports.
 
+pub mod cached_blob_store;
 pub mod disk_blob_store;
 pub mod embedded;
 pub mod openmemory;

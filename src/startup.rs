@@ -20,6 +20,7 @@ use crate::inbound::http::health::Readiness;
 use crate::inbound::http::post_call::{remove_staging_leftovers, PostCallSettings};
 use crate::inbound::http::state::{AppState, WebhookKeys};
 use crate::inbound::http::HttpServer;
+use crate::outbound::cached_blob_store::CachedBlobStore;
 use crate::outbound::disk_blob_store::DiskBlobStore;
 use crate::outbound::embedded::EmbeddedMemoryStore;
 use crate::outbound::openmemory::OpenMemoryStore;
@@ -27,6 +28,10 @@ use crate::outbound::system_clock::SystemClock;
 
 /// How long the ingestion worker may take to stop between two memories at shutdown.
 const WORKER_STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// How many small objects (profile cards, ingestion records) are kept in memory: at most 8 KiB
+/// each (32 MiB at worst; a card is about 1 KiB).
+const CACHED_OBJECTS: usize = 4_096;
 
 /// Starts logging in the configured format; `RUST_LOG` refines the level (default `info`).
 pub fn init_tracing(format: LogFormat) {
@@ -46,8 +51,11 @@ pub struct Service {
 
 /// Builds every adapter from the settings.
 pub async fn build(settings: &Settings) -> anyhow::Result<Service> {
-    let blob_store: Arc<dyn BlobStore> =
-        Arc::new(DiskBlobStore::new(&settings.payload_storage_path));
+    // One instance for every use case: the cache is only right while all writes go through it.
+    let blob_store: Arc<dyn BlobStore> = Arc::new(CachedBlobStore::new(
+        Arc::new(DiskBlobStore::new(&settings.payload_storage_path)),
+        CACHED_OBJECTS,
+    ));
     let memory_store = build_memory_store(settings).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let ingest = Arc::new(IngestCall::new(
