@@ -116,3 +116,53 @@ fn check_fails_and_names_the_memory_store_when_openmemory_is_unreachable() {
     assert!(!output.status.success(), "{report}");
     assert!(report.contains("backend problem: memory store"), "{report}");
 }
+
+#[test]
+fn replay_learns_from_an_archived_transcription_and_counts_the_call_once() {
+    let data = tempfile::tempdir().unwrap();
+    let conversation = "conv_01jz8q4b7c2d9e3f5g6h8j0k1m";
+    let folder = data.path().join(".dev-data/payloads").join(conversation);
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/payloads/post_call_transcription.json"
+        ),
+        folder.join(format!("{conversation}_transcription.json")),
+    )
+    .unwrap();
+    let card = data
+        .path()
+        .join(".dev-data/payloads/.state/profiles/14155550123.json");
+
+    for _ in 0..2 {
+        let output = caller_memory()
+            .current_dir(data.path())
+            .args(["--dev", "replay", conversation])
+            .output()
+            .unwrap();
+        let report = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{report}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(report.contains("replay: 1 ingested, 0 skipped"), "{report}");
+        let card: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&card).unwrap()).unwrap();
+        assert_eq!(card["name"], "Maria");
+        assert_eq!(card["call_count"], 1);
+    }
+}
+
+#[test]
+fn replay_refuses_an_unsafe_conversation_id() {
+    let data = tempfile::tempdir().unwrap();
+    let output = caller_memory()
+        .current_dir(data.path())
+        .args(["--dev", "replay", "../etc"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("conversation id \"../etc\""));
+}
