@@ -19,17 +19,10 @@ fi
 
 cargo build --quiet
 BINARY="${CARGO_TARGET_DIR:-target}/debug/caller-memory"
-DATA="$(mktemp -d)"
 export CLIENT_DATA_KEY=dev-only-client-data-key SEARCH_DATA_KEY=dev-only-search-data-key POST_CALL_KEY=dev-only-post-call-key
-PORT="$PORT" PAYLOAD_STORAGE_PATH="$DATA/payloads" OPENMEMORY_DB_PATH="$DATA/memory.sqlite3" RUST_LOG=warn \
-    "$BINARY" --dev serve >"$DATA/server.log" 2>&1 &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$DATA"' EXIT
-
-for _ in $(seq 1 100); do
-    curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break
-    sleep 0.1
-done
+source scripts/dev-server.sh
+export RUST_LOG=warn
+start_dev_server
 
 SCHEMATHESIS_HOOKS=scripts.fuzz.hooks "$VENV/bin/schemathesis" \
     --config-file scripts/fuzz/schemathesis.toml \

@@ -26,21 +26,10 @@ echo "== building the release binary"
 cargo build --release --quiet
 BINARY="${CARGO_TARGET_DIR:-target}/release/caller-memory"
 
-DATA=$(mktemp -d)
-export PAYLOAD_STORAGE_PATH="$DATA/payloads"
-export OPENMEMORY_DB_PATH="$DATA/memory.sqlite3"
-export PORT HOST=127.0.0.1
 # Only errors are logged: the run measures the service, not the terminal.
 export RUST_LOG=${RUST_LOG:-error}
-
-"$BINARY" --dev serve >"$DATA/server.log" 2>&1 &
-SERVER=$!
-trap 'kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; rm -rf "$DATA"' EXIT
-for _ in $(seq 100); do
-    curl -sf "$BASE/health" >/dev/null 2>&1 && break
-    sleep 0.1
-done
-curl -sf "$BASE/health" >/dev/null || { cat "$DATA/server.log"; exit 1; }
+source scripts/dev-server.sh
+start_dev_server
 
 # The returning caller is learnt from the signed sample transcription, as in production.
 echo "== learning a returning caller from payloads/post_call_transcription.json"

@@ -22,16 +22,9 @@ command -v oha >/dev/null 2>&1 || cargo install oha --locked
 cargo build --release --quiet
 BINARY="${CARGO_TARGET_DIR:-target}/release/caller-memory"
 
-DATA=$(mktemp -d)
-export PAYLOAD_STORAGE_PATH="$DATA/payloads" OPENMEMORY_DB_PATH="$DATA/memory.sqlite3"
-export PORT HOST=127.0.0.1 RUST_LOG=${RUST_LOG:-warn}
-"$BINARY" --dev serve >"$DATA/server.log" 2>&1 &
-SERVER=$!
-trap 'kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; rm -rf "$DATA"' EXIT
-for _ in $(seq 100); do
-    curl -sf "$BASE/health" >/dev/null 2>&1 && break
-    sleep 0.1
-done
+export RUST_LOG=${RUST_LOG:-warn}
+source scripts/dev-server.sh
+start_dev_server
 
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$SERVER/status"; }
 (
