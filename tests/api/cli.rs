@@ -1,18 +1,37 @@
 //! The binary as a newcomer runs it.
 
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, Output};
 
-fn caller_memory() -> Command {
+/// The binary with a clean environment in `working_dir`: no variables, and no `.env` file unless
+/// the test puts one there.
+fn caller_memory(working_dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_caller-memory"));
-    // A clean environment and an empty working directory: no .env file, no variables.
-    let empty = tempfile::tempdir().expect("temporary directory");
-    command.env_clear().current_dir(empty.keep());
+    command.env_clear().current_dir(working_dir);
     command
+}
+
+/// Runs the command, fails the test with everything it printed unless it succeeded, and returns
+/// what it printed on standard output.
+fn succeeds(command: &mut Command) -> String {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = command.output().expect("the binary runs");
+    let report = String::from_utf8_lossy(&stdout).into_owned();
+    assert!(
+        status.success(),
+        "{report}{}",
+        String::from_utf8_lossy(&stderr)
+    );
+    report
 }
 
 #[test]
 fn serve_without_configuration_names_all_eight_missing_variables_and_fails() {
-    let output = caller_memory().arg("serve").output().unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    let output = caller_memory(empty.path()).arg("serve").output().unwrap();
     assert!(!output.status.success());
     let message = String::from_utf8_lossy(&output.stderr);
     for variable in [
@@ -34,12 +53,13 @@ fn serve_without_configuration_names_all_eight_missing_variables_and_fails() {
 
 #[test]
 fn the_openapi_command_prints_the_committed_spec() {
-    let output = caller_memory().arg("openapi").output().unwrap();
-    assert!(output.status.success());
+    let empty = tempfile::tempdir().unwrap();
+    let printed = succeeds(caller_memory(empty.path()).arg("openapi"));
     let committed =
-        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.yaml")).unwrap();
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.yaml"))
+            .unwrap();
     assert!(
-        output.stdout == committed,
+        printed == committed,
         "`caller-memory openapi` differs from openapi/openapi.yaml"
     );
 }
@@ -50,16 +70,8 @@ fn sign_prints_a_header_that_verifies_with_the_configured_key() {
         env!("CARGO_MANIFEST_DIR"),
         "/payloads/post_call_transcription.json"
     );
-    let output = caller_memory()
-        .args(["--dev", "sign", payload])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let header = String::from_utf8(output.stdout).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let header = succeeds(caller_memory(data.path()).args(["--dev", "sign", payload]));
     let timestamp: i64 = header
         .trim()
         .strip_prefix("t=")
@@ -78,17 +90,7 @@ fn sign_prints_a_header_that_verifies_with_the_configured_key() {
 #[test]
 fn check_reports_every_backend_ok_with_the_dev_profile() {
     let data = tempfile::tempdir().unwrap();
-    let output = caller_memory()
-        .current_dir(data.path())
-        .args(["--dev", "check"])
-        .output()
-        .unwrap();
-    let report = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{report}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let report = succeeds(caller_memory(data.path()).args(["--dev", "check"]));
     assert!(report.contains("backends: ok"), "{report}");
     assert!(
         report.contains("ingestion: 0 pending, 0 failed"),
@@ -105,8 +107,7 @@ fn check_fails_and_names_the_memory_store_when_openmemory_is_unreachable() {
         .local_addr()
         .unwrap()
         .port();
-    let output = caller_memory()
-        .current_dir(data.path())
+    let output = caller_memory(data.path())
         .args(["--dev", "check"])
         .env("MEMORY_BACKEND", "openmemory")
         .env("OPENMEMORY_URL", format!("http://127.0.0.1:{port}"))
@@ -136,17 +137,7 @@ fn replay_learns_from_an_archived_transcription_and_counts_the_call_once() {
         .join(".dev-data/payloads/.state/profiles/14155550123.json");
 
     for _ in 0..2 {
-        let output = caller_memory()
-            .current_dir(data.path())
-            .args(["--dev", "replay", conversation])
-            .output()
-            .unwrap();
-        let report = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success(),
-            "{report}{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let report = succeeds(caller_memory(data.path()).args(["--dev", "replay", conversation]));
         assert!(report.contains("replay: 1 ingested, 0 skipped"), "{report}");
         let card: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&card).unwrap()).unwrap();
@@ -158,8 +149,7 @@ fn replay_learns_from_an_archived_transcription_and_counts_the_call_once() {
 #[test]
 fn replay_refuses_an_unsafe_conversation_id() {
     let data = tempfile::tempdir().unwrap();
-    let output = caller_memory()
-        .current_dir(data.path())
+    let output = caller_memory(data.path())
         .args(["--dev", "replay", "../etc"])
         .output()
         .unwrap();
