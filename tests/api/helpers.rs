@@ -93,6 +93,7 @@ impl TestApp {
 
     pub async fn spawn_with(ports: TestPorts) -> Self {
         let scratch = tempfile::tempdir().expect("scratch folder");
+        let staging_folder = scratch.path().join(".staging");
         let state = Arc::new(AppState {
             greet_caller: GreetCaller::new(
                 ports.blob_store.clone(),
@@ -116,13 +117,12 @@ impl TestApp {
             post_call: PostCallSettings {
                 max_body_bytes: ports.max_body_bytes,
                 signature_tolerance: Duration::from_secs(30 * 60),
-                staging_folder: scratch.path().join(".staging"),
+                staging_folder: staging_folder.clone(),
             },
         });
         let server = HttpServer::bind("127.0.0.1:0".parse().unwrap(), state)
             .await
             .expect("bind a free port");
-        let staging_folder = scratch.path().join(".staging");
         Self::serve(server, scratch, staging_folder, None)
     }
 
