@@ -6,6 +6,7 @@
 mod caller_id;
 mod completed_call;
 mod conversation_id;
+mod embedding;
 mod first_message;
 mod memory;
 pub mod ports;
@@ -18,6 +19,7 @@ pub use completed_call::{
     CallerCandidates, CompletedCall, ParseTranscription, Speaker, Turn, UnreadableTranscription,
 };
 pub use conversation_id::{AgentId, ConversationId, InvalidIdentifier, MAX_IDENTIFIER_LENGTH};
+pub use embedding::Embedding;
 pub use first_message::{FirstMessageTemplate, InvalidFirstMessageTemplate};
 pub use memory::{AddOutcome, Decay, MemoryHit, MemoryKind, NewMemory, TurnPosition};
 pub use profile::{CallRecord, ProfileCard, STATE_PREFIX};

@@ -5,10 +5,12 @@
 
 mod blob_store;
 mod clock;
+mod embedder;
 mod ingestion_scheduler;
 mod memory_store;
 
 pub use blob_store::*;
 pub use clock::*;
+pub use embedder::*;
 pub use ingestion_scheduler::*;
 pub use memory_store::*;

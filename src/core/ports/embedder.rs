@@ -1,0 +1,45 @@
+//! Turns text into sentence embeddings: a local model run in process, or an HTTP embeddings API.
+
+use async_trait::async_trait;
+
+use crate::core::Embedding;
+
+/// Why an embedding could not be computed.
+#[derive(Debug, thiserror::Error)]
+pub enum EmbedderError {
+    /// The model could not be reached or did not answer in time (an HTTP service down,
+    /// overloaded or slow). Worth retrying later; a search falls back to lexical ranking.
+    #[error("embedder unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// The model refused this input for good (for example an HTTP 4xx other than 429).
+    #[error("embedder rejected the input")]
+    Rejected(#[source] anyhow::Error),
+    #[error(transparent)]
+    Unknown(#[from] anyhow::Error),
+}
+
+impl EmbedderError {
+    /// Whether trying the same call again later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, EmbedderError::Unavailable(_))
+    }
+}
+
+/// Computes sentence embeddings.
+#[cfg_attr(any(test, feature = "test-doubles"), mockall::automock)]
+#[async_trait]
+pub trait Embedder: Send + Sync + 'static {
+    /// Names the model and its settings (for example `local:all-MiniLM-L6-v2`). Stores keep it
+    /// beside each vector and never compare vectors of different models.
+    fn model_id(&self) -> &str;
+
+    /// The length of every vector this embedder returns.
+    fn dimensions(&self) -> usize;
+
+    /// Embeds each text, in order: the result has exactly one unit-length embedding per text.
+    ///
+    /// # Errors
+    /// - [`EmbedderError::Unavailable`] when the model cannot be reached or is too slow.
+    /// - [`EmbedderError::Rejected`] when the model refuses the input for good.
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Embedding>, EmbedderError>;
+}
