@@ -67,13 +67,8 @@ impl Call {
 
     /// The sample transcription rewritten for this call.
     pub fn transcription(&self) -> Value {
-        let mut event: Value = serde_json::from_slice(SAMPLE).expect("the sample is JSON");
+        let mut event = addressed_sample(self.number, self.conversation);
         let data = &mut event["data"];
-        data["conversation_id"] = json!(self.conversation);
-        data["metadata"]["phone_call"]["external_number"] = json!(self.number);
-        let variables = &mut data["conversation_initiation_client_data"]["dynamic_variables"];
-        variables["system__caller_id"] = json!(self.number);
-        variables["system__conversation_id"] = json!(self.conversation);
         let analysis = &mut data["analysis"];
         analysis["transcript_summary"] = json!(self.summary);
         analysis["data_collection_results"]["first_name"]["value"] = json!(self.first_name);
@@ -100,6 +95,18 @@ impl Call {
         expected.sort();
         expected
     }
+}
+
+/// The sample transcription as the call `conversation` with the caller `number`.
+pub fn addressed_sample(number: &str, conversation: &str) -> Value {
+    let mut event: Value = serde_json::from_slice(SAMPLE).expect("the sample is JSON");
+    let data = &mut event["data"];
+    data["conversation_id"] = json!(conversation);
+    data["metadata"]["phone_call"]["external_number"] = json!(number);
+    let variables = &mut data["conversation_initiation_client_data"]["dynamic_variables"];
+    variables["system__caller_id"] = json!(number);
+    variables["system__conversation_id"] = json!(conversation);
+    event
 }
 
 /// Waits until `condition` holds, checking every 20 ms; fails naming `what` after the deadline.
@@ -188,7 +195,12 @@ impl Webhooks {
     /// Waits until no call is pending ingestion and requires that none failed; fails with the
     /// last `/ready` answer otherwise.
     pub async fn wait_until_learnt(&self) -> Value {
-        let deadline = Instant::now() + INGESTION_DEADLINE;
+        self.wait_until_learnt_within(INGESTION_DEADLINE).await
+    }
+
+    /// [`Webhooks::wait_until_learnt`] for a backlog that needs more than the usual deadline.
+    pub async fn wait_until_learnt_within(&self, limit: Duration) -> Value {
+        let deadline = Instant::now() + limit;
         loop {
             let readiness = self.readiness().await;
             if readiness["pending_ingestions"] == 0 {
@@ -197,7 +209,7 @@ impl Webhooks {
             }
             assert!(
                 Instant::now() < deadline,
-                "ingestion did not finish within {INGESTION_DEADLINE:?}: {readiness}"
+                "ingestion did not finish within {limit:?}: {readiness}"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

@@ -1,0 +1,162 @@
+//! One configuration of the service, wired as `serve` wires it, learning the evaluation set
+//! through the post-call webhook and answering its questions through search-data.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::scoring::{Scores, RESULTS_PER_QUESTION};
+use super::set::Caller;
+use crate::helpers::{Backend, TestApp};
+
+/// The variable that points the hybrid configuration at a sentence-embedding model folder; it is
+/// also the service's own setting, passed through unchanged.
+pub const MODEL_FOLDER_VARIABLE: &str = "EMBEDDING_MODEL_DIR";
+
+/// When set, every question whose answer is not first is printed with what came first.
+pub const SHOW_MISSES_VARIABLE: &str = "RECALL_EVAL_SHOW_MISSES";
+
+/// The longest a run waits for its calls to be learnt.
+pub const INGESTION_LIMIT: Duration = Duration::from_secs(900);
+
+/// A memory backend and search set-up under evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Configuration {
+    /// The SQLite store, full-text search only.
+    EmbeddedLexical,
+    /// The SQLite store with sentence embeddings; needs a model folder.
+    EmbeddedHybrid,
+    /// OpenMemory, played by the local fake that follows the recorded server behaviour.
+    OpenMemory,
+    // Postgres: add its variant here, and to `ALL`, once the backend exists.
+}
+
+impl Configuration {
+    pub const ALL: [Configuration; 3] = [
+        Configuration::EmbeddedLexical,
+        Configuration::EmbeddedHybrid,
+        Configuration::OpenMemory,
+    ];
+
+    /// The name in tables and in `baseline.json`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Configuration::EmbeddedLexical => "embedded lexical",
+            Configuration::EmbeddedHybrid => "embedded hybrid",
+            Configuration::OpenMemory => "openmemory",
+        }
+    }
+
+    /// The backend and the settings to start the service with, or why this configuration
+    /// cannot run here.
+    pub async fn prepare(self) -> Result<(Backend, Vec<(String, String)>), String> {
+        match self {
+            Configuration::EmbeddedLexical => Ok((Backend::Embedded, Vec::new())),
+            Configuration::EmbeddedHybrid => match std::env::var(MODEL_FOLDER_VARIABLE) {
+                Ok(folder) if !folder.is_empty() => Ok((
+                    Backend::Embedded,
+                    vec![(MODEL_FOLDER_VARIABLE.to_owned(), folder)],
+                )),
+                _ => Err(format!("not configured ({MODEL_FOLDER_VARIABLE} unset), skipped")),
+            },
+            Configuration::OpenMemory => Ok((Backend::openmemory().await, Vec::new())),
+        }
+    }
+}
+
+/// A running service of one configuration.
+pub struct Service {
+    pub app: TestApp,
+    pub backend: Backend,
+}
+
+impl Service {
+    /// Starts `configuration`, or says why it cannot run here.
+    pub async fn start(configuration: Configuration) -> Result<Self, String> {
+        let (backend, settings) = configuration.prepare().await?;
+        let settings: Vec<(&str, &str)> = settings
+            .iter()
+            .map(|(key, value)| (key.as_str(), value.as_str()))
+            .collect();
+        let app = TestApp::spawn_service(&backend, &settings).await;
+        Ok(Service { app, backend })
+    }
+
+    /// Delivers every call, oldest first, as signed post-call webhooks and waits until the
+    /// service has learnt them; returns how long that took.
+    pub async fn learn(&self, transcriptions: &[Value]) -> Duration {
+        let webhooks = self.app.webhooks();
+        let started = Instant::now();
+        for transcription in transcriptions {
+            webhooks.deliver_call(transcription).await;
+        }
+        webhooks.wait_until_learnt_within(INGESTION_LIMIT).await;
+        started.elapsed()
+    }
+
+    /// How many memories the store holds for `numbers`, read from the store itself.
+    pub fn memories_stored(&self, numbers: &[&str]) -> usize {
+        match &self.backend {
+            Backend::OpenMemory(fake) => numbers.iter().map(|n| fake.memories_of(n).len()).sum(),
+            Backend::Embedded => {
+                let database = rusqlite::Connection::open(self.app.memory_database())
+                    .expect("the embedded store's file opens");
+                let count: i64 = database
+                    .query_row("SELECT count(*) FROM memories", [], |row| row.get(0))
+                    .expect("the memories are counted");
+                usize::try_from(count).expect("a count")
+            }
+        }
+    }
+
+    /// Asks `query` for `number` through search-data; returns the memories and the round trip.
+    pub async fn ask(&self, number: &str, query: &str) -> (Vec<Value>, Duration) {
+        let started = Instant::now();
+        let found = self.app.webhooks().search(number, query, RESULTS_PER_QUESTION).await;
+        let elapsed = started.elapsed();
+        assert_eq!(found["status"], "ok", "search-data for {query:?}: {found}");
+        let memories = found["memories"].as_array().expect("a list of memories").clone();
+        (memories, elapsed)
+    }
+}
+
+/// Every call of `callers`, oldest first across all of them.
+pub fn chronological_transcriptions(callers: &[Caller]) -> Vec<Value> {
+    let mut calls: Vec<(u32, Value)> = callers
+        .iter()
+        .flat_map(|caller| {
+            caller.calls.iter().map(move |call| (call.days_ago, call.transcription(caller)))
+        })
+        .collect();
+    calls.sort_by_key(|(days_ago, _)| std::cmp::Reverse(*days_ago));
+    calls.into_iter().map(|(_, transcription)| transcription).collect()
+}
+
+/// Runs the whole set through `configuration`, or says why it cannot run here.
+pub async fn evaluate(configuration: Configuration, callers: &[Caller]) -> Result<Scores, String> {
+    let service = Service::start(configuration).await?;
+    let mut scores = Scores {
+        ingestion_time: service.learn(&chronological_transcriptions(callers)).await,
+        ..Scores::default()
+    };
+    let numbers: Vec<&str> = callers.iter().map(|caller| caller.number.as_str()).collect();
+    scores.memories_learnt = service.memories_stored(&numbers);
+    let show_misses = std::env::var_os(SHOW_MISSES_VARIABLE).is_some();
+    for caller in callers {
+        for question in &caller.questions {
+            let (memories, latency) = service.ask(&caller.number, &question.ask).await;
+            scores.latencies.push(latency);
+            if question.never_said {
+                scores.never_said_empty.push(memories.is_empty());
+            } else {
+                let answers = caller.answers(question);
+                let rank = super::scoring::rank_of_answer(&memories, &answers);
+                if show_misses && rank != Some(1) {
+                    eprintln!("{} {:?} -> {rank:?}: first {}", caller.number, question.ask, memories.first().map_or(&Value::Null, |m| &m["content"]));
+                }
+                scores.ranks.push(rank);
+            }
+        }
+    }
+    Ok(scores)
+}
