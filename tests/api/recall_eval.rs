@@ -57,14 +57,21 @@ async fn evaluate_all(subset: Subset) -> Vec<(Configuration, Scores)> {
             Ok(scores) => {
                 rows.push(scores.markdown_row(configuration.name()));
                 figures.insert(configuration.name().to_owned(), figures_of(&scores));
-                eprintln!("{}: {:.1} s", configuration.name(), started.elapsed().as_secs_f64());
+                eprintln!(
+                    "{}: {:.1} s",
+                    configuration.name(),
+                    started.elapsed().as_secs_f64()
+                );
                 scored.push((configuration, scores));
             }
             Err(reason) => rows.push(skipped_row(configuration.name(), &reason)),
         }
     }
     println!("{}\n", rows.join("\n"));
-    println!("{}", serde_json::to_string_pretty(&json!({subset.name(): figures})).unwrap());
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json!({subset.name(): figures})).unwrap()
+    );
     scored
 }
 

@@ -24,7 +24,12 @@ pub async fn measure_padded_latency() {
     let counts: Vec<usize> = std::env::var(COUNTS_VARIABLE)
         .unwrap_or_else(|_| DEFAULT_COUNTS.to_owned())
         .split(',')
-        .map(|count| count.trim().parse().expect("memory counts are whole numbers"))
+        .map(|count| {
+            count
+                .trim()
+                .parse()
+                .expect("memory counts are whole numbers")
+        })
         .collect();
     let callers = set::load(Subset::Full);
     let exchanges = exchanges(&callers);
@@ -55,7 +60,9 @@ pub async fn measure_padded_latency() {
                 ..Scores::default()
             };
             for question in &questions {
-                scores.latencies.push(service.ask(PADDED_NUMBER, question).await.1);
+                scores
+                    .latencies
+                    .push(service.ask(PADDED_NUMBER, question).await.1);
             }
             rows.push(format!(
                 "| {} | {} | {:.2} ms | {:.2} ms | {:.0} /s |",
@@ -94,7 +101,8 @@ fn padded_caller(exchanges: &[(String, String)], count: usize) -> Caller {
         .flat_map(|index| {
             let (question, answer) = &exchanges[index % exchanges.len()];
             // A stride coprime with most set sizes pairs each answer with many others.
-            let (_, addition) = &exchanges[(index / exchanges.len() * 7 + index * 13 + 1) % exchanges.len()];
+            let (_, addition) =
+                &exchanges[(index / exchanges.len() * 7 + index * 13 + 1) % exchanges.len()];
             [
                 vec!["agent".to_owned(), question.clone()],
                 vec!["user".to_owned(), format!("{answer} {addition}")],
@@ -124,5 +132,9 @@ fn padded_caller(exchanges: &[(String, String)], count: usize) -> Caller {
 }
 
 fn transcriptions(caller: &Caller) -> Vec<Value> {
-    caller.calls.iter().map(|call| call.transcription(caller)).collect()
+    caller
+        .calls
+        .iter()
+        .map(|call| call.transcription(caller))
+        .collect()
 }

@@ -57,7 +57,9 @@ impl Configuration {
                     Backend::Embedded,
                     vec![(MODEL_FOLDER_VARIABLE.to_owned(), folder)],
                 )),
-                _ => Err(format!("not configured ({MODEL_FOLDER_VARIABLE} unset), skipped")),
+                _ => Err(format!(
+                    "not configured ({MODEL_FOLDER_VARIABLE} unset), skipped"
+                )),
             },
             Configuration::OpenMemory => Ok((Backend::openmemory().await, Vec::new())),
         }
@@ -112,10 +114,17 @@ impl Service {
     /// Asks `query` for `number` through search-data; returns the memories and the round trip.
     pub async fn ask(&self, number: &str, query: &str) -> (Vec<Value>, Duration) {
         let started = Instant::now();
-        let found = self.app.webhooks().search(number, query, RESULTS_PER_QUESTION).await;
+        let found = self
+            .app
+            .webhooks()
+            .search(number, query, RESULTS_PER_QUESTION)
+            .await;
         let elapsed = started.elapsed();
         assert_eq!(found["status"], "ok", "search-data for {query:?}: {found}");
-        let memories = found["memories"].as_array().expect("a list of memories").clone();
+        let memories = found["memories"]
+            .as_array()
+            .expect("a list of memories")
+            .clone();
         (memories, elapsed)
     }
 }
@@ -125,11 +134,17 @@ pub fn chronological_transcriptions(callers: &[Caller]) -> Vec<Value> {
     let mut calls: Vec<(u32, Value)> = callers
         .iter()
         .flat_map(|caller| {
-            caller.calls.iter().map(move |call| (call.days_ago, call.transcription(caller)))
+            caller
+                .calls
+                .iter()
+                .map(move |call| (call.days_ago, call.transcription(caller)))
         })
         .collect();
     calls.sort_by_key(|(days_ago, _)| std::cmp::Reverse(*days_ago));
-    calls.into_iter().map(|(_, transcription)| transcription).collect()
+    calls
+        .into_iter()
+        .map(|(_, transcription)| transcription)
+        .collect()
 }
 
 /// Runs the whole set through `configuration`, or says why it cannot run here.
@@ -139,7 +154,10 @@ pub async fn evaluate(configuration: Configuration, callers: &[Caller]) -> Resul
         ingestion_time: service.learn(&chronological_transcriptions(callers)).await,
         ..Scores::default()
     };
-    let numbers: Vec<&str> = callers.iter().map(|caller| caller.number.as_str()).collect();
+    let numbers: Vec<&str> = callers
+        .iter()
+        .map(|caller| caller.number.as_str())
+        .collect();
     scores.memories_learnt = service.memories_stored(&numbers);
     let show_misses = std::env::var_os(SHOW_MISSES_VARIABLE).is_some();
     for caller in callers {
@@ -152,7 +170,12 @@ pub async fn evaluate(configuration: Configuration, callers: &[Caller]) -> Resul
                 let answers = caller.answers(question);
                 let rank = super::scoring::rank_of_answer(&memories, &answers);
                 if show_misses && rank != Some(1) {
-                    eprintln!("{} {:?} -> {rank:?}: first {}", caller.number, question.ask, memories.first().map_or(&Value::Null, |m| &m["content"]));
+                    eprintln!(
+                        "{} {:?} -> {rank:?}: first {}",
+                        caller.number,
+                        question.ask,
+                        memories.first().map_or(&Value::Null, |m| &m["content"])
+                    );
                 }
                 scores.ranks.push(rank);
             }

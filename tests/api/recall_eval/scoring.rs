@@ -22,7 +22,10 @@ pub fn rank_of_answer(memories: &[Value], answers: &[Answer]) -> Option<usize> {
 /// A memory is the answer when it contains the answer's text and, when it says which call it
 /// comes from, comes from the answer's call.
 fn answers_with(memory: &Value, answer: &Answer) -> bool {
-    let content = memory["content"].as_str().map(normalise).unwrap_or_default();
+    let content = memory["content"]
+        .as_str()
+        .map(normalise)
+        .unwrap_or_default();
     let same_call = memory["conversation_id"]
         .as_str()
         .is_none_or(|conversation| conversation == answer.conversation);
@@ -46,23 +49,37 @@ pub struct Scores {
 impl Scores {
     /// Share of answerable questions whose first memory is an answer, in percent.
     pub fn top1(&self) -> f64 {
-        percent(self.ranks.iter().filter(|rank| **rank == Some(1)).count(), self.ranks.len())
+        percent(
+            self.ranks.iter().filter(|rank| **rank == Some(1)).count(),
+            self.ranks.len(),
+        )
     }
 
     /// Share of answerable questions with an answer among the results, in percent.
     pub fn recall_at_5(&self) -> f64 {
-        percent(self.ranks.iter().filter(|rank| rank.is_some()).count(), self.ranks.len())
+        percent(
+            self.ranks.iter().filter(|rank| rank.is_some()).count(),
+            self.ranks.len(),
+        )
     }
 
     /// Mean reciprocal rank of the first answer (0 when absent).
     pub fn mrr(&self) -> f64 {
-        let sum: f64 = self.ranks.iter().flatten().map(|rank| 1.0 / *rank as f64).sum();
+        let sum: f64 = self
+            .ranks
+            .iter()
+            .flatten()
+            .map(|rank| 1.0 / *rank as f64)
+            .sum();
         sum / self.ranks.len().max(1) as f64
     }
 
     /// Share of never-said questions answered with no memory, in percent.
     pub fn never_said_empty(&self) -> f64 {
-        percent(self.never_said_empty.iter().filter(|empty| **empty).count(), self.never_said_empty.len())
+        percent(
+            self.never_said_empty.iter().filter(|empty| **empty).count(),
+            self.never_said_empty.len(),
+        )
     }
 
     pub fn latency_percentile(&self, percentile: f64) -> Duration {

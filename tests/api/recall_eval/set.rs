@@ -104,8 +104,12 @@ pub fn load(subset: Subset) -> Vec<Caller> {
             caller.trade = file.trade.clone();
             caller.agent = file.agent.clone();
             for (call_index, call) in caller.calls.iter_mut().enumerate() {
-                call.conversation =
-                    format!("conv_eval_{}_{}_{}", file.trade, caller_index + 1, call_index + 1);
+                call.conversation = format!(
+                    "conv_eval_{}_{}_{}",
+                    file.trade,
+                    caller_index + 1,
+                    call_index + 1
+                );
             }
             check(&caller);
             if subset == Subset::Full || caller.reduced {
@@ -135,9 +139,17 @@ fn check(caller: &Caller) {
             let well_formed = matches!(turn.len(), 2 | 3)
                 && matches!(turn[0].as_str(), "agent" | "user")
                 && (turn.len() == 2 || turn[0] == "user");
-            assert!(well_formed, "{} {}: bad turn {turn:?}", caller.trade, caller.number);
+            assert!(
+                well_formed,
+                "{} {}: bad turn {turn:?}",
+                caller.trade, caller.number
+            );
             if let Some(label) = turn.get(2) {
-                assert!(labels.insert(label.clone()), "{}: label {label} twice", caller.number);
+                assert!(
+                    labels.insert(label.clone()),
+                    "{}: label {label} twice",
+                    caller.number
+                );
             }
         }
     }
@@ -164,16 +176,25 @@ impl Caller {
     /// The memory text that `label` names.
     pub fn answer(&self, label: &str) -> Option<Answer> {
         if let Some(field) = label.strip_prefix("fact:") {
-            let call = self.calls.iter().rev().find(|c| c.collected.contains_key(field))?;
+            let call = self
+                .calls
+                .iter()
+                .rev()
+                .find(|c| c.collected.contains_key(field))?;
             let text = format!("{field}: {}", call.collected[field]);
             return Some(call.answer(text));
         }
         if let Some(number) = label.strip_prefix("summary:") {
-            let call = self.calls.get(number.parse::<usize>().ok()?.checked_sub(1)?)?;
+            let call = self
+                .calls
+                .get(number.parse::<usize>().ok()?.checked_sub(1)?)?;
             return Some(call.answer(first_sentence(call.summary.as_deref()?)));
         }
         self.calls.iter().find_map(|call| {
-            let turn = call.transcript.iter().find(|t| t.get(2).map(String::as_str) == Some(label))?;
+            let turn = call
+                .transcript
+                .iter()
+                .find(|t| t.get(2).map(String::as_str) == Some(label))?;
             Some(call.answer(turn[1].clone()))
         })
     }
@@ -215,7 +236,11 @@ impl Call {
             .iter()
             .enumerate()
             .map(|(index, turn)| {
-                let mut wire = if turn[0] == "agent" { agent_turn.clone() } else { user_turn.clone() };
+                let mut wire = if turn[0] == "agent" {
+                    agent_turn.clone()
+                } else {
+                    user_turn.clone()
+                };
                 wire["message"] = json!(turn[1]);
                 wire["time_in_call_secs"] = json!(index * 6);
                 wire
@@ -232,7 +257,12 @@ impl Call {
         data["analysis"]["data_collection_results"] = self
             .collected
             .iter()
-            .map(|(field, value)| (field.clone(), json!({"data_collection_id": field, "value": value})))
+            .map(|(field, value)| {
+                (
+                    field.clone(),
+                    json!({"data_collection_id": field, "value": value}),
+                )
+            })
             .collect::<serde_json::Map<_, _>>()
             .into();
         event
@@ -241,7 +271,10 @@ impl Call {
 
 /// Lower case, whitespace collapsed.
 pub fn normalise(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
 }
 
 /// Up to the first sentence end followed by a space, which condensation keeps.
