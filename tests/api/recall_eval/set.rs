@@ -162,9 +162,12 @@ fn check(caller: &Caller) {
             caller.number
         );
         for label in &question.answers {
+            let answer = caller.answer(label).unwrap_or_else(|| {
+                panic!("{} {}: unknown answer {label}", caller.trade, caller.number)
+            });
             assert!(
-                caller.answer(label).is_some(),
-                "{} {}: unknown answer {label}",
+                answer.text.len() >= 30 || !label.starts_with("summary:"),
+                "{} {}: {label} starts with a sentence too short to recognise it",
                 caller.trade,
                 caller.number
             );
@@ -277,10 +280,10 @@ pub fn normalise(text: &str) -> String {
         .to_lowercase()
 }
 
-/// Up to the first sentence end followed by a space, which condensation keeps.
+/// The summary up to its first `.`, `!` or `?`: a stretch that survives OpenMemory's
+/// condensation of long content, which keeps the first sentences but re-spaces words around
+/// every such mark.
 fn first_sentence(summary: &str) -> String {
-    match summary.find(". ") {
-        Some(end) => summary[..=end].to_owned(),
-        None => summary.to_owned(),
-    }
+    let end = summary.find(['.', '!', '?']).unwrap_or(summary.len());
+    summary[..end].to_owned()
 }
