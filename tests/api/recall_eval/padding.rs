@@ -99,10 +99,14 @@ fn exchanges(callers: &[Caller]) -> Vec<(String, String)> {
 fn padded_caller(exchanges: &[(String, String)], count: usize) -> Caller {
     let turns: Vec<Vec<String>> = (0..count)
         .flat_map(|index| {
-            let (question, answer) = &exchanges[index % exchanges.len()];
+            let first = index % exchanges.len();
             // A stride coprime with most set sizes pairs each answer with many others.
-            let (_, addition) =
-                &exchanges[(index / exchanges.len() * 7 + index * 13 + 1) % exchanges.len()];
+            let mut second = (index / exchanges.len() * 7 + index * 13 + 1) % exchanges.len();
+            if second == first {
+                second = (second + 1) % exchanges.len();
+            }
+            let (question, answer) = &exchanges[first];
+            let (_, addition) = &exchanges[second];
             [
                 vec!["agent".to_owned(), question.clone()],
                 vec!["user".to_owned(), format!("{answer} {addition}")],
