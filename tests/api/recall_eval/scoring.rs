@@ -126,3 +126,57 @@ fn percent(part: usize, whole: usize) -> f64 {
 pub fn milliseconds(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn penicillin() -> Answer {
+        Answer {
+            conversation: "conv_eval_dental_1_1".to_owned(),
+            text: normalise("Yes, I'm allergic to penicillin.  I get hives."),
+        }
+    }
+
+    #[test]
+    fn a_memory_that_wraps_the_callers_words_with_the_agents_question_is_the_answer() {
+        let memories = [
+            json!({"content": "Okay.", "conversation_id": "conv_eval_dental_1_1"}),
+            json!({
+                "content": "Agent asked: Any allergies?\nCaller: Yes, I'm allergic to PENICILLIN. I get hives.",
+                "conversation_id": "conv_eval_dental_1_1"
+            }),
+        ];
+
+        assert_eq!(rank_of_answer(&memories, &[penicillin()]), Some(2));
+    }
+
+    #[test]
+    fn the_same_words_from_another_call_or_in_part_are_not_the_answer() {
+        let memories = [
+            json!({
+                "content": "Yes, I'm allergic to penicillin. I get hives.",
+                "conversation_id": "conv_eval_dental_1_2"
+            }),
+            json!({"content": "I'm allergic to penicillin.", "conversation_id": null}),
+        ];
+
+        assert_eq!(rank_of_answer(&memories, &[penicillin()]), None);
+    }
+
+    #[test]
+    fn scores_count_first_places_answers_within_five_and_reciprocal_ranks() {
+        let scores = Scores {
+            ranks: vec![Some(1), Some(2), None, Some(4)],
+            never_said_empty: vec![true, false],
+            ..Scores::default()
+        };
+
+        assert_eq!(scores.top1(), 25.0);
+        assert_eq!(scores.recall_at_5(), 75.0);
+        assert!((scores.mrr() - (1.0 + 0.5 + 0.25) / 4.0).abs() < 1e-9);
+        assert_eq!(scores.never_said_empty(), 50.0);
+    }
+}
