@@ -64,7 +64,7 @@ async fn evaluate_all(subset: Subset) -> Vec<(Configuration, Scores)> {
                 );
                 scored.push((configuration, scores));
             }
-            Err(reason) => rows.push(skipped_row(configuration.name(), &reason)),
+            Err(reason) => rows.push(skipped_row(MARKDOWN_HEADER, configuration.name(), &reason)),
         }
     }
     println!("{}\n", rows.join("\n"));

@@ -17,6 +17,8 @@ const DEFAULT_COUNTS: &str = "500,10000";
 /// Caller turns per padding call.
 const TURNS_PER_CALL: usize = 50;
 
+const PADDED_HEADER: &str = "| configuration | memories of the caller | search p50 | search p99 | ingestion (memories) |\n|---|---|---|---|---|";
+
 /// The padded caller's number, outside the numbers the set assigns.
 const PADDED_NUMBER: &str = "+15559990001";
 
@@ -38,18 +40,14 @@ pub async fn measure_padded_latency() {
         .flat_map(|caller| &caller.questions)
         .map(|question| question.ask.as_str())
         .collect();
-    let mut rows = vec![
-        "| configuration | memories of the caller | search p50 | search p99 | ingestion (memories) |"
-            .to_owned(),
-        "|---|---|---|---|---|".to_owned(),
-    ];
+    let mut rows = vec![PADDED_HEADER.to_owned()];
     for configuration in Configuration::ALL {
         for &count in &counts {
             let started = Instant::now();
             let service = match Service::start(configuration).await {
                 Ok(service) => service,
                 Err(reason) => {
-                    rows.push(skipped_row(configuration.name(), &reason));
+                    rows.push(skipped_row(PADDED_HEADER, configuration.name(), &reason));
                     break;
                 }
             };

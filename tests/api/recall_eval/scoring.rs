@@ -114,9 +114,19 @@ impl Scores {
 /// The header of the results table.
 pub const MARKDOWN_HEADER: &str = "| configuration | questions | top-1 | recall@5 | MRR | never-said answered empty | search p50 | search p99 | ingestion (memories) |\n|---|---|---|---|---|---|---|---|---|";
 
-/// A configuration that could not run, as a table row.
-pub fn skipped_row(configuration: &str, reason: &str) -> String {
-    format!("| {configuration} | {reason} | | | | | | | |")
+/// A configuration that could not run, as a row of the table that `header` starts.
+pub fn skipped_row(header: &str, configuration: &str, reason: &str) -> String {
+    let columns = header
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .matches('|')
+        .count()
+        - 1;
+    format!(
+        "| {configuration} | {reason} |{}",
+        " |".repeat(columns.saturating_sub(2))
+    )
 }
 
 fn percent(part: usize, whole: usize) -> f64 {
