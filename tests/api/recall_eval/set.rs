@@ -287,3 +287,46 @@ fn first_sentence(summary: &str) -> String {
     let end = summary.find(['.', '!', '?']).unwrap_or(summary.len());
     summary[..end].to_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (callers, calls, answerable questions, never-said questions, Spanish-speaking callers)
+    fn size(callers: &[Caller]) -> (usize, usize, usize, usize, usize) {
+        let questions = callers.iter().flat_map(|caller| &caller.questions);
+        let never_said = questions.clone().filter(|q| q.never_said).count();
+        (
+            callers.len(),
+            callers.iter().map(|caller| caller.calls.len()).sum(),
+            questions.count() - never_said,
+            never_said,
+            callers
+                .iter()
+                .filter(|caller| caller.language == "es")
+                .count(),
+        )
+    }
+
+    #[test]
+    fn the_full_set_keeps_its_promised_size_and_every_label_resolves() {
+        let (callers, calls, answerable, never_said, spanish) = size(&load(Subset::Full));
+
+        assert!(callers >= 40, "{callers} callers");
+        assert!(calls > callers, "{calls} calls");
+        assert!(answerable >= 250, "{answerable} answerable questions");
+        assert!(never_said >= 40, "{never_said} never-said questions");
+        assert!(spanish >= 4, "{spanish} Spanish-speaking callers");
+    }
+
+    #[test]
+    fn the_reduced_set_is_a_part_of_the_full_set_with_spanish_and_never_said_questions() {
+        let full: Vec<String> = load(Subset::Full).into_iter().map(|c| c.number).collect();
+        let reduced = load(Subset::Reduced);
+        let (callers, _, answerable, never_said, spanish) = size(&reduced);
+
+        assert!(reduced.iter().all(|caller| full.contains(&caller.number)));
+        assert!((8..=15).contains(&callers), "{callers} callers");
+        assert!(answerable >= 60 && never_said >= 8 && spanish >= 1);
+    }
+}
