@@ -13,7 +13,7 @@ use tracing_subscriber::EnvFilter;
 use crate::config::{LogFormat, MemoryBackend, Settings};
 use crate::core::ports::{BlobStore, Clock, MemoryStore, MemoryStoreError};
 use crate::core::use_cases::ingest_call::{IngestCall, ReplayTarget};
-use crate::core::use_cases::{FirstMessagePolicy, GreetCaller, SearchMemories};
+use crate::core::use_cases::{FirstMessagePolicy, GreetCaller, OverrideGate, SearchMemories};
 use crate::core::FirstMessageTemplate;
 use crate::inbound::elevenlabs::parse_transcription;
 use crate::inbound::http::health::Readiness;
@@ -22,6 +22,7 @@ use crate::inbound::http::state::{AppState, WebhookKeys};
 use crate::inbound::http::HttpServer;
 use crate::outbound::cached_blob_store::CachedBlobStore;
 use crate::outbound::disk_blob_store::DiskBlobStore;
+use crate::outbound::elevenlabs::{ElevenLabsApi, RateLimitRetries};
 use crate::outbound::embedded::EmbeddedMemoryStore;
 use crate::outbound::openmemory::OpenMemoryStore;
 use crate::outbound::system_clock::SystemClock;
@@ -32,6 +33,9 @@ const WORKER_STOP_GRACE: Duration = Duration::from_secs(10);
 /// How many small objects (profile cards, ingestion records) are kept in memory: at most 8 KiB
 /// each (32 MiB at worst; a card is about 1 KiB).
 const CACHED_OBJECTS: usize = 4_096;
+
+/// How long one ElevenLabs API request may take.
+pub const ELEVENLABS_API_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Starts logging in the configured format; `RUST_LOG` refines the level (default `info`).
 pub fn init_tracing(format: LogFormat) {
@@ -65,12 +69,16 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Service> {
         parse_transcription,
         settings.name_fields.clone(),
     ));
+    let mut greet_caller = GreetCaller::new(
+        blob_store.clone(),
+        first_message_policy(settings)?,
+        settings.greeting_deadline,
+    );
+    if let Some(gate) = override_gate(settings, clock.clone())? {
+        greet_caller = greet_caller.with_override_gate(gate);
+    }
     let state = Arc::new(AppState {
-        greet_caller: GreetCaller::new(
-            blob_store.clone(),
-            first_message_policy(settings)?,
-            settings.greeting_deadline,
-        ),
+        greet_caller,
         search_memories: SearchMemories::new(
             memory_store.clone(),
             blob_store.clone(),
@@ -121,6 +129,38 @@ fn first_message_policy(settings: &Settings) -> anyhow::Result<FirstMessagePolic
     let template = FirstMessageTemplate::parse(&settings.first_message_template)
         .context("FIRST_MESSAGE_TEMPLATE is not usable")?;
     Ok(FirstMessagePolicy::Personalised(template))
+}
+
+/// With `ELEVENLABS_API_KEY`, overrides are sent only to agents that allow them; a 429 is not
+/// waited out (the gate tries again later, and the greeting never waits for it).
+fn override_gate(
+    settings: &Settings,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Option<Arc<OverrideGate>>> {
+    let Some(key) = &settings.elevenlabs_api_key else {
+        return Ok(None);
+    };
+    let api = elevenlabs_api(settings, key, RateLimitRetries(0))?;
+    Ok(Some(Arc::new(OverrideGate::new(
+        Arc::new(api),
+        clock,
+        settings.elevenlabs_settings_refresh,
+    ))))
+}
+
+/// The ElevenLabs API client of `settings`.
+pub fn elevenlabs_api(
+    settings: &Settings,
+    key: &crate::config::Secret,
+    retries: RateLimitRetries,
+) -> anyhow::Result<ElevenLabsApi> {
+    ElevenLabsApi::new(
+        settings.elevenlabs_api_url.clone(),
+        key.expose(),
+        ELEVENLABS_API_TIMEOUT,
+        retries,
+    )
+    .context("the ElevenLabs API client cannot be built")
 }
 
 /// Refuses to go on with a memory store that works against us (wrong key, no per-caller

@@ -9,6 +9,8 @@ pub mod search_memories;
 mod test_support;
 
 pub use archive_post_call::{ArchiveError, ArchivePostCall, ArchivedPayload};
-pub use greet_caller::{FirstMessagePolicy, GreetCaller, Greeting};
+pub use greet_caller::{
+    FirstMessagePolicy, GreetCaller, Greeting, OverrideGate, OverrideVerdict, WithheldReason,
+};
 pub use read_profile::ReadProfileError;
 pub use search_memories::{MemorySearch, MemorySearchStatus, SearchMemories};

@@ -18,6 +18,7 @@ mod openmemory_store;
 mod post_call;
 mod privacy;
 mod profiles;
+mod safe_overrides;
 mod search_data;
 mod service_process;
 mod support;
