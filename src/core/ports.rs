@@ -9,6 +9,7 @@ mod clock;
 mod embedder;
 mod ingestion_scheduler;
 mod memory_store;
+mod past_conversations;
 
 pub use agent_settings::*;
 pub use blob_store::*;
@@ -16,3 +17,4 @@ pub use clock::*;
 pub use embedder::*;
 pub use ingestion_scheduler::*;
 pub use memory_store::*;
+pub use past_conversations::*;
