@@ -165,7 +165,7 @@ pub fn elevenlabs_api(
 
 /// Refuses to go on with a memory store that works against us (wrong key, no per-caller
 /// scoping); one that is only unreachable is tolerated, since ingestion waits for it.
-async fn require_compatible_memory_store(store: &dyn MemoryStore) -> anyhow::Result<()> {
+pub(crate) async fn require_compatible_memory_store(store: &dyn MemoryStore) -> anyhow::Result<()> {
     match store.check().await {
         Ok(()) => Ok(()),
         Err(MemoryStoreError::Incompatible(reason)) => {
@@ -330,7 +330,7 @@ pub async fn replay(settings: Settings, target: ReplayTarget) -> anyhow::Result<
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let interrupt = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -9,13 +9,17 @@ mod client;
 mod conversations;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use serde_json::Value;
 
 pub use client::{ApiError, ElevenLabsApi, RateLimitRetries};
 pub use conversations::{as_transcription_webhook, ConversationPage, ConversationSummary};
 
-use crate::core::ports::{AgentSettings, AgentSettingsError, OverridePermissions};
-use crate::core::AgentId;
+use crate::core::ports::{
+    AgentSettings, AgentSettingsError, ConversationFilter, OverridePermissions, PastConversation,
+    PastConversationPage, PastConversations, PastConversationsError,
+};
+use crate::core::{AgentId, ConversationId};
 
 /// Where an agent says which overrides it allows
 /// (`platform_settings.overrides.conversation_config_override.agent.first_message`).
@@ -53,5 +57,81 @@ impl AgentSettings for ElevenLabsApi {
         Ok(OverridePermissions {
             first_message: flag(&document, FIRST_MESSAGE_OVERRIDE_POINTER),
         })
+    }
+}
+
+#[async_trait]
+impl PastConversations for ElevenLabsApi {
+    async fn page(
+        &self,
+        filter: &ConversationFilter,
+        cursor: Option<String>,
+    ) -> Result<PastConversationPage, PastConversationsError> {
+        let mut query = vec![("page_size", CONVERSATIONS_PAGE_SIZE.to_string())];
+        if let Some(agent) = &filter.agent {
+            query.push(("agent_id", agent.to_string()));
+        }
+        if let Some(since) = filter.since {
+            query.push(("call_start_after_unix", since.timestamp().to_string()));
+        }
+        if let Some(cursor) = cursor {
+            query.push(("cursor", cursor));
+        }
+        let page = self.conversations(&query).await.map_err(history_error)?;
+        let page = ConversationPage::from_wire(&page).map_err(history_error)?;
+        Ok(PastConversationPage {
+            conversations: page
+                .conversations
+                .into_iter()
+                .filter_map(|summary| {
+                    let id = ConversationId::parse(&summary.conversation_id)
+                        .inspect_err(|error| {
+                            tracing::warn!(conversation_id = %summary.conversation_id, %error, "listed conversation skipped: unusable id");
+                        })
+                        .ok()?;
+                    Some(PastConversation {
+                        id,
+                        finished: summary.status.as_deref() == Some(FINISHED_STATUS),
+                    })
+                })
+                .collect(),
+            next_cursor: page.next_cursor,
+        })
+    }
+
+    async fn transcription(
+        &self,
+        conversation: &ConversationId,
+    ) -> Result<Bytes, PastConversationsError> {
+        let document = self
+            .conversation(conversation.as_str())
+            .await
+            .map_err(history_error)?;
+        if document.get("conversation_id").and_then(Value::as_str) != Some(conversation.as_str()) {
+            return Err(PastConversationsError::Unreadable(
+                "the answer is about another conversation".into(),
+            ));
+        }
+        let body = serde_json::to_vec(&as_transcription_webhook(document))
+            .map_err(|error| PastConversationsError::Unknown(error.into()))?;
+        Ok(Bytes::from(body))
+    }
+}
+
+/// The largest page the conversations API serves.
+const CONVERSATIONS_PAGE_SIZE: u32 = 100;
+
+/// The status of a conversation that is over and analysed.
+const FINISHED_STATUS: &str = "done";
+
+fn history_error(error: ApiError) -> PastConversationsError {
+    match error {
+        ApiError::NotFound(_) => PastConversationsError::NotFound,
+        ApiError::Rejected { .. } => PastConversationsError::Rejected(error.to_string()),
+        ApiError::RateLimited { .. } | ApiError::Unavailable(_) => {
+            PastConversationsError::Unavailable(error.to_string())
+        }
+        ApiError::Unreadable(_) => PastConversationsError::Unreadable(error.to_string()),
+        ApiError::Invalid { .. } => PastConversationsError::Unknown(anyhow::Error::new(error)),
     }
 }
