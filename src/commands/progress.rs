@@ -67,11 +67,7 @@ pub fn describe(progress: &BackfillProgress, elapsed: Duration) -> String {
         );
     }
     let total = handled + progress.remaining as u64;
-    let percent = if total == 0 {
-        100
-    } else {
-        handled * 100 / total
-    };
+    let percent = (handled * 100).checked_div(total).unwrap_or(100);
     let rate = progress.fetched_this_run as f64 / elapsed.as_secs_f64().max(0.001);
     let eta = if progress.remaining == 0 {
         "done".to_owned()

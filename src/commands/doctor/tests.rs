@@ -68,7 +68,8 @@ fn a_well_configured_agent_has_no_problem() {
 
 #[test]
 fn each_missing_setting_is_named_with_a_fix() {
-    let cases: Vec<(&str, fn(&mut Workspace))> = vec![
+    type Breakage = fn(&mut Workspace);
+    let cases: Vec<(&str, Breakage)> = vec![
         ("conversation-initiation webhook", |w| {
             w.settings["conversation_initiation_client_data_webhook"]["url"] =
                 json!("https://old.example.com/hook");

@@ -46,6 +46,8 @@ pub(crate) struct State {
     pub rate_limited: usize,
     pub retry_after_secs: u64,
     pub failure: Option<u16>,
+    /// Conversations whose reads answer 503.
+    pub failing_conversations: Vec<String>,
     pub delay: Option<Duration>,
     pub requests: Vec<ApiRequest>,
     pub next_id: usize,
@@ -177,9 +179,18 @@ impl FakeElevenLabs {
         self.shared.state().delay = Some(delay);
     }
 
+    /// Reading this conversation answers 503 until [`FakeElevenLabs::heal`].
+    pub fn fail_conversation(&self, conversation_id: &str) {
+        self.shared
+            .state()
+            .failing_conversations
+            .push(conversation_id.to_owned());
+    }
+
     pub fn heal(&self) {
         let mut state = self.shared.state();
         state.failure = None;
+        state.failing_conversations.clear();
         state.delay = None;
     }
 

@@ -145,6 +145,17 @@ fn route(
             )
         }
         ("GET", ["v1", "convai", "conversations"]) => list_conversations(state, params),
+        ("GET", ["v1", "convai", "conversations", id])
+            if state
+                .failing_conversations
+                .iter()
+                .any(|failing| failing == id) =>
+        {
+            answer(
+                503,
+                detail("service_unavailable", "Service temporarily unavailable"),
+            )
+        }
         ("GET", ["v1", "convai", "conversations", id]) => {
             match find(&state.conversations, "conversation_id", id) {
                 Some(conversation) => answer(200, conversation.clone()),
