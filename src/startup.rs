@@ -137,9 +137,17 @@ fn override_gate(
     settings: &Settings,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Option<Arc<OverrideGate>>> {
+    if !settings.first_message_override {
+        return Ok(None);
+    }
     let Some(key) = &settings.elevenlabs_api_key else {
+        tracing::warn!("FIRST_MESSAGE_OVERRIDE is on without ELEVENLABS_API_KEY: an agent that does not allow the first-message override rejects every returning caller's call; set the key (or run `caller-memory elevenlabs doctor`)");
         return Ok(None);
     };
+    tracing::info!(
+        refresh_secs = settings.elevenlabs_settings_refresh.as_secs(),
+        "safe overrides on: the first message is sent only to agents whose settings allow it"
+    );
     let api = elevenlabs_api(settings, key, RateLimitRetries(0))?;
     Ok(Some(Arc::new(OverrideGate::new(
         Arc::new(api),

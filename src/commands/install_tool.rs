@@ -101,7 +101,7 @@ pub async fn install(
     let (tool_id, tool) = match existing {
         Some(existing) => {
             let id = existing["id"].as_str().unwrap_or_default().to_owned();
-            if existing["tool_config"] == definition["tool_config"] {
+            if includes(&existing["tool_config"], &definition["tool_config"]) {
                 (id, Change::Unchanged)
             } else {
                 api.update_tool(&id, &definition).await.map_err(|error| {
@@ -127,6 +127,18 @@ pub async fn install(
         secret,
         attached,
     })
+}
+
+/// Whether `stored` has every value of `wanted` (the API adds defaults to what it stores).
+fn includes(stored: &Value, wanted: &Value) -> bool {
+    match (stored, wanted) {
+        (Value::Object(stored), Value::Object(wanted)) => wanted.iter().all(|(key, value)| {
+            stored
+                .get(key)
+                .is_some_and(|stored| includes(stored, value))
+        }),
+        (stored, wanted) => stored == wanted,
+    }
 }
 
 /// The id of the workspace secret holding the search key, created when missing.
@@ -227,6 +239,16 @@ mod tests {
             schema["request_body_schema"]["properties"]["caller_id"]["dynamic_variable"],
             "system__caller_id"
         );
+    }
+
+    #[test]
+    fn a_stored_tool_with_added_defaults_is_unchanged_but_a_changed_value_is_not() {
+        let wanted = json!({"name": "t", "api_schema": {"url": "https://a/webhook/search-data"}});
+        let stored = json!({"name": "t", "execution_mode": "immediate",
+                            "api_schema": {"url": "https://a/webhook/search-data", "method": "POST"}});
+        assert!(includes(&stored, &wanted));
+        let moved = json!({"name": "t", "api_schema": {"url": "https://b/webhook/search-data"}});
+        assert!(!includes(&moved, &wanted));
     }
 
     #[test]
