@@ -10,7 +10,7 @@ use clap::Subcommand;
 use url::Url;
 
 use crate::config::Settings;
-use crate::outbound::elevenlabs::{ElevenLabsApi, RateLimitRetries};
+use crate::outbound::elevenlabs::{ApiError, ElevenLabsApi, RateLimitRetries};
 use crate::startup::elevenlabs_api;
 
 /// How many 429s a command waits out before giving up on a request.
@@ -74,6 +74,14 @@ fn api(settings: &Settings) -> anyhow::Result<ElevenLabsApi> {
         );
     };
     elevenlabs_api(settings, key, COMMAND_RATE_LIMIT_RETRIES)
+}
+
+/// The agent named by `--agent`.
+async fn read_agent(api: &ElevenLabsApi, agent_id: &str) -> anyhow::Result<serde_json::Value> {
+    api.agent(agent_id).await.map_err(|error| match error {
+        ApiError::NotFound(_) => anyhow::anyhow!("--agent: the workspace has no agent {agent_id}"),
+        error => anyhow::Error::new(error).context("the agent could not be read"),
+    })
 }
 
 /// Whether `url` is `path` on the service, and at `public_url` when that is known.

@@ -285,10 +285,7 @@ fn retries(webhook: &Value) -> Finding {
 
 /// Reads what the doctor needs.
 pub async fn read_workspace(api: &ElevenLabsApi, agent_id: &str) -> anyhow::Result<Workspace> {
-    let agent = api.agent(agent_id).await.map_err(|error| match error {
-        ApiError::NotFound(_) => anyhow::anyhow!("--agent: the workspace has no agent {agent_id}"),
-        error => anyhow::Error::new(error).context("the agent could not be read"),
-    })?;
+    let agent = super::read_agent(api, agent_id).await?;
     let settings = api.workspace_settings().await.map_err(|error| {
         anyhow::Error::new(error).context("the workspace settings could not be read")
     })?;

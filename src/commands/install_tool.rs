@@ -7,7 +7,7 @@ use url::Url;
 
 use super::{is_service_url, SEARCH_DATA_PATH};
 use crate::config::Settings;
-use crate::outbound::elevenlabs::{ApiError, ElevenLabsApi};
+use crate::outbound::elevenlabs::ElevenLabsApi;
 
 /// The tool definition, as committed in the repository.
 const TOOL_DEFINITION: &str = include_str!("../../elevenlabs/search-data-tool.json");
@@ -78,10 +78,7 @@ pub async fn install(
     url: &Url,
     search_key: &str,
 ) -> anyhow::Result<Installed> {
-    let agent = api.agent(agent_id).await.map_err(|error| match error {
-        ApiError::NotFound(_) => anyhow::anyhow!("--agent: the workspace has no agent {agent_id}"),
-        error => anyhow::Error::new(error).context("the agent could not be read"),
-    })?;
+    let agent = super::read_agent(api, agent_id).await?;
     let (secret_id, secret) = search_key_secret(api, search_key).await?;
     let definition = tool_definition(url, &secret_id);
     let name = definition["tool_config"]["name"]

@@ -49,6 +49,13 @@ async fn run(command: &mut Command, args: &[&str]) -> Ran {
     }
 }
 
+/// Runs the binary with the fake's key and fails the test with its output unless it succeeded.
+async fn succeeds(folder: &Path, fake: &FakeElevenLabs, args: &[&str]) -> Ran {
+    let ran = run(&mut caller_memory(folder, fake, Some(FAKE_API_KEY)), args).await;
+    assert!(ran.success, "{}{}", ran.stdout, ran.stderr);
+    ran
+}
+
 /// A workspace whose settings point at the service, for an agent configured as `agent`.
 fn workspace_pointing_at_the_service(fake: &FakeElevenLabs, agent: Value) {
     fake.put_agent(agent);
@@ -125,8 +132,9 @@ async fn doctor_reports_each_problem_with_its_fix_and_fails_then_passes_once_fix
     );
 
     fake.put_agent(agent_json(AGENT, true));
-    let install = run(
-        &mut caller_memory(folder.path(), &fake, Some(FAKE_API_KEY)),
+    succeeds(
+        folder.path(),
+        &fake,
         &[
             "elevenlabs",
             "install-tool",
@@ -137,13 +145,7 @@ async fn doctor_reports_each_problem_with_its_fix_and_fails_then_passes_once_fix
         ],
     )
     .await;
-    assert!(install.success, "{}{}", install.stdout, install.stderr);
-    let fixed = run(
-        &mut caller_memory(folder.path(), &fake, Some(FAKE_API_KEY)),
-        &doctor,
-    )
-    .await;
-    assert!(fixed.success, "{}{}", fixed.stdout, fixed.stderr);
+    let fixed = succeeds(folder.path(), &fake, &doctor).await;
     assert!(
         fixed.stdout.contains("no problem found"),
         "{}",
@@ -221,19 +223,9 @@ async fn install_tool_creates_the_tool_once_and_attaches_it_once_even_when_rate_
     ];
 
     fake.rate_limit(2, 0);
-    let first = run(
-        &mut caller_memory(folder.path(), &fake, Some(FAKE_API_KEY)),
-        &args,
-    )
-    .await;
-    assert!(first.success, "{}{}", first.stdout, first.stderr);
+    let first = succeeds(folder.path(), &fake, &args).await;
     assert!(first.stdout.contains(": created"), "{}", first.stdout);
-    let second = run(
-        &mut caller_memory(folder.path(), &fake, Some(FAKE_API_KEY)),
-        &args,
-    )
-    .await;
-    assert!(second.success, "{}{}", second.stdout, second.stderr);
+    let second = succeeds(folder.path(), &fake, &args).await;
     assert!(
         second
             .stdout
@@ -316,12 +308,7 @@ async fn backfill_archives_and_learns_every_finished_call_once_across_runs() {
     fake.rate_limit(2, 1);
     let folder = tempfile::tempdir().unwrap();
 
-    let first = run(
-        &mut caller_memory(folder.path(), &fake, Some(FAKE_API_KEY)),
-        &["backfill", "--agent", AGENT],
-    )
-    .await;
-    assert!(first.success, "{}{}", first.stdout, first.stderr);
+    let first = succeeds(folder.path(), &fake, &["backfill", "--agent", AGENT]).await;
     assert!(first.stdout.contains("backfill: 6 listed, 5 archived (5 learnt, 0 with nothing learnt), 0 already archived, 1 unfinished, 0 could not be fetched"), "{}", first.stdout);
     assert!(
         first.stderr.contains("fetched 5/5 (100%)"),
@@ -347,12 +334,7 @@ async fn backfill_archives_and_learns_every_finished_call_once_across_runs() {
     assert_eq!(card["call_count"], 5, "{card}");
     assert_eq!(card["name"], "Maria", "{card}");
 
-    let second = run(
-        &mut caller_memory(folder.path(), &fake, Some(FAKE_API_KEY)),
-        &["backfill", "--agent", AGENT],
-    )
-    .await;
-    assert!(second.success, "{}{}", second.stdout, second.stderr);
+    let second = succeeds(folder.path(), &fake, &["backfill", "--agent", AGENT]).await;
     assert!(second.stdout.contains("0 archived"), "{}", second.stdout);
     assert!(
         second.stdout.contains("5 already archived"),
@@ -411,12 +393,7 @@ async fn an_interrupted_backfill_resumes_without_fetching_a_call_twice() {
     assert_eq!(profile_card(folder.path())["call_count"], 2);
 
     fake.heal();
-    let resumed = run(
-        &mut caller_memory(folder.path(), &fake, Some(FAKE_API_KEY)),
-        &["backfill", "--since", "2026-01-01"],
-    )
-    .await;
-    assert!(resumed.success, "{}{}", resumed.stdout, resumed.stderr);
+    let resumed = succeeds(folder.path(), &fake, &["backfill", "--since", "2026-01-01"]).await;
     assert!(
         resumed.stdout.contains("5 listed, 5 archived"),
         "{}",

@@ -12,12 +12,9 @@
 
 mod routes;
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use poem::listener::{Acceptor, Listener, TcpListener};
-use poem::Server;
 use serde_json::{json, Value};
 use url::Url;
 
@@ -68,14 +65,7 @@ impl Shared {
 /// A running fake API; it stops when dropped.
 pub struct FakeElevenLabs {
     shared: Arc<Shared>,
-    address: SocketAddr,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for FakeElevenLabs {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    server: super::LocalServer,
 }
 
 impl FakeElevenLabs {
@@ -87,26 +77,12 @@ impl FakeElevenLabs {
                 ..State::default()
             }),
         });
-        let acceptor = TcpListener::bind("127.0.0.1:0")
-            .into_acceptor()
-            .await
-            .expect("bind the fake elevenlabs api");
-        let address = *acceptor.local_addr()[0]
-            .as_socket_addr()
-            .expect("a tcp address");
-        let endpoint = routes::FakeApi(Arc::clone(&shared));
-        let server = tokio::spawn(async move {
-            let _ = Server::new_with_acceptor(acceptor).run(endpoint).await;
-        });
-        Self {
-            shared,
-            address,
-            server,
-        }
+        let server = super::serve_on_loopback(routes::FakeApi(Arc::clone(&shared))).await;
+        Self { shared, server }
     }
 
     pub fn url(&self) -> Url {
-        Url::parse(&format!("http://{}/", self.address)).expect("a valid url")
+        Url::parse(&format!("http://{}/", self.server.address)).expect("a valid url")
     }
 
     /// Adds or replaces an agent (a `GetAgentResponseModel`).
