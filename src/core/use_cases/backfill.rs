@@ -6,7 +6,7 @@
 //! and the conversations still to fetch, so an interrupted run resumes where it stopped; a
 //! conversation already archived is never fetched again.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -25,7 +25,8 @@ use crate::core::use_cases::ingest_call::{
 use crate::core::use_cases::{ArchiveError, ArchivePostCall, ArchivedPayload};
 use crate::core::{AgentId, ConversationId, STATE_PREFIX};
 
-/// The progress is saved at least every this many conversations.
+/// The progress is saved every this many conversations at least, and every 1 % of a long queue
+/// (the record holds the whole queue; an unsaved step only costs a cheap archive check).
 const SAVE_EVERY: u64 = 20;
 
 /// What a backfill has done so far. Stored in the progress record, so its JSON form must stay
@@ -159,6 +160,7 @@ impl Backfill {
     ) -> Result<BackfillOutcome, BackfillError> {
         let mut record = self.start(filter).await?;
         let mut fetched_this_run = 0;
+        let mut queued: HashSet<String> = record.queue.iter().cloned().collect();
         let progress = |record: &BackfillRecord, fetched_this_run| BackfillProgress {
             counts: record.counts,
             listing_done: record.listing_done,
@@ -169,9 +171,11 @@ impl Backfill {
             if stop.is_cancelled() {
                 return self.interrupted(&record).await;
             }
-            self.list_next_page(filter, &mut record).await?;
+            self.list_next_page(filter, &mut record, &mut queued)
+                .await?;
             report(progress(&record, fetched_this_run));
         }
+        let save_every = SAVE_EVERY.max(record.queue.len() as u64 / 100);
         while let Some(raw) = record.queue.front().cloned() {
             if stop.is_cancelled() {
                 return self.interrupted(&record).await;
@@ -187,7 +191,7 @@ impl Backfill {
             }
             record.queue.pop_front();
             fetched_this_run += 1;
-            if fetched_this_run % SAVE_EVERY == 0 {
+            if fetched_this_run % save_every == 0 {
                 self.save(&record).await?;
             }
             report(progress(&record, fetched_this_run));
@@ -219,6 +223,7 @@ impl Backfill {
         &self,
         filter: &ConversationFilter,
         record: &mut BackfillRecord,
+        queued: &mut HashSet<String>,
     ) -> Result<(), BackfillError> {
         let page = self.source.page(filter, record.cursor.clone()).await?;
         for conversation in page.conversations {
@@ -227,7 +232,8 @@ impl Backfill {
                 record.counts.unfinished += 1;
             } else if self.is_archived(&conversation.id).await? {
                 record.counts.already_archived += 1;
-            } else if !record.queue.contains(&conversation.id.to_string()) {
+            } else if queued.insert(conversation.id.to_string()) {
+                // A conversation that started while listing can shift the pages: listed once.
                 record.queue.push_back(conversation.id.to_string());
             }
         }

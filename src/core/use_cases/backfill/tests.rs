@@ -196,3 +196,14 @@ async fn a_stop_signal_saves_the_progress_for_the_next_run() {
     assert_eq!(counts.archived, 3);
     assert_eq!(history.fetched(), ["conv_a", "conv_b", "conv_c"]);
 }
+
+#[tokio::test]
+async fn a_conversation_listed_on_two_shifted_pages_is_fetched_once() {
+    let history = History::of(&["conv_a", "conv_b", "conv_b", "conv_c"]);
+    let Setup { backfill, .. } = setup(history.clone(), Arc::new(InMemoryBlobStore::new()));
+    let BackfillOutcome::Completed(counts) = run(&backfill).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!((counts.listed, counts.archived), (4, 3));
+    assert_eq!(history.fetched(), ["conv_a", "conv_b", "conv_c"]);
+}
