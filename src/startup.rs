@@ -294,14 +294,40 @@ pub async fn check(settings: Settings) -> anyhow::Result<()> {
             counts.pending, counts.failed
         );
     }
-    if readiness.problems.is_empty() {
+    let mut problems = readiness.problems;
+    problems.extend(check_elevenlabs_api(&settings).await);
+    if problems.is_empty() {
         println!("backends: ok");
         return Ok(());
     }
-    for problem in &readiness.problems {
+    for problem in &problems {
         println!("backend problem: {problem}");
     }
-    anyhow::bail!("{} backend(s) not ready", readiness.problems.len())
+    anyhow::bail!("{} backend(s) not ready", problems.len())
+}
+
+/// With `ELEVENLABS_API_KEY`, whether the ElevenLabs API accepts it; `None` when it does or when
+/// no key is set.
+async fn check_elevenlabs_api(settings: &Settings) -> Option<String> {
+    let key = settings.elevenlabs_api_key.as_ref()?;
+    let outcome = match elevenlabs_api(settings, key, RateLimitRetries(0)) {
+        Ok(api) => api
+            .workspace_settings()
+            .await
+            .map(|_| ())
+            .map_err(anyhow::Error::new),
+        Err(error) => Err(error),
+    };
+    match outcome {
+        Ok(()) => {
+            println!("elevenlabs api: ok ({})", settings.elevenlabs_api_url);
+            None
+        }
+        Err(error) => Some(format!(
+            "elevenlabs api ({}): {error:#}",
+            settings.elevenlabs_api_url
+        )),
+    }
 }
 
 /// `replay`: learns again from archived transcriptions; what was already learnt is not repeated.

@@ -421,3 +421,27 @@ async fn an_interrupted_backfill_resumes_without_fetching_a_call_twice() {
         .query
         .contains(&format!("call_start_after_unix={since}"))));
 }
+
+#[tokio::test]
+async fn check_reports_whether_the_elevenlabs_api_accepts_the_key() {
+    let fake = FakeElevenLabs::start().await;
+    let folder = tempfile::tempdir().unwrap();
+    let accepted = succeeds(folder.path(), &fake, &["check"]).await;
+    assert!(
+        accepted.stdout.contains("elevenlabs api: ok"),
+        "{}",
+        accepted.stdout
+    );
+    let refused = run(
+        &mut caller_memory(folder.path(), &fake, Some("wrong-key")),
+        &["check"],
+    )
+    .await;
+    assert!(!refused.success);
+    assert!(
+        refused.stdout.contains("backend problem: elevenlabs api")
+            && refused.stdout.contains("invalid_api_key"),
+        "{}",
+        refused.stdout
+    );
+}
