@@ -13,7 +13,7 @@ use tracing_subscriber::EnvFilter;
 use crate::config::{LogFormat, MemoryBackend, Settings};
 use crate::core::ports::{BlobStore, Clock, MemoryStore, MemoryStoreError};
 use crate::core::use_cases::ingest_call::{IngestCall, ReplayTarget};
-use crate::core::use_cases::{FirstMessagePolicy, GreetCaller, OverrideGate, SearchMemories};
+use crate::core::use_cases::{FirstMessagePolicy, GreetCaller, SearchMemories};
 use crate::core::FirstMessageTemplate;
 use crate::inbound::elevenlabs::parse_transcription;
 use crate::inbound::http::health::Readiness;
@@ -22,10 +22,14 @@ use crate::inbound::http::state::{AppState, WebhookKeys};
 use crate::inbound::http::HttpServer;
 use crate::outbound::cached_blob_store::CachedBlobStore;
 use crate::outbound::disk_blob_store::DiskBlobStore;
-use crate::outbound::elevenlabs::{ElevenLabsApi, RateLimitRetries};
 use crate::outbound::embedded::EmbeddedMemoryStore;
 use crate::outbound::openmemory::OpenMemoryStore;
 use crate::outbound::system_clock::SystemClock;
+
+mod elevenlabs;
+
+pub use elevenlabs::elevenlabs_api;
+use elevenlabs::{check_elevenlabs_api, override_gate};
 
 /// How long the ingestion worker may take to stop between two memories at shutdown.
 const WORKER_STOP_GRACE: Duration = Duration::from_secs(10);
@@ -33,9 +37,6 @@ const WORKER_STOP_GRACE: Duration = Duration::from_secs(10);
 /// How many small objects (profile cards, ingestion records) are kept in memory: at most 8 KiB
 /// each (32 MiB at worst; a card is about 1 KiB).
 const CACHED_OBJECTS: usize = 4_096;
-
-/// How long one ElevenLabs API request may take.
-pub const ELEVENLABS_API_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Starts logging in the configured format; `RUST_LOG` refines the level (default `info`).
 pub fn init_tracing(format: LogFormat) {
@@ -129,46 +130,6 @@ fn first_message_policy(settings: &Settings) -> anyhow::Result<FirstMessagePolic
     let template = FirstMessageTemplate::parse(&settings.first_message_template)
         .context("FIRST_MESSAGE_TEMPLATE is not usable")?;
     Ok(FirstMessagePolicy::Personalised(template))
-}
-
-/// With `ELEVENLABS_API_KEY`, overrides are sent only to agents that allow them; a 429 is not
-/// waited out (the gate tries again later, and the greeting never waits for it).
-fn override_gate(
-    settings: &Settings,
-    clock: Arc<dyn Clock>,
-) -> anyhow::Result<Option<Arc<OverrideGate>>> {
-    if !settings.first_message_override {
-        return Ok(None);
-    }
-    let Some(key) = &settings.elevenlabs_api_key else {
-        tracing::warn!("FIRST_MESSAGE_OVERRIDE is on without ELEVENLABS_API_KEY: an agent that does not allow the first-message override rejects every returning caller's call; set the key (or run `caller-memory elevenlabs doctor`)");
-        return Ok(None);
-    };
-    tracing::info!(
-        refresh_secs = settings.elevenlabs_settings_refresh.as_secs(),
-        "safe overrides on: the first message is sent only to agents whose settings allow it"
-    );
-    let api = elevenlabs_api(settings, key, RateLimitRetries(0))?;
-    Ok(Some(Arc::new(OverrideGate::new(
-        Arc::new(api),
-        clock,
-        settings.elevenlabs_settings_refresh,
-    ))))
-}
-
-/// The ElevenLabs API client of `settings`.
-pub fn elevenlabs_api(
-    settings: &Settings,
-    key: &crate::config::Secret,
-    retries: RateLimitRetries,
-) -> anyhow::Result<ElevenLabsApi> {
-    ElevenLabsApi::new(
-        settings.elevenlabs_api_url.clone(),
-        key.expose(),
-        ELEVENLABS_API_TIMEOUT,
-        retries,
-    )
-    .context("the ElevenLabs API client cannot be built")
 }
 
 /// Refuses to go on with a memory store that works against us (wrong key, no per-caller
@@ -304,30 +265,6 @@ pub async fn check(settings: Settings) -> anyhow::Result<()> {
         println!("backend problem: {problem}");
     }
     anyhow::bail!("{} backend(s) not ready", problems.len())
-}
-
-/// With `ELEVENLABS_API_KEY`, whether the ElevenLabs API accepts it; `None` when it does or when
-/// no key is set.
-async fn check_elevenlabs_api(settings: &Settings) -> Option<String> {
-    let key = settings.elevenlabs_api_key.as_ref()?;
-    let outcome = match elevenlabs_api(settings, key, RateLimitRetries(0)) {
-        Ok(api) => api
-            .workspace_settings()
-            .await
-            .map(|_| ())
-            .map_err(anyhow::Error::new),
-        Err(error) => Err(error),
-    };
-    match outcome {
-        Ok(()) => {
-            println!("elevenlabs api: ok ({})", settings.elevenlabs_api_url);
-            None
-        }
-        Err(error) => Some(format!(
-            "elevenlabs api ({}): {error:#}",
-            settings.elevenlabs_api_url
-        )),
-    }
 }
 
 /// `replay`: learns again from archived transcriptions; what was already learnt is not repeated.
