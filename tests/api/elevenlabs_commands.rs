@@ -445,3 +445,25 @@ async fn check_reports_whether_the_elevenlabs_api_accepts_the_key() {
         refused.stdout
     );
 }
+
+#[tokio::test]
+async fn a_command_gives_up_on_a_rate_limit_that_never_lifts_and_says_so() {
+    let fake = FakeElevenLabs::start().await;
+    fake.put_agent(agent_json(AGENT, true));
+    fake.rate_limit(usize::MAX, 0);
+    let folder = tempfile::tempdir().unwrap();
+    let limited = run(
+        &mut caller_memory(folder.path(), &fake, Some(FAKE_API_KEY)),
+        &["elevenlabs", "doctor", "--agent", AGENT],
+    )
+    .await;
+    assert!(!limited.success);
+    assert!(
+        limited
+            .stderr
+            .contains("rate limited by the ElevenLabs API (429) after 9 attempts"),
+        "{}",
+        limited.stderr
+    );
+    assert_eq!(fake.count("GET", &format!("/v1/convai/agents/{AGENT}")), 9);
+}
