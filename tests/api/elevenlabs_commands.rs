@@ -56,6 +56,13 @@ async fn succeeds(folder: &Path, fake: &FakeElevenLabs, args: &[&str]) -> Ran {
     ran
 }
 
+/// Runs the binary with `key` and fails the test unless the command failed.
+async fn fails(folder: &Path, fake: &FakeElevenLabs, key: Option<&str>, args: &[&str]) -> Ran {
+    let ran = run(&mut caller_memory(folder, fake, key), args).await;
+    assert!(!ran.success, "{}", ran.stdout);
+    ran
+}
+
 /// A workspace whose settings point at the service, for an agent configured as `agent`.
 fn workspace_pointing_at_the_service(fake: &FakeElevenLabs, agent: Value) {
     fake.put_agent(agent);
@@ -90,12 +97,7 @@ async fn doctor_reports_each_problem_with_its_fix_and_fails_then_passes_once_fix
         HOST,
     ];
 
-    let broken = run(
-        &mut caller_memory(folder.path(), &fake, Some(FAKE_API_KEY)),
-        &doctor,
-    )
-    .await;
-    assert!(!broken.success, "{}", broken.stdout);
+    let broken = fails(folder.path(), &fake, Some(FAKE_API_KEY), &doctor).await;
     assert!(
         broken
             .stdout
@@ -158,12 +160,13 @@ async fn doctor_names_an_unknown_agent_a_refused_key_and_a_missing_key() {
     let fake = FakeElevenLabs::start().await;
     workspace_pointing_at_the_service(&fake, agent_json(AGENT, true));
     let folder = tempfile::tempdir().unwrap();
-    let unknown = run(
-        &mut caller_memory(folder.path(), &fake, Some(FAKE_API_KEY)),
+    let unknown = fails(
+        folder.path(),
+        &fake,
+        Some(FAKE_API_KEY),
         &["elevenlabs", "doctor", "--agent", "agent_nobody"],
     )
     .await;
-    assert!(!unknown.success);
     assert!(
         unknown
             .stderr
@@ -172,12 +175,13 @@ async fn doctor_names_an_unknown_agent_a_refused_key_and_a_missing_key() {
         unknown.stderr
     );
 
-    let refused = run(
-        &mut caller_memory(folder.path(), &fake, Some("wrong-key")),
+    let refused = fails(
+        folder.path(),
+        &fake,
+        Some("wrong-key"),
         &["elevenlabs", "doctor", "--agent", AGENT],
     )
     .await;
-    assert!(!refused.success);
     assert!(
         refused
             .stderr
@@ -187,12 +191,13 @@ async fn doctor_names_an_unknown_agent_a_refused_key_and_a_missing_key() {
     );
 
     let requests_before = fake.requests().len();
-    let missing = run(
-        &mut caller_memory(folder.path(), &fake, None),
+    let missing = fails(
+        folder.path(),
+        &fake,
+        None,
         &["elevenlabs", "doctor", "--agent", AGENT],
     )
     .await;
-    assert!(!missing.success);
     assert!(
         missing.stderr.contains("ELEVENLABS_API_KEY is not set"),
         "{}",
@@ -256,8 +261,10 @@ async fn install_tool_creates_the_tool_once_and_attaches_it_once_even_when_rate_
 async fn install_tool_refuses_a_wrong_url_before_calling_the_api() {
     let fake = FakeElevenLabs::start().await;
     let folder = tempfile::tempdir().unwrap();
-    let refused = run(
-        &mut caller_memory(folder.path(), &fake, Some(FAKE_API_KEY)),
+    let refused = fails(
+        folder.path(),
+        &fake,
+        Some(FAKE_API_KEY),
         &[
             "elevenlabs",
             "install-tool",
@@ -268,7 +275,6 @@ async fn install_tool_refuses_a_wrong_url_before_calling_the_api() {
         ],
     )
     .await;
-    assert!(!refused.success);
     assert!(refused.stderr.contains("--url"), "{}", refused.stderr);
     assert!(fake.requests().is_empty());
 }
@@ -373,12 +379,13 @@ async fn an_interrupted_backfill_resumes_without_fetching_a_call_twice() {
     fake.fail_conversation("conv_past_2");
     let folder = tempfile::tempdir().unwrap();
 
-    let stopped = run(
-        &mut caller_memory(folder.path(), &fake, Some(FAKE_API_KEY)),
+    let stopped = fails(
+        folder.path(),
+        &fake,
+        Some(FAKE_API_KEY),
         &["backfill", "--since", "2026-01-01"],
     )
     .await;
-    assert!(!stopped.success, "{}", stopped.stdout);
     assert!(
         stopped
             .stderr
@@ -432,12 +439,7 @@ async fn check_reports_whether_the_elevenlabs_api_accepts_the_key() {
         "{}",
         accepted.stdout
     );
-    let refused = run(
-        &mut caller_memory(folder.path(), &fake, Some("wrong-key")),
-        &["check"],
-    )
-    .await;
-    assert!(!refused.success);
+    let refused = fails(folder.path(), &fake, Some("wrong-key"), &["check"]).await;
     assert!(
         refused.stdout.contains("backend problem: elevenlabs api")
             && refused.stdout.contains("invalid_api_key"),
@@ -452,12 +454,13 @@ async fn a_command_gives_up_on_a_rate_limit_that_never_lifts_and_says_so() {
     fake.put_agent(agent_json(AGENT, true));
     fake.rate_limit(usize::MAX, 0);
     let folder = tempfile::tempdir().unwrap();
-    let limited = run(
-        &mut caller_memory(folder.path(), &fake, Some(FAKE_API_KEY)),
+    let limited = fails(
+        folder.path(),
+        &fake,
+        Some(FAKE_API_KEY),
         &["elevenlabs", "doctor", "--agent", AGENT],
     )
     .await;
-    assert!(!limited.success);
     assert!(
         limited
             .stderr
