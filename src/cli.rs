@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::commands::{self, ElevenLabsCommand};
 use crate::config::{ConfigError, Profile, Settings};
 use crate::core::use_cases::ingest_call::ReplayTarget;
 use crate::core::ConversationId;
@@ -56,6 +57,22 @@ enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// Commands that use the ElevenLabs API (ELEVENLABS_API_KEY).
+    Elevenlabs {
+        #[command(subcommand)]
+        command: ElevenLabsCommand,
+    },
+    /// Learn from past conversations (ElevenLabs' conversation history): each one not yet
+    /// archived is archived as the post-call webhook would have delivered it, then learnt from.
+    /// Resumes an interrupted run.
+    Backfill {
+        /// Only this agent's conversations.
+        #[arg(long)]
+        agent: Option<String>,
+        /// Only conversations started on or after this date (2026-01-31, or an RFC 3339 time).
+        #[arg(long)]
+        since: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -106,6 +123,19 @@ pub async fn run() -> ExitCode {
             (Ok(settings), Ok(target)) => startup::replay(settings, target).await,
             (Err(error), _) | (_, Err(error)) => Err(error),
         },
+        Command::Elevenlabs { command } => match load(profile) {
+            Ok(settings) => commands::elevenlabs(settings, command).await,
+            Err(error) => Err(error),
+        },
+        Command::Backfill { agent, since } => {
+            match (
+                load(profile),
+                commands::backfill::filter(agent.as_deref(), since.as_deref()),
+            ) {
+                (Ok(settings), Ok(filter)) => commands::backfill::run(settings, filter).await,
+                (Err(error), _) | (_, Err(error)) => Err(error),
+            }
+        }
         Command::Sign { payload_file } => {
             load(profile).and_then(|settings| sign(&settings, &payload_file))
         }

@@ -17,9 +17,8 @@ use url::Url;
 pub use secret::Secret;
 use validator::Validator;
 
-/// The eight variables every deployment must set.
+/// The variables every deployment must set.
 pub const REQUIRED_KEYS: &[&str] = &[
-    "elevenlabs_api_key",
     "elevenlabs_post_call_key",
     "elevenlabs_client_data_key",
     "elevenlabs_search_data_key",
@@ -44,6 +43,9 @@ pub const OPTIONAL_KEYS: &[&str] = &[
     "max_body_bytes",
     "signature_tolerance_secs",
     "name_fields",
+    "elevenlabs_api_key",
+    "elevenlabs_api_url",
+    "elevenlabs_settings_refresh_secs",
 ];
 
 /// Every variable the service reads (lower case; the environment uses upper case).
@@ -76,7 +78,9 @@ pub enum LogFormat {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub profile: Profile,
-    pub elevenlabs_api_key: Secret,
+    /// Enables what uses the ElevenLabs API (safe overrides, the `elevenlabs` and `backfill`
+    /// commands); `None` when not set.
+    pub elevenlabs_api_key: Option<Secret>,
     pub post_call_key: Secret,
     pub client_data_key: Secret,
     pub search_data_key: Secret,
@@ -96,6 +100,10 @@ pub struct Settings {
     pub max_body_bytes: u64,
     pub signature_tolerance: Duration,
     pub name_fields: Vec<String>,
+    /// The ElevenLabs API base URL.
+    pub elevenlabs_api_url: Url,
+    /// How long an agent's override permissions are trusted before they are read again.
+    pub elevenlabs_settings_refresh: Duration,
 }
 
 /// Everything wrong with the configuration, one line per variable.

@@ -5,9 +5,10 @@
 //! - [`inbound`]: the HTTP adapter ElevenLabs talks to.
 //! - [`outbound`]: adapters for the ports (OpenMemory, embedded SQLite, local disk, system time).
 //! - [`config`] and [`cli`]: configuration and the command line, used by the binary to wire
-//!   everything together.
+//!   everything together; [`commands`]: the commands that use the ElevenLabs API.
 
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod core;
 pub mod inbound;

@@ -2,6 +2,7 @@
 
 pub mod cached_blob_store;
 pub mod disk_blob_store;
+pub mod elevenlabs;
 pub mod embedded;
 pub mod openmemory;
 pub mod system_clock;

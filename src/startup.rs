@@ -26,6 +26,11 @@ use crate::outbound::embedded::EmbeddedMemoryStore;
 use crate::outbound::openmemory::OpenMemoryStore;
 use crate::outbound::system_clock::SystemClock;
 
+mod elevenlabs;
+
+pub use elevenlabs::elevenlabs_api;
+use elevenlabs::{check_elevenlabs_api, override_gate};
+
 /// How long the ingestion worker may take to stop between two memories at shutdown.
 const WORKER_STOP_GRACE: Duration = Duration::from_secs(10);
 
@@ -65,12 +70,16 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Service> {
         parse_transcription,
         settings.name_fields.clone(),
     ));
+    let mut greet_caller = GreetCaller::new(
+        blob_store.clone(),
+        first_message_policy(settings)?,
+        settings.greeting_deadline,
+    );
+    if let Some(gate) = override_gate(settings, clock.clone())? {
+        greet_caller = greet_caller.with_override_gate(gate);
+    }
     let state = Arc::new(AppState {
-        greet_caller: GreetCaller::new(
-            blob_store.clone(),
-            first_message_policy(settings)?,
-            settings.greeting_deadline,
-        ),
+        greet_caller,
         search_memories: SearchMemories::new(
             memory_store.clone(),
             blob_store.clone(),
@@ -125,7 +134,7 @@ fn first_message_policy(settings: &Settings) -> anyhow::Result<FirstMessagePolic
 
 /// Refuses to go on with a memory store that works against us (wrong key, no per-caller
 /// scoping); one that is only unreachable is tolerated, since ingestion waits for it.
-async fn require_compatible_memory_store(store: &dyn MemoryStore) -> anyhow::Result<()> {
+pub(crate) async fn require_compatible_memory_store(store: &dyn MemoryStore) -> anyhow::Result<()> {
     match store.check().await {
         Ok(()) => Ok(()),
         Err(MemoryStoreError::Incompatible(reason)) => {
@@ -246,14 +255,16 @@ pub async fn check(settings: Settings) -> anyhow::Result<()> {
             counts.pending, counts.failed
         );
     }
-    if readiness.problems.is_empty() {
+    let mut problems = readiness.problems;
+    problems.extend(check_elevenlabs_api(&settings).await);
+    if problems.is_empty() {
         println!("backends: ok");
         return Ok(());
     }
-    for problem in &readiness.problems {
+    for problem in &problems {
         println!("backend problem: {problem}");
     }
-    anyhow::bail!("{} backend(s) not ready", readiness.problems.len())
+    anyhow::bail!("{} backend(s) not ready", problems.len())
 }
 
 /// `replay`: learns again from archived transcriptions; what was already learnt is not repeated.
@@ -290,7 +301,7 @@ pub async fn replay(settings: Settings, target: ReplayTarget) -> anyhow::Result<
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let interrupt = async {
         let _ = tokio::signal::ctrl_c().await;
     };

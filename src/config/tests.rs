@@ -5,7 +5,6 @@ use figment::Jail;
 use super::*;
 
 const ALL_REQUIRED: &[(&str, &str)] = &[
-    ("ELEVENLABS_API_KEY", "api"),
     ("ELEVENLABS_POST_CALL_KEY", "post"),
     ("ELEVENLABS_CLIENT_DATA_KEY", "client"),
     ("ELEVENLABS_SEARCH_DATA_KEY", "search"),
@@ -32,7 +31,7 @@ fn every_missing_variable_is_named_in_one_message() {
                 "{key} not named in {message}"
             );
         }
-        assert_eq!(error.problems.len(), 8);
+        assert_eq!(error.problems.len(), 7);
         Ok(())
     });
 }
@@ -203,4 +202,33 @@ fn an_unknown_given_name_is_refused_rather_than_ignored() {
     let error = Settings::from_values(Profile::Dev, [("PAYLOAD_STORAGE", "x")]).unwrap_err();
 
     assert_eq!(error.problems, ["PAYLOAD_STORAGE is not a setting"]);
+}
+
+#[test]
+fn the_elevenlabs_api_key_is_optional_and_its_url_must_be_http() {
+    Jail::expect_with(|jail| {
+        set_all(jail);
+        let settings = Settings::load(Profile::Standard).unwrap();
+        assert!(settings.elevenlabs_api_key.is_none());
+        assert_eq!(
+            settings.elevenlabs_api_url.as_str(),
+            "https://api.elevenlabs.io/"
+        );
+        assert_eq!(
+            settings.elevenlabs_settings_refresh,
+            Duration::from_secs(300)
+        );
+        jail.set_env("ELEVENLABS_API_KEY", "xi-key");
+        jail.set_env("ELEVENLABS_API_URL", "ftp://example.com");
+        jail.set_env("ELEVENLABS_SETTINGS_REFRESH_SECS", "soon");
+        let error = Settings::load(Profile::Standard).unwrap_err();
+        assert_eq!(error.problems.len(), 2, "{error}");
+        assert!(error
+            .to_string()
+            .contains("ELEVENLABS_API_URL must be an http or https URL"));
+        assert!(error
+            .to_string()
+            .contains("ELEVENLABS_SETTINGS_REFRESH_SECS must be"));
+        Ok(())
+    });
 }

@@ -37,7 +37,7 @@ impl Validator {
         let host = self.parsed::<IpAddr>("host", "an IP address such as 127.0.0.1");
         let settings = Settings {
             profile,
-            elevenlabs_api_key: self.secret("elevenlabs_api_key"),
+            elevenlabs_api_key: self.optional_secret("elevenlabs_api_key"),
             post_call_key: self.secret("elevenlabs_post_call_key"),
             client_data_key: self.secret("elevenlabs_client_data_key"),
             search_data_key: self.secret("elevenlabs_search_data_key"),
@@ -72,6 +72,11 @@ impl Validator {
                     .unwrap_or(0),
             ),
             name_fields: self.list("name_fields"),
+            elevenlabs_api_url: self.http_url("elevenlabs_api_url"),
+            elevenlabs_settings_refresh: Duration::from_secs(
+                self.parsed("elevenlabs_settings_refresh_secs", "a number of seconds")
+                    .unwrap_or(0),
+            ),
         };
         if self.problems.is_empty() {
             Ok(settings)
@@ -119,6 +124,31 @@ impl Validator {
 
     fn secret(&mut self, key: &str) -> Secret {
         Secret::new(self.text(key))
+    }
+
+    /// A secret that may be left unset (or empty): `None` then.
+    fn optional_secret(&mut self, key: &str) -> Option<Secret> {
+        self.raw
+            .get(key)
+            .map(|value| value.trim())
+            .filter(|value| !value.is_empty())
+            .map(Secret::new)
+    }
+
+    fn http_url(&mut self, key: &str) -> Url {
+        let value = self.text(key);
+        match Url::parse(&value) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => url,
+            _ => {
+                if !value.is_empty() {
+                    self.problems.push(format!(
+                        "{} must be an http or https URL, not {value:?}",
+                        Self::name(key)
+                    ));
+                }
+                Url::parse("http://127.0.0.1/").expect("a valid literal url")
+            }
+        }
     }
 
     fn parsed<T: std::str::FromStr>(&mut self, key: &str, expected: &str) -> Option<T> {

@@ -1,6 +1,7 @@
 //! The use cases: greet a caller, search their memories, ingest a finished call.
 
 mod archive_post_call;
+pub mod backfill;
 pub mod greet_caller;
 pub mod ingest_call;
 mod read_profile;
@@ -9,6 +10,9 @@ pub mod search_memories;
 mod test_support;
 
 pub use archive_post_call::{ArchiveError, ArchivePostCall, ArchivedPayload};
-pub use greet_caller::{FirstMessagePolicy, GreetCaller, Greeting};
+pub use backfill::{Backfill, BackfillCounts, BackfillError, BackfillOutcome, BackfillProgress};
+pub use greet_caller::{
+    FirstMessagePolicy, GreetCaller, Greeting, OverrideGate, OverrideVerdict, WithheldReason,
+};
 pub use read_profile::ReadProfileError;
 pub use search_memories::{MemorySearch, MemorySearchStatus, SearchMemories};

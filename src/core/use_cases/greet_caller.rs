@@ -4,6 +4,7 @@
 //! and an unreadable card all give the new-caller greeting, because a failed greeting would drop
 //! the call.
 
+mod override_gate;
 mod summary;
 
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use crate::core::ports::BlobStore;
 use crate::core::use_cases::read_profile::read_profile;
 use crate::core::{AgentId, CallerId, FirstMessageTemplate, ProfileCard};
 
+pub use override_gate::{OverrideGate, OverrideVerdict, WithheldReason, MAX_KNOWN_AGENTS};
 pub use summary::{MAX_LAST_CALL_SUMMARY_CHARS, MAX_PROFILE_SUMMARY_CHARS};
 
 /// What the agent knows about the caller when it picks up.
@@ -29,6 +31,8 @@ pub struct Greeting {
     pub previous_call_count: u64,
     /// What the agent says first instead of its own first message; `None` keeps the agent's own.
     pub first_message: Option<String>,
+    /// Why the personalised first message was left out, when it was (so that it can be counted).
+    pub withheld_override: Option<WithheldReason>,
 }
 
 impl Greeting {
@@ -41,6 +45,7 @@ impl Greeting {
             is_returning_caller: false,
             previous_call_count: 0,
             first_message: None,
+            withheld_override: None,
         }
     }
 }
@@ -59,6 +64,8 @@ pub struct GreetCaller {
     profiles: Arc<dyn BlobStore>,
     first_message: FirstMessagePolicy,
     deadline: Duration,
+    /// When set, an override is sent only if the agent allows it.
+    overrides: Option<Arc<OverrideGate>>,
 }
 
 impl GreetCaller {
@@ -72,16 +79,29 @@ impl GreetCaller {
             profiles,
             first_message,
             deadline,
+            overrides: None,
         }
+    }
+
+    /// Sends the first-message override only to agents that `gate` says allow it.
+    pub fn with_override_gate(mut self, gate: Arc<OverrideGate>) -> Self {
+        self.overrides = Some(gate);
+        self
     }
 
     /// Greets `caller` (`None` when the number is withheld or unusable) on behalf of `agent`.
     pub async fn greet(&self, caller: Option<&CallerId>, agent: Option<&AgentId>) -> Greeting {
+        // Asked at every ring, so that an agent's settings are learnt before its first returning
+        // caller; the answer never waits for ElevenLabs.
+        let verdict = match (&self.overrides, &self.first_message) {
+            (Some(gate), FirstMessagePolicy::Personalised(_)) => gate.first_message(agent),
+            _ => OverrideVerdict::Allowed,
+        };
         let Some(caller) = caller else {
             return Greeting::new_caller();
         };
         match read_profile(self.profiles.as_ref(), caller, self.deadline).await {
-            Ok(Some(card)) if card.call_count > 0 => self.returning_caller(&card, agent),
+            Ok(Some(card)) if card.call_count > 0 => self.returning_caller(&card, agent, verdict),
             Ok(_) => Greeting::new_caller(),
             Err(error) => {
                 tracing::warn!(%caller, %error, "greeting the caller as new: profile card lookup failed");
@@ -90,15 +110,32 @@ impl GreetCaller {
         }
     }
 
-    fn returning_caller(&self, card: &ProfileCard, agent: Option<&AgentId>) -> Greeting {
+    fn returning_caller(
+        &self,
+        card: &ProfileCard,
+        agent: Option<&AgentId>,
+        verdict: OverrideVerdict,
+    ) -> Greeting {
         let name = card
             .name
             .as_deref()
             .map(summary::one_line)
             .filter(|name| !name.is_empty());
-        let first_message = match &self.first_message {
-            FirstMessagePolicy::Personalised(template) => Some(template.render(name.as_deref())),
-            FirstMessagePolicy::AgentDefault => None,
+        let (first_message, withheld_override) = match (&self.first_message, verdict) {
+            (FirstMessagePolicy::Personalised(template), OverrideVerdict::Allowed) => {
+                (Some(template.render(name.as_deref())), None)
+            }
+            (FirstMessagePolicy::Personalised(_), OverrideVerdict::Withheld(reason)) => {
+                let agent = agent.map(AgentId::as_str).unwrap_or_default();
+                tracing::info!(
+                    agent,
+                    reason = reason.as_str(),
+                    "first message override withheld: {}",
+                    reason.explanation()
+                );
+                (None, Some(reason))
+            }
+            (FirstMessagePolicy::AgentDefault, _) => (None, None),
         };
         Greeting {
             user_name: name.unwrap_or_default(),
@@ -109,6 +146,7 @@ impl GreetCaller {
             is_returning_caller: true,
             previous_call_count: card.call_count,
             first_message,
+            withheld_override,
         }
     }
 }

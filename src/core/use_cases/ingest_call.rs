@@ -29,6 +29,7 @@ use records::{Folder, PendingMarker, TRANSCRIPTION_SUFFIX};
 use retry::{pause, ShutDown};
 
 pub use crate::core::ports::IngestionCounts;
+pub(crate) use records::{read as read_record, write as write_record};
 pub use records::{transcription_key, IngestionRecord, IngestionStatus};
 pub use retry::RetryPolicy;
 pub use worker::{ReplayError, ReplayReport, ReplayTarget};

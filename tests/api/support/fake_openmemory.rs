@@ -16,13 +16,10 @@ mod routes;
 mod text;
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use caller_memory::outbound::openmemory::OpenMemoryStore;
-use poem::listener::{Acceptor, Listener, TcpListener};
-use poem::Server;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use url::Url;
@@ -95,14 +92,7 @@ impl Shared {
 /// A running fake server; it stops when dropped.
 pub struct FakeOpenMemory {
     shared: Arc<Shared>,
-    address: SocketAddr,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for FakeOpenMemory {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    server: super::LocalServer,
 }
 
 impl FakeOpenMemory {
@@ -112,26 +102,12 @@ impl FakeOpenMemory {
             key: format!("fake-openmemory-key-{}", uuid::Uuid::new_v4().simple()),
             state: Mutex::new(State::default()),
         });
-        let acceptor = TcpListener::bind("127.0.0.1:0")
-            .into_acceptor()
-            .await
-            .expect("bind the fake openmemory server");
-        let address = *acceptor.local_addr()[0]
-            .as_socket_addr()
-            .expect("a tcp address");
-        let endpoint = routes::FakeEndpoint(Arc::clone(&shared));
-        let server = tokio::spawn(async move {
-            let _ = Server::new_with_acceptor(acceptor).run(endpoint).await;
-        });
-        Self {
-            shared,
-            address,
-            server,
-        }
+        let server = super::serve_on_loopback(routes::FakeEndpoint(Arc::clone(&shared))).await;
+        Self { shared, server }
     }
 
     pub fn url(&self) -> Url {
-        Url::parse(&format!("http://{}/", self.address)).expect("a valid url")
+        Url::parse(&format!("http://{}/", self.server.address)).expect("a valid url")
     }
 
     pub fn key(&self) -> String {

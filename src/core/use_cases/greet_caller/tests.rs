@@ -217,3 +217,61 @@ impl BlobStore for HangingBlobStore {
         std::future::pending().await
     }
 }
+
+fn gate_answering(first_message: bool) -> Arc<OverrideGate> {
+    let mut settings = crate::core::ports::MockAgentSettings::new();
+    settings
+        .expect_override_permissions()
+        .returning(move |_| Ok(crate::core::ports::OverridePermissions { first_message }));
+    Arc::new(OverrideGate::new(
+        Arc::new(settings),
+        Arc::new(crate::test_doubles::ManualClock::new(
+            Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap(),
+        )),
+        Duration::from_secs(300),
+    ))
+}
+
+#[tokio::test]
+async fn an_agent_that_allows_the_override_gets_it_once_its_settings_are_known() {
+    let store = store_with_card(&maria(), &marias_card()).await;
+    let gate = gate_answering(true);
+    let greeter = greeter(store, personalised()).with_override_gate(gate.clone());
+    let first = greeter
+        .greet(Some(&maria()), Some(&agent("agent_dental")))
+        .await;
+    assert_eq!(first.first_message, None, "unknown settings: no override");
+    assert_eq!(
+        first.withheld_override,
+        Some(WithheldReason::SettingsUnknown)
+    );
+    assert_eq!(
+        first.user_name, "Maria",
+        "dynamic variables are always sent"
+    );
+    gate.settle().await;
+    let second = greeter
+        .greet(Some(&maria()), Some(&agent("agent_dental")))
+        .await;
+    assert_eq!(
+        second.first_message.as_deref(),
+        Some("Hi, Maria, welcome back! How can I help you today?")
+    );
+    assert_eq!(second.withheld_override, None);
+}
+
+#[tokio::test]
+async fn an_agent_that_forbids_the_override_never_gets_it_but_keeps_its_variables() {
+    let store = store_with_card(&maria(), &marias_card()).await;
+    let gate = gate_answering(false);
+    let greeter = greeter(store, personalised()).with_override_gate(gate.clone());
+    greeter.greet(None, Some(&agent("agent_dental"))).await;
+    gate.settle().await;
+    let greeting = greeter
+        .greet(Some(&maria()), Some(&agent("agent_dental")))
+        .await;
+    assert_eq!(greeting.first_message, None);
+    assert_eq!(greeting.withheld_override, Some(WithheldReason::NotAllowed));
+    assert!(greeting.is_returning_caller);
+    assert_eq!(greeting.previous_call_count, 2);
+}

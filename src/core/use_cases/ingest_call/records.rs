@@ -117,7 +117,7 @@ pub struct IngestionRecord {
 
 /// Reads a JSON record; a record that is not valid JSON is a storage fault, never silently
 /// replaced.
-pub(super) async fn read<T: DeserializeOwned>(
+pub(crate) async fn read<T: DeserializeOwned>(
     blobs: &dyn BlobStore,
     key: &BlobKey,
 ) -> Result<Option<T>, BlobStoreError> {
@@ -129,7 +129,7 @@ pub(super) async fn read<T: DeserializeOwned>(
         .map_err(|error| BlobStoreError::Storage(format!("{key} is not a valid record: {error}")))
 }
 
-pub(super) async fn write<T: Serialize>(
+pub(crate) async fn write<T: Serialize>(
     blobs: &dyn BlobStore,
     key: &BlobKey,
     record: &T,
