@@ -5,6 +5,7 @@ mod calls;
 mod cli;
 mod client_data;
 mod crash;
+mod edge;
 mod embedded_store;
 mod end_to_end;
 mod faults;
