@@ -110,7 +110,67 @@ pub fn preset_names() -> Vec<&'static str> {
 
 #[cfg(test)]
 mod tests {
+    use figment::Jail;
+
     use super::*;
+    use crate::config::{Profile, Settings};
+
+    /// Validates `values` over the dev profile, in a temporary working directory.
+    #[allow(clippy::result_large_err)] // figment::Jail closures return figment::Error, large by design.
+    fn settings(values: &[(&str, &str)]) -> Result<Settings, crate::config::ConfigError> {
+        let mut result = None;
+        Jail::expect_with(|jail| {
+            let storage = jail.directory().join("payloads");
+            let database = jail.directory().join("memory.sqlite3");
+            let mut given = vec![
+                ("PAYLOAD_STORAGE_PATH", storage.to_str().unwrap()),
+                ("OPENMEMORY_DB_PATH", database.to_str().unwrap()),
+            ];
+            given.extend_from_slice(values);
+            result = Some(Settings::from_values(Profile::Dev, given));
+            Ok(())
+        });
+        result.expect("the jail ran")
+    }
+
+    #[test]
+    fn by_default_everyone_is_let_in_within_limits_sized_for_the_largest_body() {
+        let edge = settings(&[("MAX_BODY_BYTES", "1000")]).unwrap().edge;
+        assert!(edge.allowed_sources.is_empty() && edge.trusted_proxies.is_empty());
+        assert_eq!(edge.max_unverified_bytes, 2000);
+        assert_eq!(edge.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(edge.body_stall_timeout, Duration::from_secs(30));
+        assert_eq!(edge.max_connections, 512);
+        assert_eq!(
+            (edge.auth_failure_limit, edge.auth_lockout),
+            (10, Duration::from_secs(300))
+        );
+    }
+
+    #[test]
+    fn every_unusable_edge_setting_is_named_at_once() {
+        let error = settings(&[
+            ("MAX_BODY_BYTES", "1000"),
+            ("MAX_UNVERIFIED_BYTES", "999"),
+            ("ALLOWED_SOURCE_IPS", "elevenlabs-us, 10.0.0.0/40"),
+            ("TRUSTED_PROXIES", "elevenlabs"),
+            ("HEADER_READ_TIMEOUT_MS", "0"),
+            ("MAX_CONNECTIONS", "many"),
+        ])
+        .unwrap_err();
+        let message = error.to_string();
+        assert_eq!(error.problems.len(), 5, "{message}");
+        for expected in [
+            "MAX_UNVERIFIED_BYTES (999) must be at least MAX_BODY_BYTES (1000)",
+            "ALLOWED_SOURCE_IPS must list IP addresses, CIDR networks or presets (elevenlabs, elevenlabs-us,",
+            "not understood: 10.0.0.0/40",
+            "TRUSTED_PROXIES must list IP addresses or CIDR networks, separated by commas; not understood: elevenlabs",
+            "HEADER_READ_TIMEOUT_MS must be a number of milliseconds above 0, not 0",
+            "MAX_CONNECTIONS must be a number of connections, not \"many\"",
+        ] {
+            assert!(message.contains(expected), "{expected} not in {message}");
+        }
+    }
 
     #[test]
     fn the_elevenlabs_preset_covers_every_published_region() {

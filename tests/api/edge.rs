@@ -16,6 +16,7 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
+pub use crate::calls::eventually as until;
 use crate::calls::SAMPLE;
 use crate::service_process::ServiceProcess;
 
@@ -249,27 +250,4 @@ pub fn files_in(folder: &Path) -> usize {
     std::fs::read_dir(folder)
         .map(|entries| entries.count())
         .unwrap_or(0)
-}
-
-/// Bytes of the files in a folder.
-pub fn bytes_in(folder: &Path) -> u64 {
-    std::fs::read_dir(folder)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|entry| entry.metadata().ok())
-        .map(|metadata| metadata.len())
-        .sum()
-}
-
-/// Waits until `condition` holds; fails naming `what` after [`PATIENCE`].
-pub async fn until(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + PATIENCE;
-    while !condition() {
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not happen within {PATIENCE:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }

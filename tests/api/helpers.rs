@@ -267,3 +267,14 @@ pub async fn json_body(response: reqwest::Response) -> serde_json::Value {
     let text = response.text().await.expect("body read");
     serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
 }
+
+/// Bytes of the files in a folder (0 when it does not exist).
+pub fn bytes_in(folder: &std::path::Path) -> u64 {
+    std::fs::read_dir(folder)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| entry.metadata().ok())
+        .map(|metadata| metadata.len())
+        .sum()
+}

@@ -2,6 +2,7 @@
 //! stored while they hold the whole budget.
 
 use super::*;
+use crate::helpers::bytes_in;
 
 const ATTACKER: [u8; 4] = [127, 0, 0, 7];
 const ELEVENLABS: [u8; 4] = [127, 0, 0, 2];
@@ -82,17 +83,27 @@ async fn a_chunked_fake_upload_past_the_budget_is_refused_and_a_chunked_transcri
     let edge = Edge::start(LIMITS);
     let _first = hold(&edge, 750_000, 0).await;
     let _second = hold(&edge, 750_000, 0).await;
-    until("both fake uploads are staged", || files_in(&edge.staging()) == 2).await;
+    until("both fake uploads are staged", || {
+        files_in(&edge.staging()) == 2
+    })
+    .await;
 
     // 72 KB are left for large bodies: 100 KB sent without a length does not fit.
     let mut chunked = connect_from(ATTACKER, edge.socket_address()).await;
-    send(&mut chunked, forged_head("transfer-encoding: chunked").as_bytes()).await;
+    send(
+        &mut chunked,
+        forged_head("transfer-encoding: chunked").as_bytes(),
+    )
+    .await;
     let chunk = format!("{:x}\r\n{}\r\n", 100_000, " ".repeat(100_000));
     send(&mut chunked, chunk.as_bytes()).await;
     let answer = read_answer(&mut chunked).await;
     assert_eq!(answer.status, 503);
     assert_eq!(answer.header("retry-after").as_deref(), Some("30"));
-    until("the refused body is removed", || files_in(&edge.staging()) == 2).await;
+    until("the refused body is removed", || {
+        files_in(&edge.staging()) == 2
+    })
+    .await;
 
     let body = transcription("conv_chunked_during_flood");
     let signature = sign(DEV_POST_CALL_KEY, chrono::Utc::now().timestamp(), &body);
@@ -100,8 +111,14 @@ async fn a_chunked_fake_upload_past_the_budget_is_refused_and_a_chunked_transcri
         body.chunks(4_096).map(|piece| Ok(piece.to_vec())).collect();
     let genuine = edge
         .client_from(ELEVENLABS)
-        .post("/webhook/post-call", Vec::new(), &[("elevenlabs-signature", &signature)])
-        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(pieces)))
+        .post(
+            "/webhook/post-call",
+            Vec::new(),
+            &[("elevenlabs-signature", &signature)],
+        )
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            pieces,
+        )))
         .send()
         .await
         .unwrap();
