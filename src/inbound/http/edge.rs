@@ -60,6 +60,18 @@ pub enum BodyReadError {
 
 impl Edge {
     pub fn new(settings: &EdgeSettings) -> Arc<Self> {
+        tracing::debug!(
+            allowed_source_networks = settings.allowed_sources.len(),
+            trusted_proxy_networks = settings.trusted_proxies.len(),
+            max_unverified_bytes = settings.max_unverified_bytes,
+            max_connections = settings.max_connections,
+            "edge limits"
+        );
+        if settings.allowed_sources.is_empty() {
+            tracing::info!(
+                "ALLOWED_SOURCE_IPS is empty: the webhooks accept requests from any address"
+            );
+        }
         let counters = Arc::new(EdgeCounters::default());
         Arc::new(Self {
             sources: SourcePolicy::new(
