@@ -99,6 +99,20 @@ impl Peer {
             .expect("post-call sent")
     }
 
+    /// A post-call delivery of `body` signed now, its bytes sent as `pieces` arrive (chunked).
+    pub async fn deliver_streamed(&self, body: &[u8], pieces: reqwest::Body) -> reqwest::Response {
+        let signature = sign(DEV_POST_CALL_KEY, chrono::Utc::now().timestamp(), body);
+        self.post(
+            "/webhook/post-call",
+            Vec::new(),
+            &[("elevenlabs-signature", &signature)],
+        )
+        .body(pieces)
+        .send()
+        .await
+        .expect("post-call sent")
+    }
+
     /// A post-call delivery with a fresh timestamp and a made-up digest.
     pub async fn forge(&self, body: &[u8]) -> reqwest::Response {
         self.post("/webhook/post-call", body.to_vec(), &[])
