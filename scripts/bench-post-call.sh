@@ -4,6 +4,7 @@
 # long the server took to accept it and how much its peak resident memory (VmHWM) grew.
 #
 # Usage: scripts/bench-post-call.sh [body-megabytes]   (default 100; Linux only: reads /proc)
+#   RATE=1250k  send at most that many bytes a second (curl --limit-rate; 1250k is 10 Mbit/s)
 set -euo pipefail
 
 MEGABYTES="${1:-100}"
@@ -62,7 +63,7 @@ BEFORE_RSS=$(kib VmRSS)
 RESULT=$(curl -s -o "$WORK/response.json" -w '%{http_code} %{time_total}' -X POST \
     "http://127.0.0.1:$PORT/webhook/post-call" \
     -H "content-type: application/json" -H "Transfer-Encoding: chunked" \
-    -H "ElevenLabs-Signature: $SIGNATURE" -T "$WORK/audio.json")
+    -H "ElevenLabs-Signature: $SIGNATURE" ${RATE:+--limit-rate "$RATE"} -T "$WORK/audio.json")
 AFTER_HWM=$(kib VmHWM)
 read -r STATUS ELAPSED <<<"$RESULT"
 

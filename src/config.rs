@@ -3,6 +3,7 @@
 //! Loading never stops at the first problem: every missing or invalid variable is collected and
 //! reported at once, before the service listens.
 
+mod edge;
 mod secret;
 mod sources;
 mod validator;
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use url::Url;
 
+pub use edge::{EdgeSettings, ELEVENLABS_SOURCE_PRESETS};
 pub use secret::Secret;
 use validator::Validator;
 
@@ -46,6 +48,14 @@ pub const OPTIONAL_KEYS: &[&str] = &[
     "elevenlabs_api_key",
     "elevenlabs_api_url",
     "elevenlabs_settings_refresh_secs",
+    "allowed_source_ips",
+    "trusted_proxies",
+    "max_unverified_bytes",
+    "header_read_timeout_ms",
+    "body_stall_timeout_ms",
+    "max_connections",
+    "auth_failure_limit",
+    "auth_lockout_secs",
 ];
 
 /// Every variable the service reads (lower case; the environment uses upper case).
@@ -98,6 +108,8 @@ pub struct Settings {
     pub search_timeout: Duration,
     pub openmemory_timeout: Duration,
     pub max_body_bytes: u64,
+    /// Source allowlist, trusted proxies and the limits that keep strangers cheap.
+    pub edge: EdgeSettings,
     pub signature_tolerance: Duration,
     pub name_fields: Vec<String>,
     /// The ElevenLabs API base URL.

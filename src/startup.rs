@@ -215,7 +215,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
         }
     }
     let address = SocketAddr::new(settings.host, settings.port);
-    let server = HttpServer::bind(address, service.state.clone())
+    let server = HttpServer::bind(address, service.state.clone(), &settings.edge)
         .await
         .with_context(|| format!("cannot listen on {address}"))?;
     Ok(Started {

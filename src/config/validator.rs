@@ -11,6 +11,8 @@ use crate::config::sources::RawValues;
 use crate::config::{ConfigError, LogFormat, MemoryBackend, Profile, Secret, Settings};
 use crate::core::FirstMessageTemplate;
 
+mod edge;
+
 /// Reads typed values out of the raw text, remembering every problem.
 pub(super) struct Validator {
     raw: RawValues,
@@ -35,6 +37,9 @@ impl Validator {
             ],
         );
         let host = self.parsed::<IpAddr>("host", "an IP address such as 127.0.0.1");
+        let max_body_bytes = self
+            .parsed("max_body_bytes", "a number of bytes")
+            .unwrap_or(0);
         let settings = Settings {
             profile,
             elevenlabs_api_key: self.optional_secret("elevenlabs_api_key"),
@@ -64,9 +69,8 @@ impl Validator {
             greeting_deadline: self.millis("greeting_deadline_ms"),
             search_timeout: self.millis("search_timeout_ms"),
             openmemory_timeout: self.millis("openmemory_timeout_ms"),
-            max_body_bytes: self
-                .parsed("max_body_bytes", "a number of bytes")
-                .unwrap_or(0),
+            max_body_bytes,
+            edge: self.edge(max_body_bytes),
             signature_tolerance: Duration::from_secs(
                 self.parsed("signature_tolerance_secs", "a number of seconds")
                     .unwrap_or(0),

@@ -7,6 +7,7 @@
 mod auth;
 mod body_limit;
 pub mod client_data;
+pub mod edge;
 pub mod error;
 pub mod health;
 pub mod post_call;
@@ -21,10 +22,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 use poem::{Endpoint, EndpointExt, Route, Server};
 use poem_openapi::{OpenApiService, Tags};
 
+use crate::config::EdgeSettings;
+use crate::inbound::http::edge::{Edge, GuardedAcceptor};
 use crate::inbound::http::state::AppState;
 
 #[derive(Tags)]
@@ -66,47 +68,65 @@ pub fn openapi_json() -> String {
     api_service().spec()
 }
 
-/// Every route, with framework errors turned into the JSON error schema and requests traced.
-pub fn endpoint(state: Arc<AppState>) -> impl Endpoint {
+/// Every route, with framework errors turned into the JSON error schema, requests traced, and
+/// strangers refused at the edge before anything else is done (and before any log line).
+pub fn endpoint(state: Arc<AppState>, edge: Arc<Edge>) -> impl Endpoint {
     let service = api_service();
+    let small_bodies = edge.clone();
+    let guard = edge.clone();
     Route::new()
         .nest("/docs", service.swagger_ui())
         .at("/openapi.json", service.spec_endpoint())
         .at("/openapi.yaml", service.spec_endpoint_yaml())
         .nest("/", service)
         .data(state)
-        .around(body_limit::limit_small_bodies)
+        .data(edge)
+        .around(move |endpoint, request| {
+            body_limit::limit_small_bodies(small_bodies.clone(), endpoint, request)
+        })
         .catch_all_error(error::framework_error_to_json)
         .around(request_trace::trace_request)
+        .around(move |endpoint, request| guard.clone().guard(endpoint, request))
 }
 
 /// A bound HTTP listener, ready to serve.
 pub struct HttpServer {
-    acceptor: TcpAcceptor,
+    acceptor: GuardedAcceptor,
     state: Arc<AppState>,
+    edge: Arc<Edge>,
 }
 
 impl HttpServer {
     /// Binds the listener (port 0 picks a free port) without serving yet.
-    pub async fn bind(address: SocketAddr, state: Arc<AppState>) -> std::io::Result<Self> {
-        let acceptor = TcpListener::bind(address).into_acceptor().await?;
-        Ok(Self { acceptor, state })
+    pub async fn bind(
+        address: SocketAddr,
+        state: Arc<AppState>,
+        edge: &EdgeSettings,
+    ) -> std::io::Result<Self> {
+        let edge = Edge::new(edge);
+        let acceptor = GuardedAcceptor::bind(address, edge.connections()).await?;
+        Ok(Self {
+            acceptor,
+            state,
+            edge,
+        })
     }
 
     /// The address actually bound.
     pub fn local_addr(&self) -> SocketAddr {
-        self.acceptor
-            .local_addr()
-            .first()
-            .and_then(|address| address.as_socket_addr().copied())
-            .expect("a TCP acceptor has a socket address")
+        self.acceptor.local_addr()
+    }
+
+    /// The edge of this server, whose [`Edge::stats`] say what it refused.
+    pub fn edge(&self) -> Arc<Edge> {
+        self.edge.clone()
     }
 
     /// Serves until `shutdown` completes, then lets requests in flight finish (up to 10 s).
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
         Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(
-                endpoint(self.state),
+                endpoint(self.state, self.edge),
                 shutdown,
                 Some(Duration::from_secs(10)),
             )

@@ -10,6 +10,7 @@ use caller_memory::inbound::http::signature::sign;
 use serde_json::json;
 use tokio::sync::mpsc;
 
+use crate::helpers::bytes_in;
 use crate::service_process::ServiceProcess;
 
 const CONVERSATION: &str = "conv_killed";
@@ -37,13 +38,7 @@ fn post(
 
 /// Bytes written to the staging folder so far.
 fn staged_bytes(payloads: &Path) -> u64 {
-    std::fs::read_dir(payloads.join(".staging"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|entry| entry.metadata().ok())
-        .map(|metadata| metadata.len())
-        .sum()
+    bytes_in(&payloads.join(".staging"))
 }
 
 fn files_named_like_the_audio(folder: &Path) -> Vec<String> {

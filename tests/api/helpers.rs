@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use caller_memory::config::{Profile, Secret, Settings};
+use caller_memory::config::{EdgeSettings, Profile, Secret, Settings};
 use caller_memory::core::ports::{ArchiveOnly, BlobStore, Clock, IngestionScheduler, MemoryStore};
 use caller_memory::core::use_cases::{FirstMessagePolicy, GreetCaller, SearchMemories};
 use caller_memory::core::FirstMessageTemplate;
@@ -35,6 +35,8 @@ pub struct TestPorts {
     /// The largest post-call body accepted.
     pub max_body_bytes: u64,
     pub first_message: FirstMessagePolicy,
+    /// The edge: the service's defaults, with no allowlist.
+    pub edge: EdgeSettings,
 }
 
 impl Default for TestPorts {
@@ -48,8 +50,24 @@ impl Default for TestPorts {
             first_message: FirstMessagePolicy::Personalised(
                 FirstMessageTemplate::parse(FIRST_MESSAGE_TEMPLATE).unwrap(),
             ),
+            edge: default_edge(),
         }
     }
+}
+
+/// The edge settings the service starts with when none is configured.
+fn default_edge() -> EdgeSettings {
+    let scratch = std::env::temp_dir();
+    let database = scratch.join("caller-memory-unused.sqlite3");
+    Settings::from_values(
+        Profile::Dev,
+        [
+            ("PAYLOAD_STORAGE_PATH", scratch.to_str().unwrap()),
+            ("OPENMEMORY_DB_PATH", database.to_str().unwrap()),
+        ],
+    )
+    .expect("the dev defaults are valid")
+    .edge
 }
 
 /// The memory store a wired app uses.
@@ -120,7 +138,7 @@ impl TestApp {
                 staging_folder: staging_folder.clone(),
             },
         });
-        let server = HttpServer::bind("127.0.0.1:0".parse().unwrap(), state)
+        let server = HttpServer::bind("127.0.0.1:0".parse().unwrap(), state, &ports.edge)
             .await
             .expect("bind a free port");
         Self::serve(server, scratch, staging_folder, None)
@@ -248,4 +266,15 @@ impl Drop for TestApp {
 pub async fn json_body(response: reqwest::Response) -> serde_json::Value {
     let text = response.text().await.expect("body read");
     serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+}
+
+/// Bytes of the files in a folder (0 when it does not exist).
+pub fn bytes_in(folder: &std::path::Path) -> u64 {
+    std::fs::read_dir(folder)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| entry.metadata().ok())
+        .map(|metadata| metadata.len())
+        .sum()
 }

@@ -5,6 +5,7 @@ mod calls;
 mod cli;
 mod client_data;
 mod crash;
+mod edge;
 mod elevenlabs_commands;
 mod embedded_store;
 mod end_to_end;

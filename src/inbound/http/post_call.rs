@@ -25,6 +25,7 @@ use crate::config::Settings;
 use crate::core::ports::ByteStream;
 use crate::core::use_cases::{ArchiveError, ArchivePostCall, ArchivedPayload};
 use crate::core::ConversationId;
+use crate::inbound::http::edge::{Edge, BUDGET_RETRY_AFTER_SECS};
 use crate::inbound::http::error::ErrorBody;
 use crate::inbound::http::raw_json::RawJsonBody;
 use crate::inbound::http::signature::{BodyVerifier, SignatureError, SignatureHeader};
@@ -83,15 +84,39 @@ pub enum PostCallError {
     /// The signature is missing, wrong, or outside the time tolerance (`invalid_signature`).
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>),
+    /// The sender's address is not in `ALLOWED_SOURCE_IPS` (`forbidden`); nothing was read.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    /// The body stopped arriving for `BODY_STALL_TIMEOUT_MS` (`request_timeout`).
+    #[oai(status = 408)]
+    RequestTimeout(Json<ErrorBody>),
     /// The body is larger than the configured limit (`MAX_BODY_BYTES`).
     #[oai(status = 413)]
     PayloadTooLarge(Json<ErrorBody>),
     /// The body is not sent as `application/json` (`unsupported_media_type`).
     #[oai(status = 415)]
     UnsupportedMediaType(Json<ErrorBody>),
+    /// Too many failed authentications came from this address (`too_many_failures`); retry
+    /// after `Retry-After` seconds.
+    #[oai(status = 429)]
+    TooManyFailures(
+        Json<ErrorBody>,
+        /// Seconds to wait before trying again.
+        #[oai(header = "Retry-After")]
+        u64,
+    ),
     /// The delivery could not be stored; ElevenLabs should retry it.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
+    /// Too many unverified bytes are being received (`MAX_UNVERIFIED_BYTES`, `unavailable`);
+    /// nothing was stored: retry after `Retry-After` seconds.
+    #[oai(status = 503)]
+    Unavailable(
+        Json<ErrorBody>,
+        /// Seconds to wait before trying again.
+        #[oai(header = "Retry-After")]
+        u64,
+    ),
 }
 
 /// Removes the partial bodies a killed process left in the staging folder; for startup only.
@@ -121,6 +146,7 @@ impl PostCallApi {
     async fn post_call(
         &self,
         state: Data<&Arc<AppState>>,
+        edge: Data<&Arc<Edge>>,
         request: &Request,
         /// `t=<unix seconds>,v0=<hex HMAC-SHA256 of "{t}." + body>`.
         #[oai(name = "ElevenLabs-Signature")]
@@ -128,8 +154,10 @@ impl PostCallApi {
         body: RawJsonBody,
     ) -> Result<PostCallSuccess, PostCallError> {
         let state = *state;
-        refuse_declared_oversize(request, &state.post_call)?;
-        let staged = receive_verified(state, signature.0.as_deref(), body.0).await?;
+        let declared = declared_length(request);
+        refuse_declared_oversize(declared, &state.post_call)?;
+        let staged =
+            receive_verified(state, &edge, signature.0.as_deref(), declared, body.0).await?;
         let path = staged.path().to_path_buf();
         let envelope = tokio::task::spawn_blocking(move || read_envelope(&path))
             .await
@@ -139,24 +167,30 @@ impl PostCallApi {
     }
 }
 
+fn declared_length(request: &Request) -> Option<u64> {
+    request
+        .header(poem::http::header::CONTENT_LENGTH)
+        .and_then(|length| length.parse::<u64>().ok())
+}
+
 /// Refuses at once a body whose Content-Length already says it is too large.
 fn refuse_declared_oversize(
-    request: &Request,
+    declared: Option<u64>,
     settings: &PostCallSettings,
 ) -> Result<(), PostCallError> {
-    let declared = request
-        .header(poem::http::header::CONTENT_LENGTH)
-        .and_then(|length| length.parse::<u64>().ok());
     match declared {
         Some(length) if length > settings.max_body_bytes => Err(too_large(settings.max_body_bytes)),
         _ => Ok(()),
     }
 }
 
-/// Checks the header, stages the body while hashing it, then checks the hash.
+/// Checks the header, stages the body while hashing it, within the budget for unverified
+/// bytes, then checks the hash.
 async fn receive_verified(
     state: &AppState,
+    edge: &Edge,
     signature: Option<&str>,
+    declared: Option<u64>,
     body: poem::Body,
 ) -> Result<StagedBody, PostCallError> {
     let settings = &state.post_call;
@@ -166,19 +200,43 @@ async fn receive_verified(
             BodyVerifier::start(key, header, state.clock.now(), settings.signature_tolerance)
         })
         .map_err(refused)?;
+    let mut reservation = edge.reserve_unverified();
+    let budget_spent = || {
+        edge.budget_refused();
+        PostCallError::Unavailable(
+            Json(ErrorBody::new(
+                "unavailable",
+                "too many deliveries are being received; try again later",
+            )),
+            BUDGET_RETRY_AFTER_SECS,
+        )
+    };
+    if let Some(declared) = declared {
+        reservation.hold(declared).map_err(|_| budget_spent())?;
+    }
     let staged = stage(
         body,
         &settings.staging_folder,
         settings.max_body_bytes,
         &mut verifier,
+        edge,
+        &mut reservation,
     )
     .await
     .map_err(|error| match error {
         StagingError::TooLarge { limit } => too_large(limit),
         StagingError::Interrupted(error) => bad_request(format!("the body was cut off: {error}")),
+        StagingError::Stalled(_) => PostCallError::RequestTimeout(Json(ErrorBody::new(
+            "request_timeout",
+            error.to_string(),
+        ))),
+        StagingError::BudgetSpent => budget_spent(),
         StagingError::Storage { .. } => internal("the body could not be staged", &error),
     })?;
-    verifier.verify().map_err(refused)?;
+    let verified = verifier.verify();
+    // Verified or not, these bytes are no longer a stranger's to hold.
+    drop(reservation);
+    verified.map_err(refused)?;
     staged
         .shape()
         .map_err(|problem| bad_request(problem.to_string()))?;

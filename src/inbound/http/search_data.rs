@@ -107,12 +107,27 @@ pub enum SearchDataError {
     /// `X-Api-Key` is missing or wrong.
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>),
+    /// The sender's address is not in `ALLOWED_SOURCE_IPS` (`forbidden`).
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    /// The body stopped arriving for `BODY_STALL_TIMEOUT_MS` (`request_timeout`).
+    #[oai(status = 408)]
+    RequestTimeout(Json<ErrorBody>),
     /// The body is larger than 64 KiB (`payload_too_large`).
     #[oai(status = 413)]
     PayloadTooLarge(Json<ErrorBody>),
     /// The body is not sent as `application/json` (`unsupported_media_type`).
     #[oai(status = 415)]
     UnsupportedMediaType(Json<ErrorBody>),
+    /// Too many failed authentications came from this address (`too_many_failures`); retry
+    /// after `Retry-After` seconds.
+    #[oai(status = 429)]
+    TooManyFailures(
+        Json<ErrorBody>,
+        /// Seconds to wait before trying again.
+        #[oai(header = "Retry-After")]
+        u64,
+    ),
 }
 
 pub struct SearchDataApi;

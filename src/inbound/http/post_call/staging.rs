@@ -4,12 +4,13 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use futures_util::StreamExt;
 use tokio::fs::{self, File};
 use tokio::io::{AsyncWriteExt, BufWriter};
 
 use super::shape::{ShapeCheck, ShapeError};
+use crate::inbound::http::edge::{BodyReadError, Edge, Reservation};
 use crate::inbound::http::signature::BodyVerifier;
 
 const WRITE_BUFFER: usize = 256 * 1024;
@@ -47,6 +48,12 @@ pub enum StagingError {
     /// The sender stopped or broke the body.
     #[error("the body could not be received: {0}")]
     Interrupted(io::Error),
+    /// The sender sent nothing for too long.
+    #[error("the body stalled: no bytes for {} ms", .0.as_millis())]
+    Stalled(Duration),
+    /// Too many bytes from unverified senders are already being received.
+    #[error("the budget for unverified bytes is spent")]
+    BudgetSpent,
     #[error("the body could not be staged in {folder}: {error}")]
     Storage { folder: PathBuf, error: io::Error },
 }
@@ -76,13 +83,16 @@ pub fn remove_leftovers(folder: &Path) -> io::Result<usize> {
     Ok(removed)
 }
 
-/// Writes `body` to a new file in `folder`, feeding every byte to `verifier` on the way, and
-/// stops as soon as more than `limit` bytes have arrived.
+/// Writes `body` to a new file in `folder`, feeding every byte to `verifier` on the way. Each
+/// chunk is taken from `reservation` before it is written; the whole stops as soon as more than
+/// `limit` bytes have arrived, or when the body stalls for the edge's timeout.
 pub async fn stage(
     body: poem::Body,
     folder: &Path,
     limit: u64,
     verifier: &mut BodyVerifier,
+    edge: &Edge,
+    reservation: &mut Reservation,
 ) -> Result<StagedBody, StagingError> {
     let storage_error = |error| StagingError::Storage {
         folder: folder.to_path_buf(),
@@ -104,15 +114,24 @@ pub async fn stage(
         .await
         .map_err(storage_error)?;
     let mut writer = BufWriter::with_capacity(WRITE_BUFFER, file);
-    let mut chunks = body.into_bytes_stream();
+    let mut chunks = std::pin::pin!(body.into_bytes_stream());
     let mut received = 0u64;
     let mut shape = ShapeCheck::default();
-    while let Some(chunk) = chunks.next().await {
-        let chunk = chunk.map_err(StagingError::Interrupted)?;
+    while let Some(chunk) = edge
+        .next_chunk(&mut chunks)
+        .await
+        .map_err(|error| match error {
+            BodyReadError::Stalled(quiet) => StagingError::Stalled(quiet),
+            BodyReadError::Broken(error) => StagingError::Interrupted(error),
+        })?
+    {
         received += chunk.len() as u64;
         if received > limit {
             return Err(StagingError::TooLarge { limit });
         }
+        reservation
+            .grow(chunk.len() as u64)
+            .map_err(|_| StagingError::BudgetSpent)?;
         verifier.update(&chunk);
         shape.update(&chunk);
         writer.write_all(&chunk).await.map_err(storage_error)?;
