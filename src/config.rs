@@ -8,7 +8,7 @@ mod sources;
 mod validator;
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -44,6 +44,8 @@ pub const OPTIONAL_KEYS: &[&str] = &[
     "max_body_bytes",
     "signature_tolerance_secs",
     "name_fields",
+    "metrics_enabled",
+    "metrics_addr",
 ];
 
 /// Every variable the service reads (lower case; the environment uses upper case).
@@ -64,6 +66,16 @@ pub enum Profile {
 pub enum MemoryBackend {
     OpenMemory,
     Embedded,
+}
+
+impl MemoryBackend {
+    /// The value of `MEMORY_BACKEND` that chooses this backend.
+    pub fn name(self) -> &'static str {
+        match self {
+            MemoryBackend::OpenMemory => "openmemory",
+            MemoryBackend::Embedded => "embedded",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +108,10 @@ pub struct Settings {
     pub max_body_bytes: u64,
     pub signature_tolerance: Duration,
     pub name_fields: Vec<String>,
+    /// Whether `/metrics` is served and requests are counted.
+    pub metrics_enabled: bool,
+    /// Where `/metrics` is served instead of the main port; `None` for the main port.
+    pub metrics_address: Option<SocketAddr>,
 }
 
 /// Everything wrong with the configuration, one line per variable.

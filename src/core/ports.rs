@@ -8,9 +8,11 @@ mod clock;
 mod embedder;
 mod ingestion_scheduler;
 mod memory_store;
+mod telemetry;
 
 pub use blob_store::*;
 pub use clock::*;
 pub use embedder::*;
 pub use ingestion_scheduler::*;
 pub use memory_store::*;
+pub use telemetry::*;

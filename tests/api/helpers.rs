@@ -12,6 +12,7 @@ use caller_memory::core::FirstMessageTemplate;
 use caller_memory::inbound::http::post_call::PostCallSettings;
 use caller_memory::inbound::http::state::{AppState, WebhookKeys};
 use caller_memory::inbound::http::HttpServer;
+use caller_memory::metrics::{BuildInfo, Metrics};
 use caller_memory::outbound::system_clock::SystemClock;
 use caller_memory::startup::{self, IngestionWorker};
 use caller_memory::test_doubles::{InMemoryBlobStore, InMemoryMemoryStore};
@@ -119,6 +120,10 @@ impl TestApp {
                 signature_tolerance: Duration::from_secs(30 * 60),
                 staging_folder: staging_folder.clone(),
             },
+            metrics: Some(Arc::new(Metrics::new(BuildInfo {
+                memory_backend: "test-double",
+                blob_backend: "test-double",
+            }))),
         });
         let server = HttpServer::bind("127.0.0.1:0".parse().unwrap(), state)
             .await

@@ -9,8 +9,9 @@ mod summary;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::core::ports::BlobStore;
+use crate::core::ports::{BlobStore, GreetingFallback, NoTelemetry, Telemetry};
 use crate::core::use_cases::read_profile::read_profile;
+use crate::core::use_cases::ReadProfileError;
 use crate::core::{AgentId, CallerId, FirstMessageTemplate, ProfileCard};
 
 pub use summary::{MAX_LAST_CALL_SUMMARY_CHARS, MAX_PROFILE_SUMMARY_CHARS};
@@ -59,6 +60,7 @@ pub struct GreetCaller {
     profiles: Arc<dyn BlobStore>,
     first_message: FirstMessagePolicy,
     deadline: Duration,
+    telemetry: Arc<dyn Telemetry>,
 }
 
 impl GreetCaller {
@@ -72,7 +74,14 @@ impl GreetCaller {
             profiles,
             first_message,
             deadline,
+            telemetry: Arc::new(NoTelemetry),
         }
+    }
+
+    /// Reports greeting fallbacks to `telemetry`.
+    pub fn with_telemetry(mut self, telemetry: Arc<dyn Telemetry>) -> Self {
+        self.telemetry = telemetry;
+        self
     }
 
     /// Greets `caller` (`None` when the number is withheld or unusable) on behalf of `agent`.
@@ -85,6 +94,11 @@ impl GreetCaller {
             Ok(_) => Greeting::new_caller(),
             Err(error) => {
                 tracing::warn!(%caller, %error, "greeting the caller as new: profile card lookup failed");
+                self.telemetry.greeting_fallback(match error {
+                    ReadProfileError::DeadlinePassed(_) => GreetingFallback::DeadlinePassed,
+                    ReadProfileError::Storage(_) => GreetingFallback::StoreFailed,
+                    ReadProfileError::Corrupt(_) => GreetingFallback::UnreadableCard,
+                });
                 Greeting::new_caller()
             }
         }
