@@ -72,6 +72,16 @@ fn made_up_paths_share_one_operation_label() {
 }
 
 #[test]
+fn each_operation_has_its_own_instruments() {
+    let metrics = metrics();
+    for (index, operation) in Operation::ALL.iter().enumerate() {
+        assert_eq!(*operation as usize, index, "Operation::ALL is out of order");
+        metrics.record_request(*operation, 200, Duration::ZERO);
+        assert_eq!(requests(&metrics, operation.label(), "200"), 1);
+    }
+}
+
+#[test]
 fn two_services_in_one_process_count_separately() {
     let (first, second) = (metrics(), metrics());
     first.record_request(Operation::Health, 200, Duration::ZERO);

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use poem::http::StatusCode;
+use poem::http::{Method, StatusCode};
 use poem::web::Data;
 use poem::{handler, Endpoint, IntoResponse, Middleware, Request, Response, Result};
 
@@ -82,6 +82,8 @@ impl<E: Endpoint> Endpoint for CountRequestsEndpoint<E> {
                 .map(IntoResponse::into_response);
         };
         let operation = Operation::of_path(request.uri().path());
+        // Only deliveries count toward the streak, not a stray GET on the webhook's path.
+        let delivery = operation == Operation::PostCall && request.method() == Method::POST;
         let started = Instant::now();
         let response = match self.inner.call(request).await {
             Ok(output) => output.into_response(),
@@ -89,7 +91,7 @@ impl<E: Endpoint> Endpoint for CountRequestsEndpoint<E> {
         };
         let status = response.status().as_u16();
         metrics.record_request(operation, status, started.elapsed());
-        if operation == Operation::PostCall {
+        if delivery {
             metrics.post_call_answered(status);
         }
         Ok(response)
