@@ -1,6 +1,6 @@
 //! Prometheus metrics of one running service, served as text at `GET /metrics`.
 //!
-//! Every instrument is declared once, in the [`instruments!`] list below: its field, its type, and
+//! Every instrument is declared once, in the `instruments!` list below: its field, its type, and
 //! the Prometheus name, help and labels it is registered with. **Adding a metric is one line
 //! there**, for example
 //!
