@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Bounded soak: the three webhooks at once for DURATION against the release binary (dev profile,
 # embedded store, loopback only), with the server's resident memory sampled every few seconds.
-# Fails on any error answer, any failed request, or resident memory that keeps growing.
+# Fails on any error answer, any failed request, resident memory that keeps growing, or a /metrics
+# scrape whose request and post-call counters differ from what the load generators sent.
 #
 #   scripts/soak.sh                     60 s: client-data 200/s, search-data 100/s,
 #                                       post-call 10/s transcription + 10/s audio
@@ -55,6 +56,7 @@ load post-call-transcription 10 -H "ElevenLabs-Signature: $TRANSCRIPTION_SIGNATU
 load post-call-audio 10 -H "ElevenLabs-Signature: $AUDIO_SIGNATURE" \
     -D payloads/post_call_audio.json "$BASE/webhook/post-call"
 wait "${LOADS[@]}"
+curl -sf "$BASE/metrics" >"$DATA/metrics.txt"
 rss_kib >>"$DATA/rss"
 kill "$SAMPLER" 2>/dev/null || true
 
@@ -74,6 +76,41 @@ for name in ["client-data", "search-data", "post-call-transcription", "post-call
     print(f"{name:<26}{total:>9}{not_ok:>9}{errors:>8}{report['summary']['requestsPerSec']:>8.0f}"
           f"{latency['p50'] * 1000:>8.1f}{latency['p99'] * 1000:>8.1f}")
     failed |= not_ok > 0 or errors > 0 or total == 0
+# The service's own counters must tell the same story as the load generators.
+metrics = {}
+for line in (data / "metrics.txt").read_text().splitlines():
+    if line and not line.startswith("#"):
+        series, value = line.rsplit(" ", 1)
+        metrics[series] = float(value)
+def counted(series):
+    return int(metrics.get(series, 0))
+def requests(operation, ok):
+    return sum(int(value) for series, value in metrics.items()
+               if series.startswith(f'caller_memory_http_requests_total{{operation="{operation}"')
+               and ('status="200"' in series) == ok)
+sent = {}
+for name in ["client-data", "search-data", "post-call-transcription", "post-call-audio"]:
+    report = json.loads((data / f"{name}.json").read_text())
+    statuses = {int(code): count for code, count in report["statusCodeDistribution"].items()}
+    sent[name] = (statuses.get(200, 0), sum(statuses.values()) - statuses.get(200, 0))
+checks = [
+    ("client-data 200", sent["client-data"][0], requests("client_data", True)),
+    ("client-data non-200", sent["client-data"][1], requests("client_data", False)),
+    ("search-data 200", sent["search-data"][0], requests("search_data", True)),
+    ("search-data non-200", sent["search-data"][1], requests("search_data", False)),
+    ("post-call 200", sent["post-call-transcription"][0] + sent["post-call-audio"][0],
+     requests("post_call", True)),
+    ("post-call non-200", sent["post-call-transcription"][1] + sent["post-call-audio"][1],
+     requests("post_call", False)),
+    ("transcriptions archived", sent["post-call-transcription"][0], counted(
+        'caller_memory_post_call_deliveries_total{event_type="post_call_transcription",outcome="archived"}')),
+    ("audio events archived", sent["post-call-audio"][0], counted(
+        'caller_memory_post_call_deliveries_total{event_type="post_call_audio",outcome="archived"}')),
+]
+print(f"{'/metrics check':<26}{'sent':>9}{'counted':>9}")
+for what, expected, got in checks:
+    print(f"{what:<26}{expected:>9}{got:>9}{'' if expected == got else '  MISMATCH'}")
+    failed |= expected != got
 rss = [int(line) for line in (data / "rss").read_text().split()]
 start, peak, end = rss[0], max(rss), rss[-1]
 print(f"server VmRSS: start {start / 1024:.1f} MiB, peak {peak / 1024:.1f} MiB, "

@@ -9,7 +9,7 @@ mod sources;
 mod validator;
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -56,6 +56,8 @@ pub const OPTIONAL_KEYS: &[&str] = &[
     "max_connections",
     "auth_failure_limit",
     "auth_lockout_secs",
+    "metrics_enabled",
+    "metrics_addr",
 ];
 
 /// Every variable the service reads (lower case; the environment uses upper case).
@@ -76,6 +78,16 @@ pub enum Profile {
 pub enum MemoryBackend {
     OpenMemory,
     Embedded,
+}
+
+impl MemoryBackend {
+    /// The value of `MEMORY_BACKEND` that chooses this backend.
+    pub fn name(self) -> &'static str {
+        match self {
+            MemoryBackend::OpenMemory => "openmemory",
+            MemoryBackend::Embedded => "embedded",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +128,10 @@ pub struct Settings {
     pub elevenlabs_api_url: Url,
     /// How long an agent's override permissions are trusted before they are read again.
     pub elevenlabs_settings_refresh: Duration,
+    /// Whether `/metrics` is served and requests are counted.
+    pub metrics_enabled: bool,
+    /// Where `/metrics` is served instead of the main port; `None` for the main port.
+    pub metrics_address: Option<SocketAddr>,
 }
 
 /// Everything wrong with the configuration, one line per variable.

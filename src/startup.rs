@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogFormat, MemoryBackend, Settings};
-use crate::core::ports::{BlobStore, Clock, MemoryStore, MemoryStoreError};
+use crate::core::ports::{BlobStore, Clock, MemoryStore, MemoryStoreError, NoTelemetry, Telemetry};
 use crate::core::use_cases::ingest_call::{IngestCall, ReplayTarget};
 use crate::core::use_cases::{FirstMessagePolicy, GreetCaller, SearchMemories};
 use crate::core::FirstMessageTemplate;
@@ -20,6 +20,8 @@ use crate::inbound::http::health::Readiness;
 use crate::inbound::http::post_call::{remove_staging_leftovers, PostCallSettings};
 use crate::inbound::http::state::{AppState, WebhookKeys};
 use crate::inbound::http::HttpServer;
+use crate::metrics::stores::{MeasuredBlobStore, MeasuredMemoryStore};
+use crate::metrics::{BuildInfo, Metrics};
 use crate::outbound::cached_blob_store::CachedBlobStore;
 use crate::outbound::disk_blob_store::DiskBlobStore;
 use crate::outbound::embedded::EmbeddedMemoryStore;
@@ -56,25 +58,34 @@ pub struct Service {
 
 /// Builds every adapter from the settings.
 pub async fn build(settings: &Settings) -> anyhow::Result<Service> {
-    // One instance for every use case: the cache is only right while all writes go through it.
-    let blob_store: Arc<dyn BlobStore> = Arc::new(CachedBlobStore::new(
-        Arc::new(DiskBlobStore::new(&settings.payload_storage_path)),
-        CACHED_OBJECTS,
-    ));
-    let memory_store = build_memory_store(settings).await?;
+    let metrics = settings.metrics_enabled.then(|| {
+        Arc::new(Metrics::new(BuildInfo {
+            memory_backend: settings.memory_backend.name(),
+            blob_backend: "disk",
+        }))
+    });
+    let (memory_store, blob_store) = build_stores(settings, metrics.as_deref()).await?;
+    let telemetry: Arc<dyn Telemetry> = match &metrics {
+        Some(metrics) => metrics.clone(),
+        None => Arc::new(NoTelemetry),
+    };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let ingest = Arc::new(IngestCall::new(
-        memory_store.clone(),
-        blob_store.clone(),
-        clock.clone(),
-        parse_transcription,
-        settings.name_fields.clone(),
-    ));
+    let ingest = Arc::new(
+        IngestCall::new(
+            memory_store.clone(),
+            blob_store.clone(),
+            clock.clone(),
+            parse_transcription,
+            settings.name_fields.clone(),
+        )
+        .with_telemetry(telemetry.clone()),
+    );
     let mut greet_caller = GreetCaller::new(
         blob_store.clone(),
         first_message_policy(settings)?,
         settings.greeting_deadline,
-    );
+    )
+    .with_telemetry(telemetry);
     if let Some(gate) = override_gate(settings, clock.clone())? {
         greet_caller = greet_caller.with_override_gate(gate);
     }
@@ -95,8 +106,29 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Service> {
         },
         ingestion: ingest.clone(),
         post_call: PostCallSettings::from_settings(settings),
+        metrics,
     });
     Ok(Service { state, ingest })
+}
+
+/// The memory store and the blob store, with their calls measured when metrics are on.
+async fn build_stores(
+    settings: &Settings,
+    metrics: Option<&Metrics>,
+) -> anyhow::Result<(Arc<dyn MemoryStore>, Arc<dyn BlobStore>)> {
+    let mut memory_store = build_memory_store(settings).await?;
+    let mut disk: Arc<dyn BlobStore> = Arc::new(DiskBlobStore::new(&settings.payload_storage_path));
+    let Some(metrics) = metrics else {
+        // One instance for every use case: the cache is only right while all writes go through it.
+        return Ok((
+            memory_store,
+            Arc::new(CachedBlobStore::new(disk, CACHED_OBJECTS)),
+        ));
+    };
+    memory_store = Arc::new(MeasuredMemoryStore::new(memory_store, metrics));
+    disk = Arc::new(MeasuredBlobStore::new(disk, metrics));
+    let cached = CachedBlobStore::new(disk, CACHED_OBJECTS).with_lookups(metrics.cache_lookups());
+    Ok((memory_store, Arc::new(cached)))
 }
 
 async fn build_memory_store(settings: &Settings) -> anyhow::Result<Arc<dyn MemoryStore>> {
@@ -215,9 +247,15 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
         }
     }
     let address = SocketAddr::new(settings.host, settings.port);
-    let server = HttpServer::bind(address, service.state.clone(), &settings.edge)
+    let mut server = HttpServer::bind(address, service.state.clone(), &settings.edge)
         .await
         .with_context(|| format!("cannot listen on {address}"))?;
+    if let Some(metrics_address) = settings.metrics_address {
+        server = server
+            .with_metrics_at(metrics_address)
+            .await
+            .with_context(|| format!("cannot listen on METRICS_ADDR {metrics_address}"))?;
+    }
     Ok(Started {
         server,
         worker: IngestionWorker::start(service.ingest),
@@ -232,6 +270,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let Started { server, worker, .. } = start(&settings).await?;
     let local = server.local_addr();
     tracing::info!(address = %local, docs = %format!("http://{local}/docs"), "listening");
+    if let Some(metrics) = server.metrics_addr() {
+        tracing::info!(address = %metrics, "serving /metrics on its own address");
+    }
     let served = server.run_until(shutdown_signal()).await;
     worker.stop(WORKER_STOP_GRACE).await;
     served.context("the server stopped with an error")?;

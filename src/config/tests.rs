@@ -232,3 +232,64 @@ fn the_elevenlabs_api_key_is_optional_and_its_url_must_be_http() {
         Ok(())
     });
 }
+
+#[test]
+fn metrics_are_on_the_main_port_unless_metrics_addr_says_otherwise() {
+    Jail::expect_with(|jail| {
+        set_all(jail);
+        let settings = Settings::load(Profile::Standard).unwrap();
+        assert!(settings.metrics_enabled);
+        assert_eq!(settings.metrics_address, None);
+
+        jail.set_env("METRICS_ADDR", "0.0.0.0:9100");
+        let settings = Settings::load(Profile::Standard).unwrap();
+        assert_eq!(
+            settings.metrics_address,
+            Some("0.0.0.0:9100".parse().unwrap())
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn every_metrics_setting_problem_is_named_at_once() {
+    Jail::expect_with(|jail| {
+        set_all(jail);
+        jail.set_env("METRICS_ENABLED", "maybe");
+        jail.set_env("METRICS_ADDR", "localhost");
+        let error = Settings::load(Profile::Standard).unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.contains("METRICS_ENABLED must be one of true, false"),
+            "{message}"
+        );
+        assert!(
+            message.contains("METRICS_ADDR must be an IP address and port"),
+            "{message}"
+        );
+
+        jail.set_env("METRICS_ENABLED", "false");
+        jail.set_env("METRICS_ADDR", "127.0.0.1:8000");
+        let error = Settings::load(Profile::Standard).unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("METRICS_ENABLED is false"), "{message}");
+        assert!(
+            message.contains("is the main address HOST:PORT"),
+            "{message}"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn the_dev_profile_keeps_metrics_on_loopback() {
+    Jail::expect_with(|jail| {
+        jail.set_env("METRICS_ADDR", "0.0.0.0:9100");
+        let error = Settings::load(Profile::Dev).unwrap_err();
+        assert!(
+            error.to_string().contains("METRICS_ADDR is 0.0.0.0:9100"),
+            "{error}"
+        );
+        Ok(())
+    });
+}

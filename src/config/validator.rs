@@ -1,7 +1,7 @@
 //! Turns raw text values into typed settings, collecting every problem instead of stopping at
 //! the first.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -31,10 +31,7 @@ impl Validator {
         let openmemory_port = self.port("openmemory_port");
         let memory_backend = self.choice(
             "memory_backend",
-            &[
-                ("openmemory", MemoryBackend::OpenMemory),
-                ("embedded", MemoryBackend::Embedded),
-            ],
+            &[MemoryBackend::OpenMemory, MemoryBackend::Embedded].map(|b| (b.name(), b)),
         );
         let host = self.parsed::<IpAddr>("host", "an IP address such as 127.0.0.1");
         let max_body_bytes = self
@@ -81,7 +78,10 @@ impl Validator {
                 self.parsed("elevenlabs_settings_refresh_secs", "a number of seconds")
                     .unwrap_or(0),
             ),
+            metrics_enabled: self.flag("metrics_enabled"),
+            metrics_address: self.metrics_address(profile),
         };
+        self.metrics_placement(&settings);
         if self.problems.is_empty() {
             Ok(settings)
         } else {
@@ -268,6 +268,44 @@ impl Validator {
             }
         }
         path
+    }
+
+    /// `METRICS_ADDR`, when set: an `IP:port` address, on loopback in the dev profile.
+    fn metrics_address(&mut self, profile: Profile) -> Option<SocketAddr> {
+        let value = self.raw.get("metrics_addr").map(|value| value.trim())?;
+        if value.is_empty() {
+            return None;
+        }
+        let Ok(address) = value.parse::<SocketAddr>() else {
+            self.problems.push(format!(
+                "METRICS_ADDR must be an IP address and port such as 127.0.0.1:9100, not {value:?}"
+            ));
+            return None;
+        };
+        if profile == Profile::Dev && !address.ip().is_loopback() {
+            self.problems.push(format!(
+                "METRICS_ADDR is {address}, but the dev profile only listens on loopback"
+            ));
+        }
+        Some(address)
+    }
+
+    /// A separate metrics address only makes sense with metrics on, and not on the main port.
+    fn metrics_placement(&mut self, settings: &Settings) {
+        let Some(address) = settings.metrics_address else {
+            return;
+        };
+        if !settings.metrics_enabled {
+            self.problems.push(
+                "METRICS_ADDR is set but METRICS_ENABLED is false: unset one of them".to_owned(),
+            );
+        }
+        if address.port() != 0 && address == SocketAddr::new(settings.host, settings.port) {
+            self.problems.push(format!(
+                "METRICS_ADDR ({address}) is the main address HOST:PORT; leave METRICS_ADDR unset \
+                 to serve /metrics on the main port"
+            ));
+        }
     }
 
     fn loopback_in_dev(&mut self, profile: Profile, host: Option<IpAddr>) -> IpAddr {

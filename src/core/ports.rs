@@ -10,6 +10,7 @@ mod embedder;
 mod ingestion_scheduler;
 mod memory_store;
 mod past_conversations;
+mod telemetry;
 
 pub use agent_settings::*;
 pub use blob_store::*;
@@ -18,3 +19,4 @@ pub use embedder::*;
 pub use ingestion_scheduler::*;
 pub use memory_store::*;
 pub use past_conversations::*;
+pub use telemetry::*;

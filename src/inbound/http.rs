@@ -10,6 +10,7 @@ pub mod client_data;
 pub mod edge;
 pub mod error;
 pub mod health;
+pub mod metrics;
 pub mod post_call;
 mod raw_json;
 mod request_trace;
@@ -22,7 +23,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use poem::{Endpoint, EndpointExt, Route, Server};
+use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
+use poem::{get, Endpoint, EndpointExt, Route, Server};
 use poem_openapi::{OpenApiService, Tags};
 
 use crate::config::EdgeSettings;
@@ -68,16 +70,35 @@ pub fn openapi_json() -> String {
     api_service().spec()
 }
 
-/// Every route, with framework errors turned into the JSON error schema, requests traced, and
-/// strangers refused at the edge before anything else is done (and before any log line).
-pub fn endpoint(state: Arc<AppState>, edge: Arc<Edge>) -> impl Endpoint {
+/// Where `GET /metrics` is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsPlacement {
+    /// On the main port, beside the webhooks (when metrics are enabled).
+    MainPort,
+    /// On its own listener (`METRICS_ADDR`), so not on the main port.
+    Separate,
+}
+
+/// Every route, with framework errors turned into the JSON error schema, requests traced and
+/// counted, and strangers refused at the edge before anything else is done (and before any log
+/// line).
+pub fn endpoint(
+    state: Arc<AppState>,
+    edge: Arc<Edge>,
+    placement: MetricsPlacement,
+) -> impl Endpoint {
     let service = api_service();
     let small_bodies = edge.clone();
     let guard = edge.clone();
-    Route::new()
+    let mut routes = Route::new()
         .nest("/docs", service.swagger_ui())
         .at("/openapi.json", service.spec_endpoint())
-        .at("/openapi.yaml", service.spec_endpoint_yaml())
+        .at("/openapi.yaml", service.spec_endpoint_yaml());
+    if placement == MetricsPlacement::MainPort && state.metrics.is_some() {
+        routes = routes.at("/metrics", get(metrics::scrape));
+    }
+    let metrics = state.metrics.clone();
+    routes
         .nest("/", service)
         .data(state)
         .data(edge)
@@ -85,16 +106,30 @@ pub fn endpoint(state: Arc<AppState>, edge: Arc<Edge>) -> impl Endpoint {
             body_limit::limit_small_bodies(small_bodies.clone(), endpoint, request)
         })
         .catch_all_error(error::framework_error_to_json)
+        .with(metrics::CountRequests(metrics))
         .around(request_trace::trace_request)
         .around(move |endpoint, request| guard.clone().guard(endpoint, request))
 }
 
-/// A bound HTTP listener, ready to serve.
+/// The separate metrics listener's only route.
+fn metrics_endpoint(state: Arc<AppState>) -> impl Endpoint {
+    Route::new()
+        .at("/metrics", get(metrics::scrape))
+        .data(state)
+        .catch_all_error(error::framework_error_to_json)
+}
+
+/// A bound HTTP listener (and the metrics listener, when metrics have their own address), ready
+/// to serve.
 pub struct HttpServer {
     acceptor: GuardedAcceptor,
+    metrics_acceptor: Option<TcpAcceptor>,
     state: Arc<AppState>,
     edge: Arc<Edge>,
 }
+
+/// How long requests in flight may take to finish once shutdown starts.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 impl HttpServer {
     /// Binds the listener (port 0 picks a free port) without serving yet.
@@ -107,9 +142,16 @@ impl HttpServer {
         let acceptor = GuardedAcceptor::bind(address, edge.connections()).await?;
         Ok(Self {
             acceptor,
+            metrics_acceptor: None,
             state,
             edge,
         })
+    }
+
+    /// Serves `/metrics` on its own listener at `address` instead of the main port.
+    pub async fn with_metrics_at(mut self, address: SocketAddr) -> std::io::Result<Self> {
+        self.metrics_acceptor = Some(TcpListener::bind(address).into_acceptor().await?);
+        Ok(self)
     }
 
     /// The address actually bound.
@@ -122,14 +164,46 @@ impl HttpServer {
         self.edge.clone()
     }
 
+    /// The metrics listener's address, when metrics have their own.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_acceptor.as_ref().map(socket_address)
+    }
+
     /// Serves until `shutdown` completes, then lets requests in flight finish (up to 10 s).
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
-        Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(
-                endpoint(self.state, self.edge),
-                shutdown,
-                Some(Duration::from_secs(10)),
-            )
-            .await
+        let Some(metrics_acceptor) = self.metrics_acceptor else {
+            return Server::new_with_acceptor(self.acceptor)
+                .run_with_graceful_shutdown(
+                    endpoint(self.state, self.edge, MetricsPlacement::MainPort),
+                    shutdown,
+                    Some(SHUTDOWN_GRACE),
+                )
+                .await;
+        };
+        let stop = tokio_util::sync::CancellationToken::new();
+        let main = Server::new_with_acceptor(self.acceptor).run_with_graceful_shutdown(
+            endpoint(self.state.clone(), self.edge, MetricsPlacement::Separate),
+            stop.clone().cancelled_owned(),
+            Some(SHUTDOWN_GRACE),
+        );
+        let metrics = Server::new_with_acceptor(metrics_acceptor).run_with_graceful_shutdown(
+            metrics_endpoint(self.state),
+            stop.clone().cancelled_owned(),
+            Some(SHUTDOWN_GRACE),
+        );
+        let signal = async {
+            shutdown.await;
+            stop.cancel();
+        };
+        let ((), main, metrics) = tokio::join!(signal, main, metrics);
+        main.and(metrics)
     }
+}
+
+fn socket_address(acceptor: &TcpAcceptor) -> SocketAddr {
+    acceptor
+        .local_addr()
+        .first()
+        .and_then(|address| address.as_socket_addr().copied())
+        .expect("a TCP acceptor has a socket address")
 }

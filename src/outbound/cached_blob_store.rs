@@ -15,6 +15,7 @@ use bytes::Bytes;
 use crate::core::ports::{
     Blob, BlobKey, BlobStore, BlobStoreError, BlobVersion, ByteStream, PutCondition,
 };
+use crate::metrics::CacheLookups;
 
 /// Objects larger than this are never cached.
 const MAX_CACHED_OBJECT_BYTES: usize = 8 * 1024;
@@ -24,6 +25,7 @@ pub struct CachedBlobStore {
     inner: Arc<dyn BlobStore>,
     capacity: usize,
     cache: Mutex<Cache>,
+    lookups: Option<CacheLookups>,
 }
 
 #[derive(Default)]
@@ -41,7 +43,14 @@ impl CachedBlobStore {
             inner,
             capacity,
             cache: Mutex::default(),
+            lookups: None,
         }
+    }
+
+    /// Counts every read as a hit or a miss of the cache.
+    pub fn with_lookups(mut self, lookups: CacheLookups) -> Self {
+        self.lookups = Some(lookups);
+        self
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
@@ -98,7 +107,14 @@ impl BlobStore for CachedBlobStore {
     async fn get(&self, key: &BlobKey) -> Result<Option<Blob>, BlobStoreError> {
         let writes_before_read = {
             let cache = self.cache();
-            if let Some(found) = cache.objects.get(key) {
+            let found = cache.objects.get(key);
+            if let Some(lookups) = &self.lookups {
+                match found {
+                    Some(_) => lookups.hit.inc(),
+                    None => lookups.miss.inc(),
+                }
+            }
+            if let Some(found) = found {
                 return Ok(found.clone());
             }
             cache.writes

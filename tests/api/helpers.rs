@@ -12,6 +12,7 @@ use caller_memory::core::FirstMessageTemplate;
 use caller_memory::inbound::http::post_call::PostCallSettings;
 use caller_memory::inbound::http::state::{AppState, WebhookKeys};
 use caller_memory::inbound::http::HttpServer;
+use caller_memory::metrics::{BuildInfo, Metrics};
 use caller_memory::outbound::system_clock::SystemClock;
 use caller_memory::startup::{self, IngestionWorker};
 use caller_memory::test_doubles::{InMemoryBlobStore, InMemoryMemoryStore};
@@ -94,6 +95,8 @@ impl Backend {
 
 pub struct TestApp {
     pub address: String,
+    /// `http://host:port` of the metrics listener, when `METRICS_ADDR` gave it its own.
+    pub metrics_address: Option<String>,
     pub client: reqwest::Client,
     /// Holds the post-call staging folder (and, for a wired app, every file it keeps).
     scratch: tempfile::TempDir,
@@ -112,12 +115,17 @@ impl TestApp {
     pub async fn spawn_with(ports: TestPorts) -> Self {
         let scratch = tempfile::tempdir().expect("scratch folder");
         let staging_folder = scratch.path().join(".staging");
+        let metrics = Arc::new(Metrics::new(BuildInfo {
+            memory_backend: "test-double",
+            blob_backend: "test-double",
+        }));
         let state = Arc::new(AppState {
             greet_caller: GreetCaller::new(
                 ports.blob_store.clone(),
                 ports.first_message,
                 Duration::from_millis(1500),
-            ),
+            )
+            .with_telemetry(metrics.clone()),
             search_memories: SearchMemories::new(
                 ports.memory_store.clone(),
                 ports.blob_store.clone(),
@@ -137,6 +145,7 @@ impl TestApp {
                 signature_tolerance: Duration::from_secs(30 * 60),
                 staging_folder: staging_folder.clone(),
             },
+            metrics: Some(metrics),
         });
         let server = HttpServer::bind("127.0.0.1:0".parse().unwrap(), state, &ports.edge)
             .await
@@ -187,12 +196,16 @@ impl TestApp {
         worker: Option<IngestionWorker>,
     ) -> Self {
         let address = format!("http://{}", server.local_addr());
+        let metrics_address = server
+            .metrics_addr()
+            .map(|address| format!("http://{address}"));
         let (shutdown, stopped) = oneshot::channel::<()>();
         tokio::spawn(server.run_until(async {
             let _ = stopped.await;
         }));
         Self {
             address,
+            metrics_address,
             client: reqwest::Client::new(),
             scratch,
             staging_folder,

@@ -15,6 +15,7 @@ mod helpers;
 mod hostile_requests;
 mod ingestion;
 mod memory_store_conformance;
+mod metrics;
 mod openapi;
 mod openmemory_store;
 mod post_call;

@@ -10,8 +10,9 @@ mod summary;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::core::ports::BlobStore;
+use crate::core::ports::{BlobStore, GreetingFallback, NoTelemetry, Telemetry};
 use crate::core::use_cases::read_profile::read_profile;
+use crate::core::use_cases::ReadProfileError;
 use crate::core::{AgentId, CallerId, FirstMessageTemplate, ProfileCard};
 
 pub use override_gate::{OverrideGate, OverrideVerdict, WithheldReason, MAX_KNOWN_AGENTS};
@@ -66,6 +67,7 @@ pub struct GreetCaller {
     deadline: Duration,
     /// When set, an override is sent only if the agent allows it.
     overrides: Option<Arc<OverrideGate>>,
+    telemetry: Arc<dyn Telemetry>,
 }
 
 impl GreetCaller {
@@ -80,12 +82,19 @@ impl GreetCaller {
             first_message,
             deadline,
             overrides: None,
+            telemetry: Arc::new(NoTelemetry),
         }
     }
 
     /// Sends the first-message override only to agents that `gate` says allow it.
     pub fn with_override_gate(mut self, gate: Arc<OverrideGate>) -> Self {
         self.overrides = Some(gate);
+        self
+    }
+
+    /// Reports greeting fallbacks to `telemetry`.
+    pub fn with_telemetry(mut self, telemetry: Arc<dyn Telemetry>) -> Self {
+        self.telemetry = telemetry;
         self
     }
 
@@ -105,6 +114,11 @@ impl GreetCaller {
             Ok(_) => Greeting::new_caller(),
             Err(error) => {
                 tracing::warn!(%caller, %error, "greeting the caller as new: profile card lookup failed");
+                self.telemetry.greeting_fallback(match error {
+                    ReadProfileError::DeadlinePassed(_) => GreetingFallback::DeadlinePassed,
+                    ReadProfileError::Storage(_) => GreetingFallback::StoreFailed,
+                    ReadProfileError::Corrupt(_) => GreetingFallback::UnreadableCard,
+                });
                 Greeting::new_caller()
             }
         }

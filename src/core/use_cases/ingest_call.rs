@@ -23,7 +23,10 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::core::ports::{BlobStore, BlobStoreError, Clock, MemoryStore, MemoryStoreError};
+use crate::core::ports::{
+    BlobStore, BlobStoreError, Clock, IngestionRetry, MemoryStore, MemoryStoreError, NoTelemetry,
+    Telemetry,
+};
 use crate::core::{AddOutcome, CompletedCall, ConversationId, NewMemory, ParseTranscription};
 use records::{Folder, PendingMarker, TRANSCRIPTION_SUFFIX};
 use retry::{pause, ShutDown};
@@ -44,6 +47,7 @@ pub struct IngestCall {
     name_fields: Vec<String>,
     retry: RetryPolicy,
     wake: Notify,
+    telemetry: Arc<dyn Telemetry>,
 }
 
 /// Why a call could not be scheduled for ingestion.
@@ -127,7 +131,14 @@ impl IngestCall {
             name_fields,
             retry: RetryPolicy::default(),
             wake: Notify::new(),
+            telemetry: Arc::new(NoTelemetry),
         }
+    }
+
+    /// Reports the progress of ingestion (calls in progress, retries, outcomes) to `telemetry`.
+    pub fn with_telemetry(mut self, telemetry: Arc<dyn Telemetry>) -> Self {
+        self.telemetry = telemetry;
+        self
     }
 
     /// Replaces the default backoff used while the memory store is unavailable.
@@ -166,6 +177,7 @@ impl IngestCall {
         conversation: &ConversationId,
         shutdown: &CancellationToken,
     ) -> Result<IngestOutcome, IngestError> {
+        let _in_progress = InProgress::start(self.telemetry.as_ref());
         let progress_key = Folder::Progress.key(conversation);
         let mut record: IngestionRecord = records::read(&*self.blobs, &progress_key)
             .await?
@@ -208,6 +220,9 @@ impl IngestCall {
                 return Err(Stop::Interrupted);
             }
             let added = self.add_while_unavailable(&memory, shutdown).await?;
+            if let Ok(AddOutcome::NotStored { .. }) = added {
+                self.telemetry.memory_not_stored();
+            }
             note_added(record, &memory.key, added)?;
             records::write(&*self.blobs, &progress_key, record).await?;
         }
@@ -249,6 +264,8 @@ impl IngestCall {
             match self.memories.add(memory).await {
                 Err(error) if error.is_retryable() => {
                     failed_attempts += 1;
+                    self.telemetry
+                        .ingestion_retry(IngestionRetry::MemoryStoreUnavailable);
                     let delay = self.retry.delay(failed_attempts);
                     tracing::warn!(
                         conversation = %memory.conversation_id,
@@ -261,6 +278,22 @@ impl IngestCall {
                 other => return Ok(other),
             }
         }
+    }
+}
+
+/// Tells telemetry that a call is being learnt from, for as long as it lives.
+struct InProgress<'a>(&'a dyn Telemetry);
+
+impl<'a> InProgress<'a> {
+    fn start(telemetry: &'a dyn Telemetry) -> Self {
+        telemetry.ingestion_started();
+        Self(telemetry)
+    }
+}
+
+impl Drop for InProgress<'_> {
+    fn drop(&mut self) {
+        self.0.ingestion_stopped();
     }
 }
 

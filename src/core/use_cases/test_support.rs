@@ -1,8 +1,11 @@
 //! Shared set-up for the use-case unit tests.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use crate::core::ports::{BlobStore, PutCondition};
+use crate::core::ports::{
+    BlobStore, GreetingFallback, IngestionResolution, IngestionRetry, PutCondition, Telemetry,
+};
 use crate::core::{CallerId, ProfileCard};
 use crate::test_doubles::InMemoryBlobStore;
 
@@ -27,4 +30,50 @@ pub async fn store_with_card(caller: &CallerId, card: &ProfileCard) -> Arc<InMem
         .await
         .unwrap();
     store
+}
+
+/// One event a use case reported.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reported {
+    GreetingFallback(GreetingFallback),
+    IngestionStarted,
+    IngestionStopped,
+    IngestionResolved(IngestionResolution, Option<Duration>),
+    IngestionRetry(IngestionRetry),
+    MemoryNotStored,
+}
+
+/// Telemetry that keeps every event, in order.
+#[derive(Default)]
+pub struct RecordingTelemetry(Mutex<Vec<Reported>>);
+
+impl RecordingTelemetry {
+    pub fn events(&self) -> Vec<Reported> {
+        self.0.lock().unwrap().clone()
+    }
+
+    fn report(&self, event: Reported) {
+        self.0.lock().unwrap().push(event);
+    }
+}
+
+impl Telemetry for RecordingTelemetry {
+    fn greeting_fallback(&self, reason: GreetingFallback) {
+        self.report(Reported::GreetingFallback(reason));
+    }
+    fn ingestion_started(&self) {
+        self.report(Reported::IngestionStarted);
+    }
+    fn ingestion_stopped(&self) {
+        self.report(Reported::IngestionStopped);
+    }
+    fn ingestion_resolved(&self, resolution: IngestionResolution, lag: Option<Duration>) {
+        self.report(Reported::IngestionResolved(resolution, lag));
+    }
+    fn ingestion_retry(&self, cause: IngestionRetry) {
+        self.report(Reported::IngestionRetry(cause));
+    }
+    fn memory_not_stored(&self) {
+        self.report(Reported::MemoryNotStored);
+    }
 }

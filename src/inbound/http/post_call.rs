@@ -258,6 +258,9 @@ async fn archive(
         "call_initiation_failure" => ArchivedPayload::InitiationFailure,
         _ => {
             tracing::info!(event_type = %kind, "post-call event of an unused type ignored");
+            if let Some(metrics) = &state.metrics {
+                metrics.post_call_accepted(&kind, false);
+            }
             let conversation = envelope
                 .conversation_id
                 .filter(|id| ConversationId::parse(id).is_ok());
@@ -278,6 +281,9 @@ async fn archive(
         .await
         .map_err(archive_error)?;
     tracing::info!(event_type = %kind, %conversation, %key, "post-call event archived");
+    if let Some(metrics) = &state.metrics {
+        metrics.post_call_accepted(&kind, true);
+    }
     Ok(accepted("stored", kind, Some(conversation.to_string())))
 }
 

@@ -6,6 +6,7 @@ use crate::config::Secret;
 use crate::core::ports::{BlobStore, Clock, IngestionScheduler, MemoryStore};
 use crate::core::use_cases::{GreetCaller, SearchMemories};
 use crate::inbound::http::post_call::PostCallSettings;
+use crate::metrics::Metrics;
 
 /// Shared by all requests; operations reach it through `Data<&Arc<AppState>>`.
 pub struct AppState {
@@ -18,6 +19,8 @@ pub struct AppState {
     pub post_call: PostCallSettings,
     pub greet_caller: GreetCaller,
     pub search_memories: SearchMemories,
+    /// `None` when metrics are switched off (`METRICS_ENABLED=false`).
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 /// The secrets ElevenLabs presents on each webhook.

@@ -73,6 +73,14 @@ async fn a_hanging_profile_store_still_lets_the_phone_be_answered_as_a_new_calle
     assert_eq!(greeting["dynamic_variables"]["is_returning_caller"], false);
     assert_eq!(greeting["dynamic_variables"]["user_name"], "");
     assert!(greeting.get("conversation_config_override").is_none());
+    // Operators see it: the fallback is counted.
+    let metrics = crate::metrics::scrape(&app).await;
+    let fallbacks = r#"caller_memory_greeting_fallbacks_total{reason="deadline"}"#;
+    assert_eq!(
+        crate::metrics::sample(&metrics, fallbacks),
+        Some(1.0),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]

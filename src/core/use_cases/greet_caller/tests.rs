@@ -9,7 +9,7 @@ use super::*;
 use crate::core::ports::{
     Blob, BlobKey, BlobStoreError, BlobVersion, ByteStream, MockBlobStore, PutCondition,
 };
-use crate::core::use_cases::test_support::{maria, store_with_card};
+use crate::core::use_cases::test_support::{maria, store_with_card, RecordingTelemetry, Reported};
 use crate::core::CallRecord;
 use crate::test_doubles::InMemoryBlobStore;
 
@@ -174,11 +174,13 @@ async fn an_unreadable_card_gives_the_new_caller_greeting() {
 
 #[tokio::test]
 async fn a_store_that_hangs_gives_the_new_caller_greeting_at_the_deadline() {
+    let telemetry = Arc::new(RecordingTelemetry::default());
     let greeter = GreetCaller::new(
         Arc::new(HangingBlobStore),
         personalised(),
         Duration::from_millis(50),
-    );
+    )
+    .with_telemetry(telemetry.clone());
     let started = Instant::now();
     let greeting = greeter.greet(Some(&maria()), None).await;
     assert_eq!(greeting, Greeting::new_caller());
@@ -186,6 +188,22 @@ async fn a_store_that_hangs_gives_the_new_caller_greeting_at_the_deadline() {
         started.elapsed() < Duration::from_secs(5),
         "the deadline was not applied"
     );
+    assert_eq!(
+        telemetry.events(),
+        [Reported::GreetingFallback(GreetingFallback::DeadlinePassed)]
+    );
+}
+
+#[tokio::test]
+async fn new_and_returning_callers_greeted_normally_report_no_fallback() {
+    let telemetry = Arc::new(RecordingTelemetry::default());
+    let store = store_with_card(&maria(), &marias_card()).await;
+    let greeter = greeter(store, personalised()).with_telemetry(telemetry.clone());
+    greeter.greet(Some(&maria()), None).await;
+    let stranger = CallerId::parse("+34911234567").unwrap();
+    greeter.greet(Some(&stranger), None).await;
+    greeter.greet(None, None).await;
+    assert_eq!(telemetry.events(), []);
 }
 
 /// A store that never answers.

@@ -4,3 +4,4 @@ mod concurrency;
 mod delivery;
 mod failures;
 mod support;
+mod telemetry;

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::records::{self, FailedMarker, Folder, IngestionRecord, IngestionStatus};
+use super::records::{self, FailedMarker, Folder, IngestionRecord, IngestionStatus, PendingMarker};
 use super::{transcription_key, IngestCall, IngestError, IngestOutcome, TRANSCRIPTION_SUFFIX};
-use crate::core::ports::{BlobStoreError, IngestionCounts};
+use crate::core::ports::{BlobStoreError, IngestionCounts, IngestionResolution, IngestionRetry};
 use crate::core::ConversationId;
 
 /// Which archived conversations to learn from again.
@@ -83,6 +83,7 @@ impl IngestCall {
                 Err(IngestError::Interrupted) => return false,
                 Err(error) => {
                     tracing::warn!(%conversation, "ingestion will be retried: {error}");
+                    self.telemetry.ingestion_retry(IngestionRetry::Storage);
                     finished = false;
                 }
             }
@@ -178,6 +179,14 @@ impl IngestCall {
         outcome: &IngestOutcome,
     ) -> Result<(), BlobStoreError> {
         let now = self.clock.now();
+        let pending_key = Folder::Pending.key(conversation);
+        // Read before the marker goes: the lag runs from the call's latest scheduling. It only
+        // feeds a metric, so an unreadable marker leaves the lag unknown instead of failing.
+        let scheduled_at = records::read::<PendingMarker>(&*self.blobs, &pending_key)
+            .await
+            .ok()
+            .flatten()
+            .map(|marker| marker.scheduled_at);
         (record.status, record.reason) = match outcome {
             IngestOutcome::Ingested { .. } => (IngestionStatus::Ingested, None),
             IngestOutcome::Skipped { reason } => (IngestionStatus::Skipped, Some(reason.clone())),
@@ -196,10 +205,15 @@ impl IngestCall {
         } else {
             self.blobs.delete(&failed_key).await?;
         }
-        self.blobs
-            .delete(&Folder::Pending.key(conversation))
-            .await?;
+        self.blobs.delete(&pending_key).await?;
         log_outcome(conversation, record, outcome);
+        let resolution = match outcome {
+            IngestOutcome::Ingested { .. } => IngestionResolution::Ingested,
+            IngestOutcome::Skipped { .. } => IngestionResolution::Skipped,
+            IngestOutcome::Failed { .. } => IngestionResolution::Failed,
+        };
+        let lag = scheduled_at.and_then(|at| (now - at).to_std().ok());
+        self.telemetry.ingestion_resolved(resolution, lag);
         Ok(())
     }
 }

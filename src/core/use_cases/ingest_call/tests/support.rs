@@ -17,6 +17,7 @@ use crate::core::ports::{
 use crate::core::use_cases::ingest_call::{
     transcription_key, IngestCall, IngestOutcome, IngestionCounts, IngestionRecord, RetryPolicy,
 };
+use crate::core::use_cases::test_support::RecordingTelemetry;
 use crate::core::{
     AddOutcome, CallerId, ConversationId, MemoryHit, NewMemory, ProfileCard, SearchLimit,
     SearchQuery,
@@ -182,6 +183,8 @@ pub struct Harness {
     pub blobs: Arc<YieldingBlobStore>,
     pub store: Arc<ScriptedStore>,
     pub ingest: Arc<IngestCall>,
+    pub clock: Arc<ManualClock>,
+    pub telemetry: Arc<RecordingTelemetry>,
 }
 
 impl Harness {
@@ -195,23 +198,29 @@ impl Harness {
     }
 
     fn over(blobs: Arc<YieldingBlobStore>, store: Arc<ScriptedStore>) -> Self {
-        let clock = ManualClock::new(chrono::Utc.with_ymd_and_hms(2026, 1, 16, 9, 0, 0).unwrap());
+        let clock = Arc::new(ManualClock::new(
+            chrono::Utc.with_ymd_and_hms(2026, 1, 16, 9, 0, 0).unwrap(),
+        ));
+        let telemetry = Arc::new(RecordingTelemetry::default());
         let name_fields = ["first_name", "name", "user_name", "caller_name"].map(String::from);
         let ingest = IngestCall::new(
             store.clone(),
             blobs.clone(),
-            Arc::new(clock),
+            clock.clone(),
             parse_transcription,
             name_fields.to_vec(),
         )
         .with_retry_policy(RetryPolicy {
             first_delay: Duration::from_millis(1),
             max_delay: Duration::from_millis(5),
-        });
+        })
+        .with_telemetry(telemetry.clone());
         Self {
             blobs,
             store,
             ingest: Arc::new(ingest),
+            clock,
+            telemetry,
         }
     }
 
