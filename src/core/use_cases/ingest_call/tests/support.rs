@@ -28,8 +28,9 @@ pub const FIXTURE: &str = include_str!("../../../../../payloads/post_call_transc
 pub const FIXTURE_CONVERSATION: &str = "conv_01jz8q4b7c2d9e3f5g6h8j0k1m";
 pub const MARIA: &str = "+14155550123";
 pub const AGENT_NUMBER: &str = "+14155550199";
-/// The memories the fixture produces: two facts, the summary and four caller utterances.
-pub const FIXTURE_MEMORIES: usize = 7;
+/// The memories the fixture produces: two facts, the summary and three exchanges (the goodbye is
+/// filler).
+pub const FIXTURE_MEMORIES: usize = 6;
 
 pub fn conversation(id: &str) -> ConversationId {
     ConversationId::parse(id).unwrap()
