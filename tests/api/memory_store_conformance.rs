@@ -79,7 +79,7 @@ pub async fn search(store: &dyn MemoryStore, number: &str, text: &str, limit: i6
     let hits = store
         .search(
             &caller(number),
-            &SearchQuery::parse(text).unwrap(),
+            &SearchQuery::parse(text).unwrap().into(),
             SearchLimit::new(limit).unwrap(),
         )
         .await
@@ -168,7 +168,7 @@ async fn unicode_round_trips(subject: Subject) {
     let hits = store
         .search(
             &caller(ALICE),
-            &SearchQuery::parse("crème brûlée").unwrap(),
+            &SearchQuery::parse("crème brûlée").unwrap().into(),
             SearchLimit::DEFAULT,
         )
         .await
@@ -236,7 +236,13 @@ async fn hostile_query_text_never_errors(subject: Subject) {
     ];
     for text in hostile {
         let found = search(store, ALICE, text, 5).await;
-        assert_eq!(found.len(), 1, "query {text:?}");
+        // A text naming the memory's words finds it; any other text succeeds, finding nothing
+        // (a topic the caller never mentioned) or the recent context (no topic at all).
+        if text.contains("jazz") {
+            assert_eq!(found.len(), 1, "query {text:?}");
+        } else {
+            assert!(found.len() <= 1, "query {text:?}");
+        }
     }
 }
 

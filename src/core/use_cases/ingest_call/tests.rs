@@ -3,4 +3,5 @@
 mod concurrency;
 mod delivery;
 mod failures;
+mod migration;
 mod support;

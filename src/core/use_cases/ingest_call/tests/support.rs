@@ -14,12 +14,12 @@ use crate::core::ports::{
     Blob, BlobKey, BlobStore, BlobStoreError, BlobVersion, ByteStream, MemoryStore,
     MemoryStoreError, PutCondition,
 };
+use crate::core::recall::RecallQuery;
 use crate::core::use_cases::ingest_call::{
     transcription_key, IngestCall, IngestOutcome, IngestionCounts, IngestionRecord, RetryPolicy,
 };
 use crate::core::{
     AddOutcome, CallerId, ConversationId, MemoryHit, NewMemory, ProfileCard, SearchLimit,
-    SearchQuery,
 };
 use crate::inbound::elevenlabs::parse_transcription;
 use crate::test_doubles::{InMemoryBlobStore, ManualClock};
@@ -124,10 +124,26 @@ impl MemoryStore for ScriptedStore {
     async fn search(
         &self,
         _: &CallerId,
-        _: &SearchQuery,
+        _: &RecallQuery,
         _: SearchLimit,
     ) -> Result<Vec<MemoryHit>, MemoryStoreError> {
         Ok(Vec::new())
+    }
+
+    async fn forget(
+        &self,
+        caller: &CallerId,
+        conversation: &ConversationId,
+        keys: &[String],
+    ) -> Result<usize, MemoryStoreError> {
+        let mut added = self.added.lock().unwrap();
+        let before = added.len();
+        added.retain(|memory| {
+            !(&memory.caller == caller
+                && &memory.conversation_id == conversation
+                && keys.contains(&memory.key))
+        });
+        Ok(before - added.len())
     }
 
     async fn check(&self) -> Result<(), MemoryStoreError> {
