@@ -63,6 +63,7 @@ impl Validator {
             first_message_override: self.flag("first_message_override"),
             greeting_deadline: self.millis("greeting_deadline_ms"),
             search_timeout: self.millis("search_timeout_ms"),
+            search_embedding_budget: self.millis("search_embedding_budget_ms"),
             openmemory_timeout: self.millis("openmemory_timeout_ms"),
             max_body_bytes: self
                 .parsed("max_body_bytes", "a number of bytes")
