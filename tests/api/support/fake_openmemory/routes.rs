@@ -244,9 +244,7 @@ impl FakeEndpoint {
     // exchanges-legacy/l30 (other user: 403), l31 (no user_id: anyone's), l32 (a raw + in the
     // query string decodes to a space), l33 (owner: 200 with metadata).
     fn get_memory(&self, id: &str, query_string: &str) -> Response {
-        let requested = url::form_urlencoded::parse(query_string.as_bytes())
-            .find(|(name, _)| name == "user_id")
-            .map(|(_, value)| value.into_owned());
+        let requested = query_parameter(query_string, "user_id");
         let user = match self.acting_user(requested.as_deref()) {
             Ok(user) => user,
             Err(refused) => return refused.into_response(),
@@ -287,9 +285,8 @@ impl FakeEndpoint {
             Err(refused) => return refused.into_response(),
         };
         let paging = |name: &str, default: usize| {
-            url::form_urlencoded::parse(query_string.as_bytes())
-                .find(|(key, _)| key == name)
-                .and_then(|(_, value)| value.parse().ok())
+            query_parameter(query_string, name)
+                .and_then(|value| value.parse().ok())
                 .unwrap_or(default)
         };
         let (limit, offset) = (paging("l", 100).min(10_000), paging("u", 0));
@@ -309,9 +306,7 @@ impl FakeEndpoint {
     // exchanges-legacy/l37 (another user's memory: 403), exchanges-newest/a22 (deleted), a24
     // (unknown: 404). The legacy query cache is not invalidated (l57).
     fn delete_memory(&self, id: &str, query_string: &str) -> Response {
-        let requested = url::form_urlencoded::parse(query_string.as_bytes())
-            .find(|(name, _)| name == "user_id")
-            .map(|(_, value)| value.into_owned());
+        let requested = query_parameter(query_string, "user_id");
         let user = match self.acting_user(requested.as_deref()) {
             Ok(user) => user,
             Err(refused) => return refused.into_response(),
@@ -326,6 +321,13 @@ impl FakeEndpoint {
         state.memories.remove(position);
         answer(200, json!({"ok": true}))
     }
+}
+
+/// The decoded value of one query-string parameter.
+fn query_parameter(query_string: &str, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(query_string.as_bytes())
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
 }
 
 /// A refusal, kept small until it becomes a response.
