@@ -53,7 +53,7 @@ const THESAURUS: &[&[&str]] = &[
 ];
 
 /// Dimensions for words outside the thesaurus, each word hashed to one of them.
-const HASHED_DIMENSIONS: usize = 64;
+const HASHED_DIMENSIONS: usize = 1024;
 
 /// A deterministic [`Embedder`] for tests, no model needed: a word of a small thesaurus (pets,
 /// allergies, contact, payment, plumbing, appointments) adds to its group's dimension, any

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use caller_memory::config::{Profile, Secret, Settings};
-use caller_memory::core::ports::{ArchiveOnly, BlobStore, Clock, IngestionScheduler, MemoryStore};
+use caller_memory::core::ports::{
+    ArchiveOnly, BlobStore, Clock, Embedder, IngestionScheduler, MemoryStore,
+};
 use caller_memory::core::use_cases::{FirstMessagePolicy, GreetCaller, SearchMemories};
 use caller_memory::core::FirstMessageTemplate;
 use caller_memory::inbound::http::post_call::PostCallSettings;
@@ -35,6 +37,8 @@ pub struct TestPorts {
     /// The largest post-call body accepted.
     pub max_body_bytes: u64,
     pub first_message: FirstMessagePolicy,
+    /// Embeds search questions (within 100 ms) when set.
+    pub embedder: Option<Arc<dyn Embedder>>,
 }
 
 impl Default for TestPorts {
@@ -48,6 +52,7 @@ impl Default for TestPorts {
             first_message: FirstMessagePolicy::Personalised(
                 FirstMessageTemplate::parse(FIRST_MESSAGE_TEMPLATE).unwrap(),
             ),
+            embedder: None,
         }
     }
 }
@@ -94,17 +99,21 @@ impl TestApp {
     pub async fn spawn_with(ports: TestPorts) -> Self {
         let scratch = tempfile::tempdir().expect("scratch folder");
         let staging_folder = scratch.path().join(".staging");
+        let mut search_memories = SearchMemories::new(
+            ports.memory_store.clone(),
+            ports.blob_store.clone(),
+            Duration::from_secs(3),
+        );
+        if let Some(embedder) = ports.embedder {
+            search_memories = search_memories.with_embedder(embedder, Duration::from_millis(100));
+        }
         let state = Arc::new(AppState {
             greet_caller: GreetCaller::new(
                 ports.blob_store.clone(),
                 ports.first_message,
                 Duration::from_millis(1500),
             ),
-            search_memories: SearchMemories::new(
-                ports.memory_store.clone(),
-                ports.blob_store.clone(),
-                Duration::from_secs(3),
-            ),
+            search_memories,
             memory_store: ports.memory_store,
             blob_store: ports.blob_store,
             clock: ports.clock,
