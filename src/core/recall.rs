@@ -8,6 +8,7 @@ pub mod words;
 
 pub use scorer::{rank, recent_context, word_overlap, Candidate, SIMILARITY_THRESHOLD};
 
+use crate::core::ports::{Embedder, EmbedderError};
 use crate::core::{Embedding, SearchQuery};
 
 /// At most this many topic words of a question are searched; longer questions keep their first.
@@ -27,6 +28,29 @@ pub struct QueryEmbedding {
 pub struct RecallQuery {
     text: SearchQuery,
     embedding: Option<QueryEmbedding>,
+}
+
+impl QueryEmbedding {
+    /// Embeds `question` with `embedder`, once.
+    ///
+    /// # Errors
+    /// The embedder's error; [`EmbedderError::Unknown`] when it answers with no vector.
+    pub async fn of(
+        question: &SearchQuery,
+        embedder: &dyn Embedder,
+    ) -> Result<Self, EmbedderError> {
+        let mut vectors = embedder.embed(&[question.as_str().to_owned()]).await?;
+        if vectors.len() != 1 {
+            return Err(EmbedderError::Unknown(anyhow::anyhow!(
+                "the embedder answered one question with {} vectors",
+                vectors.len()
+            )));
+        }
+        Ok(Self {
+            model_id: embedder.model_id().to_owned(),
+            embedding: vectors.remove(0),
+        })
+    }
 }
 
 impl RecallQuery {

@@ -103,7 +103,6 @@ async fn concurrent_adds_and_searches_all_succeed() {
 
 #[tokio::test]
 async fn memories_stored_before_an_embedder_are_found_by_meaning_once_embedded() {
-    use caller_memory::core::ports::Embedder;
     use caller_memory::core::recall::{QueryEmbedding, RecallQuery};
     use caller_memory::core::{SearchLimit, SearchQuery};
     use caller_memory::test_doubles::ThesaurusEmbedder;
@@ -121,14 +120,7 @@ async fn memories_stored_before_an_embedder_are_found_by_meaning_once_embedded()
         .unwrap()
         .with_embedder(embedder.clone());
     let text = SearchQuery::parse("drug reactions").unwrap();
-    let embedding = QueryEmbedding {
-        model_id: embedder.model_id().to_owned(),
-        embedding: embedder
-            .embed(&[text.as_str().to_owned()])
-            .await
-            .unwrap()
-            .remove(0),
-    };
+    let embedding = QueryEmbedding::of(&text, embedder.as_ref()).await.unwrap();
     let query = RecallQuery::hybrid(text, embedding);
     let found = |store: EmbeddedMemoryStore, query: RecallQuery| async move {
         let caller = crate::memory_store_conformance::caller(ALICE);

@@ -101,11 +101,7 @@ async fn recall(subject: &Subject, number: &str, text: &str, limit: i64) -> Vec<
     let text = SearchQuery::parse(text).unwrap();
     let query = match &subject.embedder {
         Some(embedder) => {
-            let mut vectors = embedder.embed(&[text.as_str().to_owned()]).await.unwrap();
-            let embedding = QueryEmbedding {
-                model_id: embedder.model_id().to_owned(),
-                embedding: vectors.remove(0),
-            };
+            let embedding = QueryEmbedding::of(&text, embedder.as_ref()).await.unwrap();
             RecallQuery::hybrid(text, embedding)
         }
         None => RecallQuery::lexical(text),

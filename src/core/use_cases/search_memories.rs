@@ -73,22 +73,8 @@ impl SearchMemories {
         let Some((embedder, budget)) = &self.embedder else {
             return (RecallQuery::lexical(query.clone()), false);
         };
-        let text = [query.as_str().to_owned()];
-        match tokio::time::timeout(*budget, embedder.embed(&text)).await {
-            Ok(Ok(mut vectors)) if vectors.len() == 1 => {
-                let embedding = QueryEmbedding {
-                    model_id: embedder.model_id().to_owned(),
-                    embedding: vectors.remove(0),
-                };
-                (RecallQuery::hybrid(query.clone(), embedding), false)
-            }
-            Ok(Ok(vectors)) => {
-                tracing::error!(
-                    count = vectors.len(),
-                    "the embedder answered one question with a wrong number of vectors"
-                );
-                (RecallQuery::lexical(query.clone()), true)
-            }
+        match tokio::time::timeout(*budget, QueryEmbedding::of(query, embedder.as_ref())).await {
+            Ok(Ok(embedding)) => (RecallQuery::hybrid(query.clone(), embedding), false),
             Ok(Err(error)) => {
                 tracing::warn!(%error, "the question could not be embedded; ranking by words only");
                 (RecallQuery::lexical(query.clone()), true)
