@@ -217,19 +217,7 @@ pub(super) fn search(
         return recent(connection, caller, limit);
     }
     let range = id_range(slot);
-    let mut evidence: HashMap<i64, (Option<f64>, Option<f32>)> = HashMap::new();
-    let words = distinctive_words(connection, &query.topic_words(), range)?;
-    if !words.is_empty() {
-        let mut statement = connection.prepare_cached(SEARCH_LEXICAL)?;
-        let matches = statement.query_map(
-            params![any_of(&words), range.0, range.1, CANDIDATES as i64],
-            |row| Ok((row.get::<_, i64>(0)?, row.get::<_, f64>(1)?)),
-        )?;
-        for found in matches {
-            let (id, score) = found?;
-            evidence.entry(id).or_default().0 = Some(score);
-        }
-    }
+    let mut evidence = lexical_evidence(connection, query, range)?;
     if let Some(wanted) = query.embedding() {
         let similar = similarities(connection, range, wanted)?;
         for (index, (id, similarity)) in similar.into_iter().enumerate() {
@@ -254,6 +242,33 @@ pub(super) fn search(
         }
     }
     Ok(rank(candidates, limit))
+}
+
+/// A memory's lexical score and similarity, as [`Candidate`] takes them.
+type Evidence = (Option<f64>, Option<f32>);
+
+/// What each memory id has for it: its BM25 score among the best lexical matches of the
+/// question's topic words (no similarity yet).
+fn lexical_evidence(
+    connection: &Connection,
+    query: &RecallQuery,
+    (first, last): (i64, i64),
+) -> rusqlite::Result<HashMap<i64, Evidence>> {
+    let mut evidence = HashMap::new();
+    let words = distinctive_words(connection, &query.topic_words(), (first, last))?;
+    if words.is_empty() {
+        return Ok(evidence);
+    }
+    let mut statement = connection.prepare_cached(SEARCH_LEXICAL)?;
+    let matches = statement.query_map(
+        params![any_of(&words), first, last, CANDIDATES as i64],
+        |row| Ok((row.get::<_, i64>(0)?, row.get::<_, f64>(1)?)),
+    )?;
+    for found in matches {
+        let (id, score) = found?;
+        evidence.insert(id, (Some(score), None));
+    }
+    Ok(evidence)
 }
 
 /// The similarity of each of the caller's vectors of the query's model, most similar first.
