@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use caller_memory::core::ports::MemoryStore;
+use caller_memory::core::recall::RecallQuery;
 use caller_memory::core::{
     CallerId, ConversationId, Decay, MemoryKind, NewMemory, SearchLimit, SearchQuery,
 };
@@ -176,7 +177,7 @@ fn build_store_once(path: &Path) {
     );
 }
 
-fn questions() -> Vec<SearchQuery> {
+fn questions() -> Vec<RecallQuery> {
     let mut rng = StdRng::seed_from_u64(11);
     let vocabulary = Vocabulary::new(&mut StdRng::seed_from_u64(7));
     (0..200)
@@ -187,6 +188,7 @@ fn questions() -> Vec<SearchQuery> {
                 vocabulary.sentence(&mut rng, length)
             ))
             .unwrap()
+            .into()
         })
         .collect()
 }

@@ -48,7 +48,8 @@ enum Command {
         payload_file: PathBuf,
     },
     /// Learn again from archived transcriptions (one conversation, or --all). Memories already
-    /// learnt are not added twice and each call is counted once.
+    /// learnt are not added twice and each call is counted once; memories that earlier learning
+    /// rules derived and the current rules do not are removed.
     Replay {
         /// The conversation to learn from again.
         #[arg(required_unless_present = "all", conflicts_with = "all")]

@@ -41,6 +41,7 @@ pub const OPTIONAL_KEYS: &[&str] = &[
     "first_message_override",
     "greeting_deadline_ms",
     "search_timeout_ms",
+    "search_embedding_budget_ms",
     "openmemory_timeout_ms",
     "max_body_bytes",
     "signature_tolerance_secs",
@@ -118,6 +119,8 @@ pub struct Settings {
     pub first_message_override: bool,
     pub greeting_deadline: Duration,
     pub search_timeout: Duration,
+    /// How long a search waits for the question's embedding before ranking by words only.
+    pub search_embedding_budget: Duration,
     pub openmemory_timeout: Duration,
     pub max_body_bytes: u64,
     /// Source allowlist, trusted proxies and the limits that keep strangers cheap.

@@ -11,7 +11,9 @@ use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogFormat, MemoryBackend, Settings};
-use crate::core::ports::{BlobStore, Clock, MemoryStore, MemoryStoreError, NoTelemetry, Telemetry};
+use crate::core::ports::{
+    BlobStore, Clock, Embedder, MemoryStore, MemoryStoreError, NoTelemetry, Telemetry,
+};
 use crate::core::use_cases::ingest_call::{IngestCall, ReplayTarget};
 use crate::core::use_cases::{FirstMessagePolicy, GreetCaller, SearchMemories};
 use crate::core::FirstMessageTemplate;
@@ -64,7 +66,10 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Service> {
             blob_backend: "disk",
         }))
     });
-    let (memory_store, blob_store) = build_stores(settings, metrics.as_deref()).await?;
+    // The sentence embedder for hybrid recall; without one, searches rank by words only.
+    let embedder: Option<Arc<dyn Embedder>> = None;
+    let (memory_store, blob_store) =
+        build_stores(settings, metrics.as_deref(), embedder.clone()).await?;
     let telemetry: Arc<dyn Telemetry> = match &metrics {
         Some(metrics) => metrics.clone(),
         None => Arc::new(NoTelemetry),
@@ -91,11 +96,7 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Service> {
     }
     let state = Arc::new(AppState {
         greet_caller,
-        search_memories: SearchMemories::new(
-            memory_store.clone(),
-            blob_store.clone(),
-            settings.search_timeout,
-        ),
+        search_memories: search_memories(settings, &memory_store, &blob_store, embedder),
         memory_store,
         blob_store,
         clock,
@@ -115,8 +116,9 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Service> {
 async fn build_stores(
     settings: &Settings,
     metrics: Option<&Metrics>,
+    embedder: Option<Arc<dyn Embedder>>,
 ) -> anyhow::Result<(Arc<dyn MemoryStore>, Arc<dyn BlobStore>)> {
-    let mut memory_store = build_memory_store(settings).await?;
+    let mut memory_store = build_memory_store(settings, embedder).await?;
     let mut disk: Arc<dyn BlobStore> = Arc::new(DiskBlobStore::new(&settings.payload_storage_path));
     let Some(metrics) = metrics else {
         // One instance for every use case: the cache is only right while all writes go through it.
@@ -131,27 +133,73 @@ async fn build_stores(
     Ok((memory_store, Arc::new(cached)))
 }
 
-async fn build_memory_store(settings: &Settings) -> anyhow::Result<Arc<dyn MemoryStore>> {
+/// The memory store of the configured backend, embedding memories with `embedder` when given.
+async fn build_memory_store(
+    settings: &Settings,
+    embedder: Option<Arc<dyn Embedder>>,
+) -> anyhow::Result<Arc<dyn MemoryStore>> {
     Ok(match settings.memory_backend {
-        MemoryBackend::Embedded => Arc::new(
-            EmbeddedMemoryStore::open(&settings.openmemory_db_path)
+        MemoryBackend::Embedded => {
+            let store = EmbeddedMemoryStore::open(&settings.openmemory_db_path)
                 .await
                 .with_context(|| {
                     format!(
                         "the embedded memory store at {} cannot be opened",
                         settings.openmemory_db_path.display()
                     )
-                })?,
-        ),
-        MemoryBackend::OpenMemory => Arc::new(
-            OpenMemoryStore::new(
+                })?;
+            match embedder {
+                Some(embedder) => {
+                    let store = store.with_embedder(embedder);
+                    embed_missing_in_background(store.clone());
+                    Arc::new(store)
+                }
+                None => Arc::new(store),
+            }
+        }
+        MemoryBackend::OpenMemory => {
+            let store = OpenMemoryStore::new(
                 settings.openmemory_url.clone(),
                 settings.openmemory_key.expose(),
                 settings.openmemory_timeout,
             )
-            .context("the OpenMemory client cannot be built")?,
-        ),
+            .context("the OpenMemory client cannot be built")?;
+            Arc::new(match embedder {
+                Some(embedder) => store.with_embedder(embedder, settings.search_embedding_budget),
+                None => store,
+            })
+        }
     })
+}
+
+/// Embeds the memories stored before this embedder was configured (or with another model),
+/// while the service already runs: until then they are found by their words.
+fn embed_missing_in_background(store: EmbeddedMemoryStore) {
+    tokio::spawn(async move {
+        match store.embed_missing().await {
+            Ok(0) => {}
+            Ok(embedded) => tracing::info!(embedded, "stored memories embedded"),
+            Err(error) => tracing::warn!(%error, "stored memories could not all be embedded"),
+        }
+    });
+}
+
+/// The search use case; with an embedder, each question is embedded within its budget.
+fn search_memories(
+    settings: &Settings,
+    memory_store: &Arc<dyn MemoryStore>,
+    blob_store: &Arc<dyn BlobStore>,
+    embedder: Option<Arc<dyn Embedder>>,
+) -> SearchMemories {
+    let search = SearchMemories::new(
+        memory_store.clone(),
+        blob_store.clone(),
+        settings.search_timeout,
+    );
+    match embedder {
+        Some(embedder) => search.with_embedder(embedder, settings.search_embedding_budget),
+        None => search,
+    }
 }
 
 /// The first message returning callers hear, unless the override is switched off.

@@ -5,10 +5,12 @@
 
 mod blob_store;
 mod clock;
+mod embedder;
 mod memory_store;
 mod samples;
 
 pub use blob_store::InMemoryBlobStore;
 pub use clock::ManualClock;
+pub use embedder::ThesaurusEmbedder;
 pub use memory_store::InMemoryMemoryStore;
 pub use samples::utterance;

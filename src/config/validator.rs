@@ -65,6 +65,7 @@ impl Validator {
             first_message_override: self.flag("first_message_override"),
             greeting_deadline: self.millis("greeting_deadline_ms"),
             search_timeout: self.millis("search_timeout_ms"),
+            search_embedding_budget: self.millis("search_embedding_budget_ms"),
             openmemory_timeout: self.millis("openmemory_timeout_ms"),
             max_body_bytes,
             edge: self.edge(max_body_bytes),

@@ -14,7 +14,10 @@ use crate::core::ports::{
     Blob, BlobKey, BlobStore, BlobStoreError, BlobVersion, ByteStream, MemoryStore,
     MemoryStoreError, PutCondition,
 };
-use crate::core::{AddOutcome, CallerId, MemoryHit, NewMemory, SearchLimit, SearchQuery};
+use crate::core::recall::RecallQuery;
+use crate::core::{
+    AddOutcome, CallerId, ConversationId, MemoryHit, NewMemory, SearchLimit,
+};
 
 /// One store's instruments.
 struct StoreInstruments {
@@ -74,6 +77,7 @@ pub struct MeasuredMemoryStore {
     store: StoreInstruments,
     add: Histogram,
     search: Histogram,
+    forget: Histogram,
     check: Histogram,
 }
 
@@ -88,6 +92,7 @@ impl MeasuredMemoryStore {
             inner,
             add: store.timer("add"),
             search: store.timer("search"),
+            forget: store.timer("forget"),
             check: store.timer("check"),
             store,
         }
@@ -106,12 +111,24 @@ impl MemoryStore for MeasuredMemoryStore {
     async fn search(
         &self,
         caller: &CallerId,
-        query: &SearchQuery,
+        query: &RecallQuery,
         limit: SearchLimit,
     ) -> Result<Vec<MemoryHit>, MemoryStoreError> {
         let call = self.inner.search(caller, query, limit);
         self.store
             .measure(&self.search, "search", call, memory_error_kind)
+            .await
+    }
+
+    async fn forget(
+        &self,
+        caller: &CallerId,
+        conversation: &ConversationId,
+        keys: &[String],
+    ) -> Result<usize, MemoryStoreError> {
+        let call = self.inner.forget(caller, conversation, keys);
+        self.store
+            .measure(&self.forget, "forget", call, memory_error_kind)
             .await
     }
 

@@ -1,11 +1,16 @@
-//! The embedded memory store: one SQLite file, full-text search ranked by BM25, no network.
+//! The embedded memory store: one SQLite file, hybrid search (full-text BM25 and sentence
+//! embeddings, fused by the core scorer), no network.
 //!
 //! - The file (`OPENMEMORY_DB_PATH`) is created on first run, in WAL mode, with a schema version
-//!   kept in `user_version` (see [`schema`]).
+//!   kept in `user_version` (see [`schema`]); older files are upgraded when opened.
+//! - With an embedder, each memory's embedding is computed once when it is added and stored
+//!   beside it with the model's id; memories stored without one (or with another model) get one
+//!   from [`EmbeddedMemoryStore::embed_missing`]. A search compares the question's embedding
+//!   with the caller's stored vectors only, never embedding memories at query time.
 //! - Every memory is unique per (caller, conversation, key): adding it again answers
 //!   [`AddOutcome::AlreadyStored`], so repeated webhook deliveries never duplicate memories.
 //! - Searches are always scoped to one caller, and any text is safe: it is reduced to quoted words
-//!   (see [`fts_query`]). With no searchable word, the caller's most recent memories come back.
+//!   (see [`fts_query`]). A generic request gets the caller's recent context instead.
 //! - SQLite calls block, so they run on tokio's blocking pool: one writer connection (SQLite
 //!   allows one writer at a time anyway) and a few reader connections, which WAL lets run
 //!   alongside the writer.
@@ -13,6 +18,7 @@
 mod fts_query;
 mod schema;
 mod statements;
+mod vectors;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -21,16 +27,22 @@ use anyhow::Context;
 use async_trait::async_trait;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
-use crate::core::ports::{MemoryStore, MemoryStoreError};
-use crate::core::{AddOutcome, CallerId, MemoryHit, NewMemory, SearchLimit, SearchQuery};
+use crate::core::ports::{Embedder, MemoryStore, MemoryStoreError};
+use crate::core::recall::RecallQuery;
+use crate::core::{AddOutcome, CallerId, ConversationId, MemoryHit, NewMemory, SearchLimit};
 
 /// How many idle reader connections are kept open for reuse.
 const IDLE_READERS: usize = 4;
+
+/// How many stored memories [`EmbeddedMemoryStore::embed_missing`] embeds per call to the
+/// embedder.
+const EMBEDDING_BATCH: usize = 32;
 
 /// A [`MemoryStore`] in a local SQLite file.
 #[derive(Clone)]
 pub struct EmbeddedMemoryStore {
     inner: Arc<Inner>,
+    embedder: Option<Arc<dyn Embedder>>,
 }
 
 struct Inner {
@@ -67,7 +79,55 @@ impl EmbeddedMemoryStore {
                 writer: Mutex::new(writer),
                 idle_readers: Mutex::new(Vec::new()),
             }),
+            embedder: None,
         })
+    }
+
+    /// Embeds each memory with `embedder` when it is added, so searches can rank by meaning.
+    pub fn with_embedder(mut self, embedder: Arc<dyn Embedder>) -> Self {
+        self.embedder = Some(embedder);
+        self
+    }
+
+    /// Embeds every stored memory that has no vector of the embedder's model (stored before an
+    /// embedder was configured, with another model, or while the embedder was failing), in
+    /// batches; returns how many were embedded. Does nothing without an embedder.
+    ///
+    /// # Errors
+    /// [`MemoryStoreError::Unavailable`] when the embedder fails (what was embedded so far is
+    /// kept), [`MemoryStoreError::Unknown`] when the file cannot be read or written.
+    pub async fn embed_missing(&self) -> Result<usize, MemoryStoreError> {
+        let Some(embedder) = self.embedder.clone() else {
+            return Ok(0);
+        };
+        let model = embedder.model_id().to_owned();
+        let mut embedded = 0;
+        loop {
+            let batch = {
+                let model = model.clone();
+                self.read(move |connection| {
+                    statements::missing_vectors(connection, &model, EMBEDDING_BATCH)
+                })
+                .await?
+            };
+            if batch.is_empty() {
+                return Ok(embedded);
+            }
+            let texts: Vec<String> = batch.iter().map(|(_, content)| content.clone()).collect();
+            let vectors = embedder.embed(&texts).await.map_err(|error| {
+                MemoryStoreError::Unavailable(format!("the embedder failed: {error}"))
+            })?;
+            embedded += batch.len();
+            let model = model.clone();
+            self.write(move |connection| {
+                let transaction = connection.transaction()?;
+                for ((id, _), vector) in batch.iter().zip(&vectors) {
+                    statements::store_vector(&transaction, *id, &model, vector)?;
+                }
+                transaction.commit()
+            })
+            .await?;
+        }
     }
 
     /// Adds many memories in one transaction, much faster than one [`MemoryStore::add`] each; for
@@ -90,7 +150,7 @@ impl EmbeddedMemoryStore {
         let transaction = connection.transaction().map_err(storage_error)?;
         let mut stored = 0;
         for memory in memories {
-            if statements::insert(&transaction, &memory).map_err(storage_error)?
+            if statements::insert(&transaction, &memory, None).map_err(storage_error)?
                 == AddOutcome::Stored
             {
                 stored += 1;
@@ -147,11 +207,32 @@ impl EmbeddedMemoryStore {
 
 #[async_trait]
 impl MemoryStore for EmbeddedMemoryStore {
+    /// Without a working embedder the memory is stored without a vector (and found by its
+    /// words) rather than held back: [`EmbeddedMemoryStore::embed_missing`] catches up later.
     async fn add(&self, memory: &NewMemory) -> Result<AddOutcome, MemoryStoreError> {
+        let vector = match &self.embedder {
+            Some(embedder) => match embedder.embed(std::slice::from_ref(&memory.content)).await {
+                Ok(mut vectors) if vectors.len() == 1 => {
+                    Some((embedder.model_id().to_owned(), vectors.remove(0)))
+                }
+                Ok(_) | Err(_) => {
+                    tracing::warn!(
+                        caller = %memory.caller,
+                        key = memory.key,
+                        "memory stored without an embedding: the embedder failed"
+                    );
+                    None
+                }
+            },
+            None => None,
+        };
         let memory = memory.clone();
         self.write(move |connection| {
             let transaction = connection.transaction()?;
-            let outcome = statements::insert(&transaction, &memory)?;
+            let vector = vector
+                .as_ref()
+                .map(|(model, vector)| (model.as_str(), vector));
+            let outcome = statements::insert(&transaction, &memory, vector)?;
             transaction.commit()?;
             Ok(outcome)
         })
@@ -161,13 +242,29 @@ impl MemoryStore for EmbeddedMemoryStore {
     async fn search(
         &self,
         caller: &CallerId,
-        query: &SearchQuery,
+        query: &RecallQuery,
         limit: SearchLimit,
     ) -> Result<Vec<MemoryHit>, MemoryStoreError> {
         let caller = caller.clone();
-        let text = query.as_str().to_owned();
-        self.read(move |connection| statements::search(connection, &caller, &text, limit.get()))
+        let query = query.clone();
+        self.read(move |connection| statements::search(connection, &caller, &query, limit.get()))
             .await
+    }
+
+    async fn forget(
+        &self,
+        caller: &CallerId,
+        conversation: &ConversationId,
+        keys: &[String],
+    ) -> Result<usize, MemoryStoreError> {
+        let (caller, conversation, keys) = (caller.clone(), conversation.clone(), keys.to_vec());
+        self.write(move |connection| {
+            let transaction = connection.transaction()?;
+            let removed = statements::forget(&transaction, &caller, &conversation, &keys)?;
+            transaction.commit()?;
+            Ok(removed)
+        })
+        .await
     }
 
     async fn check(&self) -> Result<(), MemoryStoreError> {

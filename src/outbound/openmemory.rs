@@ -18,28 +18,36 @@
 
 mod add;
 mod client;
+mod embeddings;
 mod marker;
 mod search;
 mod wire;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use url::Url;
 
 use self::client::Api;
+use self::embeddings::CandidateEmbeddings;
 use self::wire::{QueryFilters, QueryRequest, QueryResponse};
-use crate::core::ports::{MemoryStore, MemoryStoreError};
-use crate::core::{AddOutcome, CallerId, MemoryHit, NewMemory, SearchLimit, SearchQuery};
+use crate::core::ports::{Embedder, MemoryStore, MemoryStoreError};
+use crate::core::recall::RecallQuery;
+use crate::core::{AddOutcome, CallerId, ConversationId, MemoryHit, NewMemory, SearchLimit};
 
 /// The `user_id` of the compatibility probe: `+999` is not an assigned country code, so no
 /// caller has it, and the probe only queries, so nothing is ever stored under it.
 pub const PROBE_USER_ID: &str = "+99900000000000";
 
+/// Memories listed per request while looking for the ones to forget.
+const LIST_PAGE: usize = 500;
+
 /// A [`MemoryStore`] backed by an OpenMemory server.
 #[derive(Debug, Clone)]
 pub struct OpenMemoryStore {
     api: Api,
+    embeddings: Option<Arc<CandidateEmbeddings>>,
 }
 
 impl OpenMemoryStore {
@@ -56,7 +64,15 @@ impl OpenMemoryStore {
     ) -> Result<Self, MemoryStoreError> {
         Ok(Self {
             api: Api::new(base_url, api_key.as_ref(), timeout)?,
+            embeddings: None,
         })
+    }
+
+    /// Ranks candidates by meaning too: each candidate's text is embedded with `embedder` (at
+    /// most `budget` per search, cached by text) and compared with the question's embedding.
+    pub fn with_embedder(mut self, embedder: Arc<dyn Embedder>, budget: Duration) -> Self {
+        self.embeddings = Some(Arc::new(CandidateEmbeddings::new(embedder, budget)));
+        self
     }
 }
 
@@ -87,10 +103,41 @@ impl MemoryStore for OpenMemoryStore {
     async fn search(
         &self,
         caller: &CallerId,
-        query: &SearchQuery,
+        query: &RecallQuery,
         limit: SearchLimit,
     ) -> Result<Vec<MemoryHit>, MemoryStoreError> {
-        search::search(&self.api, caller, query, limit).await
+        let embeddings = self.embeddings.as_deref();
+        search::search(&self.api, embeddings, caller, query, limit).await
+    }
+
+    /// Lists the caller's memories (`GET /users/:id/memories`, paged) to find those of the
+    /// conversation with one of `keys` by their metadata, then deletes each by id with
+    /// `?user_id=` so the server checks that it is the caller's (exchanges-legacy/l37).
+    async fn forget(
+        &self,
+        caller: &CallerId,
+        conversation: &ConversationId,
+        keys: &[String],
+    ) -> Result<usize, MemoryStoreError> {
+        let mut doomed = Vec::new();
+        for page in 0.. {
+            let items = self.api.list(caller, LIST_PAGE, page * LIST_PAGE).await?;
+            let last_page = items.len() < LIST_PAGE;
+            doomed.extend(items.into_iter().filter_map(|item| {
+                let metadata = item.metadata();
+                (metadata.source == add::SOURCE
+                    && metadata.conversation_id == conversation.as_str()
+                    && keys.contains(&metadata.key))
+                .then_some(item.id)
+            }));
+            if last_page {
+                break;
+            }
+        }
+        for id in &doomed {
+            self.api.delete_as(id, caller).await?;
+        }
+        Ok(doomed.len())
     }
 
     /// Reachable (`GET /health`), key accepted, and per-caller scoping honoured: a query for

@@ -1,16 +1,32 @@
-use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use crate::core::ports::{MemoryStore, MemoryStoreError};
-use crate::core::{AddOutcome, CallerId, MemoryHit, NewMemory, SearchLimit, SearchQuery};
+use crate::core::ports::{Embedder, MemoryStore, MemoryStoreError};
+use crate::core::recall::{rank, recent_context, word_overlap, Candidate, RecallQuery};
+use crate::core::{
+    AddOutcome, CallerId, ConversationId, Embedding, MemoryHit, NewMemory, SearchLimit,
+};
 
-/// A memory store held in process memory. Ranks by the number of query words a memory contains,
-/// newest first on ties; a query with no matching word returns the newest memories.
-#[derive(Debug, Default)]
+/// A memory store held in process memory, ranked by the core scorer like every store: the
+/// number of topic words a memory contains (any word form) and, with an embedder, the similarity
+/// of embeddings computed when each memory is added.
+#[derive(Default)]
 pub struct InMemoryMemoryStore {
-    memories: Mutex<Vec<NewMemory>>,
+    memories: Mutex<Vec<Stored>>,
+    embedder: Option<Arc<dyn Embedder>>,
+}
+
+struct Stored {
+    memory: NewMemory,
+    vector: Option<(String, Embedding)>,
+}
+
+impl std::fmt::Debug for InMemoryMemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InMemoryMemoryStore")
+            .finish_non_exhaustive()
+    }
 }
 
 impl InMemoryMemoryStore {
@@ -18,73 +34,107 @@ impl InMemoryMemoryStore {
         Self::default()
     }
 
+    /// Embeds each added memory with `embedder`, for semantic ranking.
+    pub fn with_embedder(mut self, embedder: Arc<dyn Embedder>) -> Self {
+        self.embedder = Some(embedder);
+        self
+    }
+
     /// Every memory stored so far, in the order they were added.
     pub fn all(&self) -> Vec<NewMemory> {
-        self.memories
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.lock()
+            .iter()
+            .map(|stored| stored.memory.clone())
+            .collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Stored>> {
+        self.memories.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
-fn words(text: &str) -> HashSet<String> {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|word| !word.is_empty())
-        .map(str::to_lowercase)
-        .collect()
+fn hit(memory: &NewMemory) -> MemoryHit {
+    MemoryHit {
+        content: memory.content.clone(),
+        kind: memory.kind,
+        score: 0.0,
+        created_at: Some(memory.occurred_at),
+        conversation_id: Some(memory.conversation_id.clone()),
+    }
 }
 
 #[async_trait]
 impl MemoryStore for InMemoryMemoryStore {
     async fn add(&self, memory: &NewMemory) -> Result<AddOutcome, MemoryStoreError> {
-        let mut memories = self.memories.lock().unwrap_or_else(|p| p.into_inner());
-        let already = memories.iter().any(|existing| {
-            existing.caller == memory.caller
-                && existing.conversation_id == memory.conversation_id
-                && existing.key == memory.key
+        let vector = match &self.embedder {
+            Some(embedder) => embedder
+                .embed(std::slice::from_ref(&memory.content))
+                .await
+                .ok()
+                .and_then(|mut vectors| vectors.pop())
+                .map(|vector| (embedder.model_id().to_owned(), vector)),
+            None => None,
+        };
+        let mut memories = self.lock();
+        let already = memories.iter().any(|stored| {
+            stored.memory.caller == memory.caller
+                && stored.memory.conversation_id == memory.conversation_id
+                && stored.memory.key == memory.key
         });
         if already {
             return Ok(AddOutcome::AlreadyStored);
         }
-        memories.push(memory.clone());
+        memories.push(Stored {
+            memory: memory.clone(),
+            vector,
+        });
         Ok(AddOutcome::Stored)
     }
 
     async fn search(
         &self,
         caller: &CallerId,
-        query: &SearchQuery,
+        query: &RecallQuery,
         limit: SearchLimit,
     ) -> Result<Vec<MemoryHit>, MemoryStoreError> {
-        let wanted = words(query.as_str());
-        let memories = self.memories.lock().unwrap_or_else(|p| p.into_inner());
-        let mut scored: Vec<(usize, usize, &NewMemory)> = memories
+        let memories = self.lock();
+        let own = memories
             .iter()
-            .enumerate()
-            .filter(|(_, memory)| &memory.caller == caller)
-            .map(|(order, memory)| {
-                (
-                    words(&memory.content).intersection(&wanted).count(),
-                    order,
-                    memory,
-                )
+            .filter(|stored| &stored.memory.caller == caller);
+        if query.is_generic() {
+            return Ok(recent_context(
+                own.map(|stored| hit(&stored.memory)).collect(),
+                limit.get(),
+            ));
+        }
+        let topic = query.topic_words();
+        let candidates = own
+            .map(|stored| Candidate {
+                hit: hit(&stored.memory),
+                lexical: word_overlap(&topic, &stored.memory.content),
+                similarity: query.embedding().and_then(|wanted| {
+                    let (model, vector) = stored.vector.as_ref()?;
+                    (model == &wanted.model_id).then(|| wanted.embedding.similarity(vector))
+                }),
             })
             .collect();
-        if scored.iter().any(|(score, _, _)| *score > 0) {
-            scored.retain(|(score, _, _)| *score > 0);
-        }
-        scored.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
-        Ok(scored
-            .into_iter()
-            .take(limit.get())
-            .map(|(score, _, memory)| MemoryHit {
-                content: memory.content.clone(),
-                kind: memory.kind,
-                score: score as f64,
-                created_at: Some(memory.occurred_at),
-                conversation_id: Some(memory.conversation_id.clone()),
-            })
-            .collect())
+        Ok(rank(candidates, limit.get()))
+    }
+
+    async fn forget(
+        &self,
+        caller: &CallerId,
+        conversation: &ConversationId,
+        keys: &[String],
+    ) -> Result<usize, MemoryStoreError> {
+        let mut memories = self.lock();
+        let before = memories.len();
+        memories.retain(|stored| {
+            !(&stored.memory.caller == caller
+                && &stored.memory.conversation_id == conversation
+                && keys.contains(&stored.memory.key))
+        });
+        Ok(before - memories.len())
     }
 
     async fn check(&self) -> Result<(), MemoryStoreError> {

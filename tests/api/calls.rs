@@ -23,9 +23,17 @@ pub struct Call {
     pub last_name: &'static str,
     pub conversation: &'static str,
     pub summary: &'static str,
-    /// What the caller said, in order (the sample has four caller turns).
+    /// What the caller said, in order (the sample has four caller turns; the last is a goodbye).
     pub sentences: [&'static str; 4],
 }
+
+/// The agent turns of the sample before the first three caller turns, as an exchange keeps them
+/// (the leading "Sure." of the third is a pleasantry and is dropped).
+const AGENT_QUESTIONS: [&str; 3] = [
+    "Hi, thanks for calling Sunrise Dental. This is Ava. Who am I speaking with?",
+    "Nice to meet you, Maria. How can I help you today?",
+    "I have Friday the 23rd at 10:30 in the morning or 2:15 in the afternoon. Which works better?",
+];
 
 impl Call {
     /// The sample transcription's own call.
@@ -84,14 +92,24 @@ impl Call {
         event
     }
 
-    /// Every memory this call should leave, as text: the facts, the summary, each sentence.
+    /// The exchanges this call should leave: each of the first three sentences with the agent
+    /// question it answers; the goodbye is filler.
+    pub fn exchanges(&self) -> Vec<String> {
+        AGENT_QUESTIONS
+            .iter()
+            .zip(self.sentences)
+            .map(|(question, sentence)| format!("Agent asked: {question} Caller: {sentence}"))
+            .collect()
+    }
+
+    /// Every memory this call should leave, as text: the facts, the summary, each exchange.
     pub fn expected_memories(&self) -> Vec<String> {
         let mut expected = vec![
             format!("first_name: {}", self.first_name),
             format!("last_name: {}", self.last_name),
             self.summary.to_owned(),
         ];
-        expected.extend(self.sentences.iter().map(|sentence| sentence.to_string()));
+        expected.extend(self.exchanges());
         expected.sort();
         expected
     }
@@ -259,7 +277,7 @@ impl Webhooks {
                 .map(|memory| without_marker(&memory.content).to_owned())
                 .collect(),
             Backend::Embedded => {
-                // A query with no searchable word returns the caller's most recent memories.
+                // A query that names no topic returns the caller's most recent memories.
                 let found = self.search(number, "?", 20).await;
                 found["memories"]
                     .as_array()

@@ -100,3 +100,39 @@ async fn concurrent_adds_and_searches_all_succeed() {
         20
     );
 }
+
+#[tokio::test]
+async fn memories_stored_before_an_embedder_are_found_by_meaning_once_embedded() {
+    use caller_memory::core::recall::{QueryEmbedding, RecallQuery};
+    use caller_memory::core::{SearchLimit, SearchQuery};
+    use caller_memory::test_doubles::ThesaurusEmbedder;
+
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("memories.sqlite");
+    let allergy = memory(ALICE, "conv_a1", 1, "Caller: I'm allergic to penicillin");
+    {
+        let lexical = EmbeddedMemoryStore::open(&path).await.unwrap();
+        assert_eq!(lexical.add(&allergy).await.unwrap(), AddOutcome::Stored);
+    }
+    let embedder = Arc::new(ThesaurusEmbedder::new());
+    let store = EmbeddedMemoryStore::open(&path)
+        .await
+        .unwrap()
+        .with_embedder(embedder.clone());
+    let text = SearchQuery::parse("drug reactions").unwrap();
+    let embedding = QueryEmbedding::of(&text, embedder.as_ref()).await.unwrap();
+    let query = RecallQuery::hybrid(text, embedding);
+    let found = |store: EmbeddedMemoryStore, query: RecallQuery| async move {
+        let caller = crate::memory_store_conformance::caller(ALICE);
+        store
+            .search(&caller, &query, SearchLimit::DEFAULT)
+            .await
+            .unwrap()
+            .len()
+    };
+    assert_eq!(found(store.clone(), query.clone()).await, 0);
+
+    assert_eq!(store.embed_missing().await.unwrap(), 1);
+    assert_eq!(store.embed_missing().await.unwrap(), 0);
+    assert_eq!(found(store, query).await, 1);
+}

@@ -34,7 +34,8 @@ async fn a_caller_learnt_from_their_call_is_greeted_and_only_they_find_their_wor
         .await;
     assert_eq!(found["status"], "ok", "{found}");
     assert_eq!(
-        found["memories"][0]["content"], maria.sentences[1],
+        found["memories"][0]["content"],
+        maria.exchanges()[1],
         "{found}"
     );
 

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use caller_memory::config::{EdgeSettings, Profile, Secret, Settings};
-use caller_memory::core::ports::{ArchiveOnly, BlobStore, Clock, IngestionScheduler, MemoryStore};
+use caller_memory::core::ports::{
+    ArchiveOnly, BlobStore, Clock, Embedder, IngestionScheduler, MemoryStore,
+};
 use caller_memory::core::use_cases::{FirstMessagePolicy, GreetCaller, SearchMemories};
 use caller_memory::core::FirstMessageTemplate;
 use caller_memory::inbound::http::post_call::PostCallSettings;
@@ -38,6 +40,8 @@ pub struct TestPorts {
     pub first_message: FirstMessagePolicy,
     /// The edge: the service's defaults, with no allowlist.
     pub edge: EdgeSettings,
+    /// Embeds search questions (within 100 ms) when set.
+    pub embedder: Option<Arc<dyn Embedder>>,
 }
 
 impl Default for TestPorts {
@@ -52,6 +56,7 @@ impl Default for TestPorts {
                 FirstMessageTemplate::parse(FIRST_MESSAGE_TEMPLATE).unwrap(),
             ),
             edge: default_edge(),
+            embedder: None,
         }
     }
 }
@@ -119,6 +124,14 @@ impl TestApp {
             memory_backend: "test-double",
             blob_backend: "test-double",
         }));
+        let mut search_memories = SearchMemories::new(
+            ports.memory_store.clone(),
+            ports.blob_store.clone(),
+            Duration::from_secs(3),
+        );
+        if let Some(embedder) = ports.embedder {
+            search_memories = search_memories.with_embedder(embedder, Duration::from_millis(100));
+        }
         let state = Arc::new(AppState {
             greet_caller: GreetCaller::new(
                 ports.blob_store.clone(),
@@ -126,11 +139,7 @@ impl TestApp {
                 Duration::from_millis(1500),
             )
             .with_telemetry(metrics.clone()),
-            search_memories: SearchMemories::new(
-                ports.memory_store.clone(),
-                ports.blob_store.clone(),
-                Duration::from_secs(3),
-            ),
+            search_memories,
             memory_store: ports.memory_store,
             blob_store: ports.blob_store,
             clock: ports.clock,

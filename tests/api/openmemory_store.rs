@@ -18,7 +18,7 @@ async fn search_result(
     store
         .search(
             &caller(ALICE),
-            &SearchQuery::parse(text).unwrap(),
+            &SearchQuery::parse(text).unwrap().into(),
             SearchLimit::DEFAULT,
         )
         .await
@@ -151,7 +151,8 @@ async fn every_request_is_scoped_keyed_and_json() {
     let query_body: Value = serde_json::from_slice(&query.body).unwrap();
     assert_eq!(query_body["filters"]["user_id"], ALICE);
     assert_eq!(query_body["user_id"], ALICE);
-    assert_eq!(query_body["k"], 5);
+    // More candidates than wanted, for the core scorer to re-rank.
+    assert_eq!(query_body["k"], 20);
     assert!(fake.crashes().is_empty());
 }
 

@@ -96,15 +96,23 @@ async fn the_logs_of_a_full_flow_contain_no_secret_and_no_full_phone_number() {
         .as_str()
         .is_some());
     let search = json!({"caller_id": CALLER, "query": "appointment"});
-    let (status, found) = webhook(
-        &service,
-        "/webhook/search-data",
-        "dev-only-search-data-key",
-        search.clone(),
-    )
-    .await;
-    assert_eq!((status, &found["status"]), (200, &json!("ok")));
-    assert!(!found["memories"].as_array().unwrap().is_empty(), "{found}");
+    // The card is written before the memories: search until the call's words are learnt too.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, found) = webhook(
+            &service,
+            "/webhook/search-data",
+            "dev-only-search-data-key",
+            search.clone(),
+        )
+        .await;
+        assert_eq!((status, &found["status"]), (200, &json!("ok")));
+        if !found["memories"].as_array().unwrap().is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the memories were never learnt");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     let (status, _) = webhook(
         &service,

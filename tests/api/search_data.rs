@@ -1,12 +1,15 @@
 use std::sync::Arc;
 
-use caller_memory::core::ports::{MemoryStoreError, MockMemoryStore};
+use caller_memory::core::ports::{MemoryStore, MemoryStoreError, MockMemoryStore};
 use caller_memory::core::CallRecord;
-use caller_memory::test_doubles::InMemoryBlobStore;
+use caller_memory::test_doubles::{
+    utterance, InMemoryBlobStore, InMemoryMemoryStore, ThesaurusEmbedder,
+};
 use chrono::Utc;
 use serde_json::json;
 
 use crate::helpers::{json_body, TestApp, TestPorts, SEARCH_DATA_KEY};
+use crate::memory_store_conformance::caller;
 use crate::profiles::{
     marias_card, memories_of_maria_and_juan, store_with_card, DENTAL_AGENT, JUAN, MARIA,
 };
@@ -227,4 +230,77 @@ async fn the_example_elevenlabs_tool_sends_what_the_endpoint_accepts() {
     let (status, answer) = search(&app, serde_json::Value::Object(body)).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["profile"]["name"], "Maria");
+}
+
+/// Maria's exchanges, embedded by the test embedder as they are added, and an app that embeds
+/// questions with `embedder`.
+async fn app_with_embedder(embedder: ThesaurusEmbedder) -> TestApp {
+    let store = InMemoryMemoryStore::new().with_embedder(Arc::new(ThesaurusEmbedder::new()));
+    for (conversation, content) in [
+        (
+            "conv_maria_1",
+            "Agent asked: Any allergies? Caller: Yes, I'm allergic to penicillin.",
+        ),
+        (
+            "conv_maria_2",
+            "Agent asked: How should we remind you? Caller: Please text me.",
+        ),
+    ] {
+        store
+            .add(&utterance(&caller(MARIA), conversation, content))
+            .await
+            .unwrap();
+    }
+    TestApp::spawn_with(TestPorts {
+        memory_store: Arc::new(store),
+        embedder: Some(Arc::new(embedder)),
+        ..TestPorts::default()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_paraphrase_finds_what_the_caller_meant_and_a_question_never_answered_finds_nothing() {
+    let app = app_with_embedder(ThesaurusEmbedder::new()).await;
+    let (status, found) = search(
+        &app,
+        json!({"caller_id": MARIA, "query": "Any drug reactions on file?"}),
+    )
+    .await;
+    assert_eq!((status, &found["status"]), (200, &json!("ok")));
+    assert_eq!(
+        contents(&found),
+        ["Agent asked: Any allergies? Caller: Yes, I'm allergic to penicillin."]
+    );
+    assert!(found["memories"][0]["score"].as_f64().unwrap() > 0.0);
+
+    let (status, nothing) = search(
+        &app,
+        json!({"caller_id": MARIA, "query": "What car does she drive?"}),
+    )
+    .await;
+    assert_eq!((status, &nothing["status"]), (200, &json!("ok")));
+    assert_eq!(nothing["memories"], json!([]), "{nothing}");
+}
+
+#[tokio::test]
+async fn with_the_embedding_model_down_memories_are_ranked_by_words_and_the_status_says_so() {
+    let app = app_with_embedder(ThesaurusEmbedder::failing()).await;
+    let (status, found) = search(&app, json!({"caller_id": MARIA, "query": "penicillin"})).await;
+    assert_eq!(status, 200);
+    assert_eq!(found["status"], "lexical_fallback");
+    assert_eq!(contents(&found).len(), 1, "{found}");
+}
+
+#[tokio::test]
+async fn a_generic_request_gets_the_most_recent_memories() {
+    let app = app_with_embedder(ThesaurusEmbedder::new()).await;
+    let (status, found) = search(
+        &app,
+        json!({"caller_id": MARIA, "query": "What did we talk about last time?"}),
+    )
+    .await;
+    assert_eq!((status, &found["status"]), (200, &json!("ok")));
+    assert_eq!(contents(&found).len(), 2, "{found}");
+    assert_eq!(found["memories"][0]["score"], 0.0);
 }

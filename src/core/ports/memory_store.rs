@@ -2,7 +2,8 @@
 
 use async_trait::async_trait;
 
-use crate::core::{AddOutcome, CallerId, MemoryHit, NewMemory, SearchLimit, SearchQuery};
+use crate::core::recall::RecallQuery;
+use crate::core::{AddOutcome, CallerId, ConversationId, MemoryHit, NewMemory, SearchLimit};
 
 /// Why a memory store call failed.
 #[derive(Debug, thiserror::Error)]
@@ -44,8 +45,10 @@ pub trait MemoryStore: Send + Sync + 'static {
     /// - [`MemoryStoreError::Rejected`] when the store refuses the memory for good.
     async fn add(&self, memory: &NewMemory) -> Result<AddOutcome, MemoryStoreError>;
 
-    /// Returns at most `limit` of `caller`'s memories, most relevant first. A query with no
-    /// searchable word returns the caller's most recent memories.
+    /// Returns at most `limit` of `caller`'s memories relevant to `query`, best first, ranked by
+    /// [`crate::core::recall::rank`]: nothing when no memory is relevant. A generic request
+    /// ([`RecallQuery::is_generic`]) gets [`crate::core::recall::recent_context`] instead. The
+    /// query's embedding, when present, is compared only with vectors of the same model.
     ///
     /// # Errors
     /// - [`MemoryStoreError::Unavailable`] when the store cannot be reached in time.
@@ -53,9 +56,25 @@ pub trait MemoryStore: Send + Sync + 'static {
     async fn search(
         &self,
         caller: &CallerId,
-        query: &SearchQuery,
+        query: &RecallQuery,
         limit: SearchLimit,
     ) -> Result<Vec<MemoryHit>, MemoryStoreError>;
+
+    /// Removes `caller`'s memories of `conversation` whose key is one of `keys` (memories an
+    /// earlier version of the learning rules derived and the current rules no longer do), and
+    /// answers how many were removed. Keys that are not stored are ignored, so repeating a call
+    /// is harmless. Nothing of another caller or conversation is touched.
+    ///
+    /// # Errors
+    /// - [`MemoryStoreError::Unavailable`] when the store cannot be reached; some memories may
+    ///   already be removed, and repeating the call finishes the work.
+    /// - [`MemoryStoreError::Rejected`] when the store refuses the removal.
+    async fn forget(
+        &self,
+        caller: &CallerId,
+        conversation: &ConversationId,
+        keys: &[String],
+    ) -> Result<usize, MemoryStoreError>;
 
     /// Checks that the store is reachable, accepts our credentials and scopes memories per caller.
     ///

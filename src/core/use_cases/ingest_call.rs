@@ -27,7 +27,9 @@ use crate::core::ports::{
     BlobStore, BlobStoreError, Clock, IngestionRetry, MemoryStore, MemoryStoreError, NoTelemetry,
     Telemetry,
 };
-use crate::core::{AddOutcome, CompletedCall, ConversationId, NewMemory, ParseTranscription};
+use crate::core::{
+    AddOutcome, CallerId, CompletedCall, ConversationId, NewMemory, ParseTranscription,
+};
 use records::{Folder, PendingMarker, TRANSCRIPTION_SUFFIX};
 use retry::{pause, ShutDown};
 
@@ -212,20 +214,25 @@ impl IngestCall {
             record.card_updated = true;
             records::write(&*self.blobs, &progress_key, record).await?;
         }
-        for memory in memories::memories_of(&call, &caller, at) {
+        let memories = memories::memories_of(&call, &caller, at);
+        for memory in &memories {
             if record.added.contains(&memory.key) {
                 continue;
             }
             if shutdown.is_cancelled() {
                 return Err(Stop::Interrupted);
             }
-            let added = self.add_while_unavailable(&memory, shutdown).await?;
+            let added = self
+                .while_unavailable(conversation, shutdown, || self.memories.add(memory))
+                .await?;
             if let Ok(AddOutcome::NotStored { .. }) = added {
                 self.telemetry.memory_not_stored();
             }
             note_added(record, &memory.key, added)?;
             records::write(&*self.blobs, &progress_key, record).await?;
         }
+        self.forget_outdated(&caller, conversation, &memories, record, shutdown)
+            .await?;
         if !record.rejected.is_empty() {
             let keys: Vec<&str> = record.rejected.keys().map(String::as_str).collect();
             let reason = format!("the memory store rejected {}", keys.join(", "));
@@ -253,22 +260,66 @@ impl IngestCall {
         Ok(call)
     }
 
-    /// Adds a memory, waiting with backoff for as long as the store is unavailable.
-    async fn add_while_unavailable(
+    /// Removes the memories that earlier learning rules derived from this call and the current
+    /// rules no longer do (for example a lone caller line now stored as an exchange), once the
+    /// current ones are stored, so a replay migrates a call without losing or duplicating
+    /// anything.
+    async fn forget_outdated(
         &self,
-        memory: &NewMemory,
+        caller: &CallerId,
+        conversation: &ConversationId,
+        current: &[NewMemory],
+        record: &mut IngestionRecord,
         shutdown: &CancellationToken,
-    ) -> Result<Result<AddOutcome, MemoryStoreError>, Stop> {
+    ) -> Result<(), Stop> {
+        let outdated: Vec<String> = record
+            .added
+            .iter()
+            .chain(record.not_stored.keys())
+            .chain(record.rejected.keys())
+            .filter(|key| !current.iter().any(|memory| &memory.key == *key))
+            .cloned()
+            .collect();
+        if outdated.is_empty() {
+            return Ok(());
+        }
+        let forgotten = self
+            .while_unavailable(conversation, shutdown, || {
+                self.memories.forget(caller, conversation, &outdated)
+            })
+            .await?
+            .map_err(|error| Stop::Failed(format!("the memory store failed: {error}")))?;
+        tracing::info!(%conversation, forgotten, "memories of earlier learning rules removed");
+        for key in &outdated {
+            record.added.remove(key);
+            record.not_stored.remove(key);
+            record.rejected.remove(key);
+        }
+        records::write(&*self.blobs, &Folder::Progress.key(conversation), record).await?;
+        Ok(())
+    }
+
+    /// Runs a memory store call, waiting with backoff for as long as the store is unavailable.
+    async fn while_unavailable<T, Call, Attempt>(
+        &self,
+        conversation: &ConversationId,
+        shutdown: &CancellationToken,
+        call: Call,
+    ) -> Result<Result<T, MemoryStoreError>, Stop>
+    where
+        Call: Fn() -> Attempt,
+        Attempt: std::future::Future<Output = Result<T, MemoryStoreError>>,
+    {
         let mut failed_attempts = 0;
         loop {
-            match self.memories.add(memory).await {
+            match call().await {
                 Err(error) if error.is_retryable() => {
                     failed_attempts += 1;
                     self.telemetry
                         .ingestion_retry(IngestionRetry::MemoryStoreUnavailable);
                     let delay = self.retry.delay(failed_attempts);
                     tracing::warn!(
-                        conversation = %memory.conversation_id,
+                        %conversation,
                         attempt = failed_attempts,
                         retry_in_ms = delay.as_millis() as u64,
                         "memory store unavailable, will retry: {error}"

@@ -2,11 +2,16 @@
 //!
 //! The search never fails as a whole: the profile card comes from the blob store and is still
 //! returned when the memory store is down or slow, with a status that tells the agent so.
+//!
+//! With an embedder, the question is embedded once, within its own time budget; when the
+//! embedder fails or is too slow, the memories are ranked by their words alone and the status
+//! says so.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::core::ports::{BlobStore, MemoryStore, MemoryStoreError};
+use crate::core::ports::{BlobStore, Embedder, MemoryStore, MemoryStoreError};
+use crate::core::recall::{QueryEmbedding, RecallQuery};
 use crate::core::use_cases::read_profile::read_profile;
 use crate::core::{CallerId, MemoryHit, ProfileCard, SearchLimit, SearchQuery};
 
@@ -28,6 +33,9 @@ pub enum MemorySearchStatus {
     MemoryStoreUnavailable,
     /// The memory store did not answer within the search timeout.
     MemoryStoreTimeout,
+    /// The memories were searched, but ranked by their words only: the embedder failed or did
+    /// not embed the question within its budget.
+    LexicalFallback,
 }
 
 /// The search-memories use case.
@@ -35,6 +43,7 @@ pub struct SearchMemories {
     memories: Arc<dyn MemoryStore>,
     profiles: Arc<dyn BlobStore>,
     timeout: Duration,
+    embedder: Option<(Arc<dyn Embedder>, Duration)>,
 }
 
 impl SearchMemories {
@@ -48,6 +57,35 @@ impl SearchMemories {
             memories,
             profiles,
             timeout,
+            embedder: None,
+        }
+    }
+
+    /// Embeds each question with `embedder`, giving up after `budget`, so that memories are also
+    /// ranked by meaning. Without it, searches are lexical.
+    pub fn with_embedder(mut self, embedder: Arc<dyn Embedder>, budget: Duration) -> Self {
+        self.embedder = Some((embedder, budget));
+        self
+    }
+
+    /// The question as the store searches it, and whether its embedding was wanted but missing.
+    async fn recall_query(&self, query: &SearchQuery) -> (RecallQuery, bool) {
+        let Some((embedder, budget)) = &self.embedder else {
+            return (RecallQuery::lexical(query.clone()), false);
+        };
+        match tokio::time::timeout(*budget, QueryEmbedding::of(query, embedder.as_ref())).await {
+            Ok(Ok(embedding)) => (RecallQuery::hybrid(query.clone(), embedding), false),
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "the question could not be embedded; ranking by words only");
+                (RecallQuery::lexical(query.clone()), true)
+            }
+            Err(_) => {
+                tracing::warn!(
+                    ?budget,
+                    "the question was not embedded in time; ranking by words only"
+                );
+                (RecallQuery::lexical(query.clone()), true)
+            }
         }
     }
 
@@ -58,15 +96,23 @@ impl SearchMemories {
         query: &SearchQuery,
         limit: SearchLimit,
     ) -> MemorySearch {
-        let (profile, found) = tokio::join!(
+        let search = async {
+            let (query, fell_back) = self.recall_query(query).await;
+            let found =
+                tokio::time::timeout(self.timeout, self.memories.search(caller, &query, limit))
+                    .await;
+            (found, fell_back)
+        };
+        let (profile, (found, fell_back)) = tokio::join!(
             read_profile(self.profiles.as_ref(), caller, self.timeout),
-            tokio::time::timeout(self.timeout, self.memories.search(caller, query, limit)),
+            search,
         );
         let profile = profile.unwrap_or_else(|error| {
             tracing::warn!(%caller, %error, "searching without the profile card");
             None
         });
         let (memories, status) = match found {
+            Ok(Ok(memories)) if fell_back => (memories, MemorySearchStatus::LexicalFallback),
             Ok(Ok(memories)) => (memories, MemorySearchStatus::Ok),
             Ok(Err(error)) => {
                 log_store_failure(caller, &error);

@@ -58,6 +58,9 @@ pub enum SearchStatus {
     MemoryStoreUnavailable,
     /// The memory store did not answer in time; `memories` is empty.
     MemoryStoreTimeout,
+    /// The memories were searched by their words only: the embedding model failed or did not
+    /// answer within its budget, so paraphrases may be missed.
+    LexicalFallback,
 }
 
 /// The caller's profile card.
@@ -80,11 +83,14 @@ pub struct CallerProfile {
 /// One memory.
 #[derive(Debug, Object)]
 pub struct FoundMemory {
-    /// What the caller said, a fact about them, or a call summary.
+    /// What the caller said (with the agent question it answers: `Agent asked: ... Caller:
+    /// ...`), a fact about them, or a call summary.
     pub content: String,
-    /// `fact`, `utterance` or `call_summary`.
+    /// `fact`, `utterance` (a caller answer and its question) or `call_summary`.
     pub kind: String,
-    /// Relevance within this answer; higher is more relevant.
+    /// Relevance within this answer, higher is more relevant: the fused rank score (reciprocal
+    /// rank fusion of word and meaning matches, at most about 0.033). 0 for the recent memories
+    /// returned to a generic request ("what did we talk about last time").
     pub score: f64,
     /// When it was learnt (RFC 3339), when known.
     pub created_at: Option<String>,

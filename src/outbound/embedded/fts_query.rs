@@ -1,34 +1,13 @@
-//! Turns any user text into safe FTS5 match expressions.
+//! Turns the words of any user text into safe FTS5 match expressions.
 //!
 //! FTS5 has its own query language (`AND`, `OR`, `NOT`, `NEAR`, `*`, `^`, `:`, parentheses,
-//! quotes), and user text that happens to contain it would either error or change meaning. So the
-//! text is cut into words made of letters and digits only, each word is quoted as a phrase, and
-//! phrases are combined with `OR`: the result is always valid syntax, and BM25 ranks memories
-//! that contain more (and rarer) words first.
+//! quotes), and user text that happens to contain it would either error or change meaning. So
+//! only the question's topic words are searched (made of letters and digits only, see
+//! [`crate::core::recall::words`]), each word is quoted as a phrase, and phrases are combined with
+//! `OR`: the result is always valid syntax, and BM25 ranks memories that contain more (and rarer)
+//! words first.
 
-/// At most this many distinct words are searched; longer questions keep their first words.
-const MAX_WORDS: usize = 24;
-
-/// The distinct words of `text`, lower-cased, in order; empty when the text has no searchable
-/// word (only punctuation or emoji, for example).
-pub(super) fn searchable_words(text: &str) -> Vec<String> {
-    let mut words: Vec<String> = Vec::new();
-    for word in text.split(|c: char| !c.is_alphanumeric()) {
-        if word.is_empty() {
-            continue;
-        }
-        let word = word.to_lowercase();
-        if !words.contains(&word) {
-            words.push(word);
-        }
-        if words.len() == MAX_WORDS {
-            break;
-        }
-    }
-    words
-}
-
-/// A match expression for any of `words` (as returned by [`searchable_words`]).
+/// A match expression for any of `words` (topic words: letters and digits only).
 pub(super) fn any_of<S: AsRef<str>>(words: &[S]) -> String {
     let phrases: Vec<String> = words
         .iter()
@@ -40,13 +19,19 @@ pub(super) fn any_of<S: AsRef<str>>(words: &[S]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::recall::words::topic_words;
+    use crate::core::recall::MAX_TOPIC_WORDS;
+
+    fn searchable_words(text: &str) -> Vec<String> {
+        topic_words(text, MAX_TOPIC_WORDS)
+    }
 
     #[test]
     fn operators_and_quotes_become_plain_quoted_words() {
-        let words = searchable_words(r#"jazz AND "blues" NEAR(x*, ^y) col:z jazz"#);
+        let words = searchable_words(r#"jazz AND "blues" NEAR(xy*, ^yz) col:zz jazz"#);
         assert_eq!(
             any_of(&words),
-            r#""jazz" OR "and" OR "blues" OR "near" OR "x" OR "y" OR "col" OR "z""#
+            r#""jazz" OR "blues" OR "near" OR "xy" OR "yz" OR "col" OR "zz""#
         );
     }
 
@@ -61,7 +46,8 @@ mod tests {
 
         use super::super::super::{open_writer, statements};
         use super::*;
-        use crate::core::CallerId;
+        use crate::core::recall::RecallQuery;
+        use crate::core::{CallerId, SearchQuery};
         use crate::test_doubles::utterance;
 
         /// A real store file holding a few memories with accents, scripts and operator-like words.
@@ -73,7 +59,8 @@ mod tests {
                 "東京 appointment AND NEAR(x) \"quoted\" col:umn",
                 "Ich möchte Freitag 🎷 um 9:30",
             ] {
-                statements::insert(&connection, &utterance(&caller, "conv_1", content)).unwrap();
+                statements::insert(&connection, &utterance(&caller, "conv_1", content), None)
+                    .unwrap();
             }
             (connection, caller)
         }
@@ -120,9 +107,12 @@ mod tests {
                     );
                     prop_assert!(matched.is_ok(), "{:?} gave {:?}", any_of(&words), matched);
                 }
-                let found = statements::search(&connection, &caller, &text, 5);
-                prop_assert!(found.is_ok(), "{:?} gave {:?}", text, found);
-                prop_assert!(found.unwrap().len() <= 5);
+                if let Ok(query) = SearchQuery::parse(&text) {
+                    let query = RecallQuery::lexical(query);
+                    let found = statements::search(&connection, &caller, &query, 5);
+                    prop_assert!(found.is_ok(), "{:?} gave {:?}", text, found);
+                    prop_assert!(found.unwrap().len() <= 5);
+                }
             });
         }
     }
@@ -130,6 +120,6 @@ mod tests {
     #[test]
     fn long_text_is_capped() {
         let text: Vec<String> = (0..100).map(|n| format!("w{n}")).collect();
-        assert_eq!(searchable_words(&text.join(" ")).len(), MAX_WORDS);
+        assert_eq!(searchable_words(&text.join(" ")).len(), MAX_TOPIC_WORDS);
     }
 }

@@ -4,7 +4,7 @@ use anyhow::{bail, Context};
 use rusqlite::Connection;
 
 /// The schema version this build writes and reads.
-pub(super) const SCHEMA_VERSION: i64 = 1;
+pub(super) const SCHEMA_VERSION: i64 = 2;
 
 /// Version 1: one row per memory, unique per (caller, conversation, key) so that a repeated add
 /// is recognised, and a contentless FTS5 index over the content.
@@ -40,6 +40,23 @@ CREATE VIRTUAL TABLE memories_fts USING fts5(
 );
 ";
 
+/// Version 2: the full-text index stems English words (`cancelled` and `cancellation` match)
+/// and still folds diacritics, so it is rebuilt from the stored contents; and each memory may
+/// have a sentence embedding beside it, tagged with the model that computed it, in the same id
+/// space (a caller's vectors are one contiguous range too).
+const SCHEMA_V2: &str = "
+DROP TABLE memories_fts;
+CREATE VIRTUAL TABLE memories_fts USING fts5(
+    content, content='', tokenize='porter unicode61 remove_diacritics 2'
+);
+INSERT INTO memories_fts (rowid, content) SELECT id, content FROM memories;
+CREATE TABLE memory_vectors (
+    id     INTEGER PRIMARY KEY,
+    model  TEXT NOT NULL,
+    vector BLOB NOT NULL
+);
+";
+
 /// Bits of a memory id that number the memories of one caller (16.7 million each).
 pub(super) const SEQUENCE_BITS: u32 = 24;
 
@@ -61,23 +78,62 @@ pub(super) fn configure(connection: &Connection) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Creates the schema on an empty database, accepts the current version and refuses a database
-/// written by a newer build (reading it could silently lose data).
+/// Creates the schema on an empty database, upgrades an older one step by step in one
+/// transaction each, and refuses a database written by a newer build (reading it could silently
+/// lose data).
 pub(super) fn migrate(connection: &mut Connection) -> anyhow::Result<()> {
     let version: i64 = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
-    match version {
-        0 => {
+    if version > SCHEMA_VERSION {
+        bail!(
+            "memory database schema version {version} is newer than the supported version {SCHEMA_VERSION}"
+        );
+    }
+    for (target, script) in [(1, SCHEMA_V1), (2, SCHEMA_V2)] {
+        if version < target {
             let transaction = connection.transaction()?;
-            transaction
-                .execute_batch(SCHEMA_V1)
-                .context("cannot create the memory database schema")?;
-            transaction.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            transaction.execute_batch(script).with_context(|| {
+                format!("cannot upgrade the memory database to version {target}")
+            })?;
+            transaction.pragma_update(None, "user_version", target)?;
             transaction.commit()?;
-            Ok(())
         }
-        SCHEMA_VERSION => Ok(()),
-        newer => bail!(
-            "memory database schema version {newer} is newer than the supported version {SCHEMA_VERSION}"
-        ),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_1_file_is_upgraded_and_keeps_its_memories_searchable_by_word_form() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("memory.sqlite3");
+        let mut connection = Connection::open(&path).unwrap();
+        connection.execute_batch(SCHEMA_V1).unwrap();
+        connection.pragma_update(None, "user_version", 1).unwrap();
+        connection
+            .execute_batch(
+                "INSERT INTO memories VALUES (1, '+14155550123', 'conv_1', 'utterance-1', \
+                 'utterance', 'I cancelled the order', NULL, '[]', 0.5, 0, 1, 0); \
+                 INSERT INTO memories_fts (rowid, content) VALUES (1, 'I cancelled the order');",
+            )
+            .unwrap();
+
+        migrate(&mut connection).unwrap();
+
+        let version: i64 = connection
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let found: i64 = connection
+            .query_row(
+                "SELECT count(*) FROM memories_fts WHERE memories_fts MATCH '\"cancellation\"'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(found, 1);
+        migrate(&mut connection).unwrap();
     }
 }

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use url::Url;
 
-use super::wire::{ErrorBody, StoredMemory};
+use super::wire::{ErrorBody, ListedMemory, StoredMemory, UserMemories};
 use crate::core::ports::MemoryStoreError;
 use crate::core::CallerId;
 
@@ -125,6 +125,42 @@ impl Api {
             return Ok(Ownership::NotOwn);
         }
         Ok(Ownership::Own(parse(success(response).await?).await?))
+    }
+}
+
+impl Api {
+    /// One page of `caller`'s memories, newest first: at most `limit` from `offset`.
+    pub async fn list(
+        &self,
+        caller: &CallerId,
+        limit: usize,
+        offset: usize,
+    ) -> Result<Vec<ListedMemory>, MemoryStoreError> {
+        let mut url = self.url(&["users", caller.as_e164(), "memories"]);
+        url.query_pairs_mut()
+            .append_pair("l", &limit.to_string())
+            .append_pair("u", &offset.to_string());
+        let response = self.client.get(url).send().await.map_err(transport_error)?;
+        let page: UserMemories = parse(success(response).await?).await?;
+        Ok(page.items)
+    }
+
+    /// Deletes a memory by id as `caller`: the server checks ownership only when `user_id` is
+    /// sent (exchanges-legacy/l37). A memory already gone (404) counts as deleted.
+    pub async fn delete_as(&self, id: &str, caller: &CallerId) -> Result<(), MemoryStoreError> {
+        let mut url = self.url(&["memory", id]);
+        url.query_pairs_mut()
+            .append_pair("user_id", caller.as_e164());
+        let response = self
+            .client
+            .delete(url)
+            .send()
+            .await
+            .map_err(transport_error)?;
+        if response.status() == StatusCode::NOT_FOUND {
+            return Ok(());
+        }
+        success(response).await.map(drop)
     }
 }
 

@@ -1,30 +1,91 @@
-//! Searching one caller's memories and giving each match back its kind, time and conversation.
+//! Searching one caller's memories: OpenMemory finds candidates, the core scorer ranks them.
+//!
+//! OpenMemory's own ranking has no relevance cut-off and weighs words its own way, so the query
+//! asks for more candidates than wanted ([`CANDIDATES_PER_RESULT`] per result), each match gets
+//! back its kind, time and conversation (from the content marker, or one scoped read), and the
+//! candidates are ranked by [`crate::core::recall::rank`] exactly as the embedded store ranks its
+//! own: topic words in any word form, and with an embedder, the similarity of their embeddings
+//! (see [`super::embeddings`]). A generic request lists the caller's newest memories instead.
 
 use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
 
 use super::client::{Api, Ownership};
+use super::embeddings::CandidateEmbeddings;
 use super::marker::unmark;
 use super::wire::{QueryFilters, QueryMatch, QueryRequest, QueryResponse};
 use crate::core::ports::MemoryStoreError;
-use crate::core::{CallerId, ConversationId, MemoryHit, MemoryKind, SearchLimit, SearchQuery};
+use crate::core::recall::{rank, recent_context, word_overlap, Candidate, RecallQuery};
+use crate::core::{CallerId, ConversationId, MemoryHit, MemoryKind, SearchLimit};
+
+/// Candidates fetched per wanted result.
+const CANDIDATES_PER_RESULT: usize = 4;
+/// Candidates fetched at least, and at most.
+const MIN_CANDIDATES: usize = 20;
+const MAX_CANDIDATES: usize = 80;
+/// Newest memories listed for a generic request, enough to reach the last call's summary after
+/// that call's exchanges.
+const RECENT_LISTED: usize = 60;
 
 pub(super) async fn search(
     api: &Api,
+    embeddings: Option<&CandidateEmbeddings>,
     caller: &CallerId,
-    query: &SearchQuery,
+    query: &RecallQuery,
     limit: SearchLimit,
 ) -> Result<Vec<MemoryHit>, MemoryStoreError> {
+    if query.is_generic() {
+        return recent(api, caller, limit).await;
+    }
     let user_id = caller.as_e164();
+    let wanted = (limit.get() * CANDIDATES_PER_RESULT).clamp(MIN_CANDIDATES, MAX_CANDIDATES);
     let request = QueryRequest {
-        query: query.as_str(),
-        k: limit.get(),
+        query: query.text().as_str(),
+        k: wanted,
         filters: QueryFilters { user_id },
         user_id,
     };
     let answer: QueryResponse = api.post(&["memory", "query"], &request).await?;
-    let matches = answer.matches.into_iter().take(limit.get());
-    Ok(join_all(matches.map(|found| hit(api, caller, found))).await)
+    let matches = answer.matches.into_iter().take(wanted);
+    let hits: Vec<MemoryHit> = join_all(matches.map(|found| hit(api, caller, found))).await;
+    let similarities = match (embeddings, query.embedding()) {
+        (Some(embeddings), Some(wanted)) => embeddings.similarities(wanted, &hits).await,
+        _ => vec![None; hits.len()],
+    };
+    let topic = query.topic_words();
+    let candidates = hits
+        .into_iter()
+        .zip(similarities)
+        .map(|(hit, similarity)| Candidate {
+            lexical: word_overlap(&topic, &hit.content),
+            similarity,
+            hit,
+        })
+        .collect();
+    Ok(rank(candidates, limit.get()))
+}
+
+/// The caller's newest memories, ordered as the core orders recent context.
+async fn recent(
+    api: &Api,
+    caller: &CallerId,
+    limit: SearchLimit,
+) -> Result<Vec<MemoryHit>, MemoryStoreError> {
+    let listed = api.list(caller, RECENT_LISTED, 0).await?;
+    let hits = listed
+        .into_iter()
+        .filter_map(|item| {
+            let (marker, content) = unmark(&item.content)?;
+            Some(MemoryHit {
+                content: content.to_owned(),
+                kind: marker.kind,
+                score: 0.0,
+                created_at: Some(marker.occurred_at),
+                conversation_id: Some(marker.conversation_id),
+            })
+        })
+        .collect();
+    Ok(recent_context(hits, limit.get()))
 }
 
 /// The marker gives everything without another request; a match without one (condensed past

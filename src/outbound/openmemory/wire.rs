@@ -92,6 +92,29 @@ impl StoredMemory {
     }
 }
 
+/// `GET /users/:user_id/memories?l=&u=` (exchanges-legacy/l25): the caller's memories, newest
+/// first.
+#[derive(Debug, Deserialize)]
+pub(super) struct UserMemories {
+    #[serde(default)]
+    pub items: Vec<ListedMemory>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct ListedMemory {
+    pub id: String,
+    #[serde(default)]
+    pub content: String,
+    #[serde(default)]
+    pub metadata: serde_json::Value,
+}
+
+impl ListedMemory {
+    pub fn metadata(&self) -> MemoryMetadata {
+        serde_json::from_value(self.metadata.clone()).unwrap_or_default()
+    }
+}
+
 /// Error bodies: `{"error": "..."}` on auth and tenant errors, `{"err": "..."}` elsewhere.
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct ErrorBody {

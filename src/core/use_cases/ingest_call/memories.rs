@@ -1,17 +1,21 @@
 //! The memories one finished call produces.
 
+mod exchanges;
+
 use chrono::{DateTime, Utc};
 
-use crate::core::{CallerId, CompletedCall, Decay, MemoryKind, NewMemory, Speaker, TurnPosition};
+use crate::core::{CallerId, CompletedCall, Decay, MemoryKind, NewMemory, TurnPosition};
+use exchanges::exchanges_of;
 
-/// Facts must not be forgotten; a summary matters more than a single sentence.
+/// Facts must not be forgotten; a summary matters more than a single exchange.
 const FACT_SALIENCE: f32 = 1.0;
 const SUMMARY_SALIENCE: f32 = 0.7;
 const UTTERANCE_SALIENCE: f32 = 0.5;
 
-/// Every memory of `call`, most important first: the collected facts, the call summary, then
-/// each non-empty caller utterance. Each has a key that is stable across deliveries
-/// (`fact-{field}`, `summary`, `utterance-{turn index}`), so a repeat is recognisable.
+/// Every memory of `call`, most important first: the collected facts, the call summary, then each
+/// exchange worth keeping (a caller answer with the agent turn it answers, see [`exchanges`]).
+/// Each has a key that is stable across deliveries and replays (`fact-{field}`, `summary`,
+/// `exchange-{index of the answer's first turn}`), so a repeat is recognisable.
 pub(super) fn memories_of(
     call: &CompletedCall,
     caller: &CallerId,
@@ -50,29 +54,21 @@ pub(super) fn memories_of(
             SUMMARY_SALIENCE,
         )
     });
-    let utterances = call
-        .transcript
-        .iter()
-        .enumerate()
-        .filter_map(|(index, turn)| {
-            let message = turn
-                .message
-                .as_ref()
-                .filter(|_| turn.speaker == Speaker::User)?;
-            Some(NewMemory {
-                turn: Some(TurnPosition {
-                    index,
-                    time_in_call_secs: turn.time_in_call_secs,
-                }),
-                ..memory(
-                    format!("utterance-{index}"),
-                    message.clone(),
-                    MemoryKind::Utterance,
-                    UTTERANCE_SALIENCE,
-                )
-            })
+    let exchanges = exchanges_of(&call.transcript)
+        .into_iter()
+        .map(|exchange| NewMemory {
+            turn: Some(TurnPosition {
+                index: exchange.first_turn,
+                time_in_call_secs: exchange.time_in_call_secs,
+            }),
+            ..memory(
+                format!("exchange-{}", exchange.first_turn),
+                exchange.content,
+                MemoryKind::Utterance,
+                UTTERANCE_SALIENCE,
+            )
         });
-    facts.chain(summary).chain(utterances).collect()
+    facts.chain(summary).chain(exchanges).collect()
 }
 
 #[cfg(test)]
@@ -83,7 +79,7 @@ mod tests {
     const FIXTURE: &str = include_str!("../../../../payloads/post_call_transcription.json");
 
     #[test]
-    fn the_documented_call_yields_its_facts_summary_and_caller_utterances() {
+    fn the_documented_call_yields_its_facts_summary_and_exchanges_without_filler() {
         let call = parse_transcription(FIXTURE.as_bytes()).unwrap();
         let caller = CallerId::parse("+14155550123").unwrap();
         let at = call.started_at.unwrap();
@@ -103,10 +99,13 @@ mod tests {
         );
         assert_eq!(listed[2].0, "summary");
         assert_eq!(listed[2].1, MemoryKind::CallSummary);
-        let utterances: Vec<&str> = listed[3..].iter().map(|(key, _, _)| *key).collect();
+        let exchanges: Vec<&str> = listed[3..].iter().map(|(key, _, _)| *key).collect();
+        // The last caller turn, "No, that's all. Thanks!", is a goodbye.
+        assert_eq!(exchanges, ["exchange-1", "exchange-3", "exchange-5"]);
         assert_eq!(
-            utterances,
-            ["utterance-1", "utterance-3", "utterance-5", "utterance-7"]
+            listed[5].2,
+            "Agent asked: I have Friday the 23rd at 10:30 in the morning or 2:15 in the \
+             afternoon. Which works better? Caller: 2:15 works for me."
         );
         assert_eq!(
             memories[4].turn,

@@ -3,5 +3,6 @@
 mod concurrency;
 mod delivery;
 mod failures;
+mod migration;
 mod support;
 mod telemetry;

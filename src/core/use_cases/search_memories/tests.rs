@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use super::*;
 use crate::core::ports::{MockBlobStore, MockMemoryStore};
 use crate::core::use_cases::test_support::{juan, maria, store_with_card};
-use crate::core::{AddOutcome, NewMemory};
-use crate::test_doubles::{utterance, InMemoryBlobStore, InMemoryMemoryStore};
+use crate::core::{AddOutcome, ConversationId, NewMemory};
+use crate::test_doubles::{utterance, InMemoryBlobStore, InMemoryMemoryStore, ThesaurusEmbedder};
 
 const TIMEOUT: Duration = Duration::from_millis(200);
 
@@ -83,7 +83,7 @@ async fn the_limit_and_the_caller_reach_the_store() {
     memories
         .expect_search()
         .withf(|caller, query, limit| {
-            caller == &maria() && query.as_str() == "parking" && limit.get() == 3
+            caller == &maria() && query.text().as_str() == "parking" && limit.get() == 3
         })
         .times(1)
         .returning(|_, _, _| Ok(Vec::new()));
@@ -125,6 +125,76 @@ async fn a_memory_store_that_hangs_is_reported_as_a_timeout() {
     assert_eq!(found.profile, Some(marias_card()));
 }
 
+/// Maria's memories, embedded by `embedder` as they are added, searched with `embedder` and a
+/// 100 ms budget for the question.
+async fn hybrid_search(embedder: Arc<ThesaurusEmbedder>) -> SearchMemories {
+    let store = InMemoryMemoryStore::new().with_embedder(Arc::new(ThesaurusEmbedder::new()));
+    for memory in [
+        utterance(
+            &maria(),
+            "conv_m",
+            "Agent asked: Any allergies? Caller: Yes, penicillin.",
+        ),
+        utterance(
+            &maria(),
+            "conv_m",
+            "Agent asked: When suits you? Caller: Friday morning.",
+        ),
+    ] {
+        store.add(&memory).await.unwrap();
+    }
+    SearchMemories::new(Arc::new(store), Arc::new(InMemoryBlobStore::new()), TIMEOUT)
+        .with_embedder(embedder, Duration::from_millis(100))
+}
+
+#[tokio::test]
+async fn with_an_embedder_a_paraphrase_finds_what_the_caller_meant() {
+    let search = hybrid_search(Arc::new(ThesaurusEmbedder::new())).await;
+    let found = search
+        .search(&maria(), &query("drug reactions?"), SearchLimit::DEFAULT)
+        .await;
+    assert_eq!(found.status, MemorySearchStatus::Ok);
+    let contents: Vec<&str> = found
+        .memories
+        .iter()
+        .map(|hit| hit.content.as_str())
+        .collect();
+    assert_eq!(
+        contents,
+        ["Agent asked: Any allergies? Caller: Yes, penicillin."]
+    );
+}
+
+#[tokio::test]
+async fn a_failing_embedder_falls_back_to_words_and_says_so() {
+    let search = hybrid_search(Arc::new(ThesaurusEmbedder::failing())).await;
+    let found = search
+        .search(&maria(), &query("penicillin"), SearchLimit::DEFAULT)
+        .await;
+    assert_eq!(found.status, MemorySearchStatus::LexicalFallback);
+    assert_eq!(found.memories.len(), 1);
+    let paraphrase = search
+        .search(&maria(), &query("drug reactions?"), SearchLimit::DEFAULT)
+        .await;
+    assert_eq!(paraphrase.status, MemorySearchStatus::LexicalFallback);
+    assert!(paraphrase.memories.is_empty());
+}
+
+#[tokio::test]
+async fn an_embedder_slower_than_its_budget_falls_back_to_words_and_says_so() {
+    let embedder = Arc::new(ThesaurusEmbedder::new());
+    let search = hybrid_search(embedder.clone()).await;
+    embedder.delay(Duration::from_secs(5));
+    let found = search
+        .search(&maria(), &query("friday"), SearchLimit::DEFAULT)
+        .await;
+    assert_eq!(found.status, MemorySearchStatus::LexicalFallback);
+    assert_eq!(
+        found.memories[0].content,
+        "Agent asked: When suits you? Caller: Friday morning."
+    );
+}
+
 /// A memory store that never answers.
 struct HangingMemoryStore;
 
@@ -136,9 +206,17 @@ impl MemoryStore for HangingMemoryStore {
     async fn search(
         &self,
         _: &CallerId,
-        _: &SearchQuery,
+        _: &RecallQuery,
         _: SearchLimit,
     ) -> Result<Vec<MemoryHit>, MemoryStoreError> {
+        std::future::pending().await
+    }
+    async fn forget(
+        &self,
+        _: &CallerId,
+        _: &ConversationId,
+        _: &[String],
+    ) -> Result<usize, MemoryStoreError> {
         std::future::pending().await
     }
     async fn check(&self) -> Result<(), MemoryStoreError> {

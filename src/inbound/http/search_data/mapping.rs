@@ -121,6 +121,7 @@ impl From<MemorySearchStatus> for SearchStatus {
             MemorySearchStatus::Ok => SearchStatus::Ok,
             MemorySearchStatus::MemoryStoreUnavailable => SearchStatus::MemoryStoreUnavailable,
             MemorySearchStatus::MemoryStoreTimeout => SearchStatus::MemoryStoreTimeout,
+            MemorySearchStatus::LexicalFallback => SearchStatus::LexicalFallback,
         }
     }
 }

@@ -122,7 +122,10 @@ impl FakeEndpoint {
             ("POST", ["memory", "query"]) => self.query(&incoming),
             ("GET", ["memory", id]) => self.get_memory(id, &incoming.query_string),
             ("GET", ["users", user, "summary"]) => self.summary(user),
-            ("GET", ["users", user, "memories"]) => self.user_memories(user),
+            ("GET", ["users", user, "memories"]) => {
+                self.user_memories(user, &incoming.query_string)
+            }
+            ("DELETE", ["memory", id]) => self.delete_memory(id, &incoming.query_string),
             // exchanges-legacy/l43_unknown_route.json
             _ => Response::builder()
                 .status(StatusCode::NOT_FOUND)
@@ -241,9 +244,7 @@ impl FakeEndpoint {
     // exchanges-legacy/l30 (other user: 403), l31 (no user_id: anyone's), l32 (a raw + in the
     // query string decodes to a space), l33 (owner: 200 with metadata).
     fn get_memory(&self, id: &str, query_string: &str) -> Response {
-        let requested = url::form_urlencoded::parse(query_string.as_bytes())
-            .find(|(name, _)| name == "user_id")
-            .map(|(_, value)| value.into_owned());
+        let requested = query_parameter(query_string, "user_id");
         let user = match self.acting_user(requested.as_deref()) {
             Ok(user) => user,
             Err(refused) => return refused.into_response(),
@@ -276,22 +277,57 @@ impl FakeEndpoint {
         }
     }
 
-    // exchanges-legacy/l25 (newest first), l29 (unknown user: empty)
-    fn user_memories(&self, user: &str) -> Response {
+    // exchanges-legacy/l25 (newest first), l27 (`l` and `u` page, default 100 and 0), l29
+    // (unknown user: empty)
+    fn user_memories(&self, user: &str, query_string: &str) -> Response {
         let user = match self.acting_user(Some(user)) {
             Ok(user) => user.unwrap_or_default(),
             Err(refused) => return refused.into_response(),
         };
+        let paging = |name: &str, default: usize| {
+            query_parameter(query_string, name)
+                .and_then(|value| value.parse().ok())
+                .unwrap_or(default)
+        };
+        let (limit, offset) = (paging("l", 100).min(10_000), paging("u", 0));
         let state = self.0.state();
         let items: Vec<Value> = state
             .memories
             .iter()
             .rev()
             .filter(|memory| memory.user_id == user)
+            .skip(offset)
+            .take(limit)
             .map(memory_json)
             .collect();
         answer(200, json!({"user_id": user, "items": items}))
     }
+
+    // exchanges-legacy/l37 (another user's memory: 403), exchanges-newest/a22 (deleted), a24
+    // (unknown: 404). The legacy query cache is not invalidated (l57).
+    fn delete_memory(&self, id: &str, query_string: &str) -> Response {
+        let requested = query_parameter(query_string, "user_id");
+        let user = match self.acting_user(requested.as_deref()) {
+            Ok(user) => user,
+            Err(refused) => return refused.into_response(),
+        };
+        let mut state = self.0.state();
+        let Some(position) = state.memories.iter().position(|memory| memory.id == id) else {
+            return answer(404, json!({"err": "nf"}));
+        };
+        if user.is_some_and(|user| user != state.memories[position].user_id) {
+            return answer(403, json!({"err": "forbidden"}));
+        }
+        state.memories.remove(position);
+        answer(200, json!({"ok": true}))
+    }
+}
+
+/// The decoded value of one query-string parameter.
+fn query_parameter(query_string: &str, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(query_string.as_bytes())
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
 }
 
 /// A refusal, kept small until it becomes a response.

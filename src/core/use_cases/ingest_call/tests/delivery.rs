@@ -36,7 +36,7 @@ async fn a_delivered_call_teaches_the_card_and_every_memory() {
             kinds(MemoryKind::CallSummary),
             kinds(MemoryKind::Utterance)
         ),
-        (2, 1, 4)
+        (2, 1, 3)
     );
     assert!(memories.iter().all(|m| m.caller.as_e164() == MARIA));
     assert_eq!(app.record(&id).await.status, IngestionStatus::Ingested);

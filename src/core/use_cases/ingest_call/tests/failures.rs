@@ -32,7 +32,7 @@ async fn memories_wait_for_an_unavailable_store_and_all_land_when_it_is_back() {
 #[tokio::test]
 async fn a_rejected_memory_fails_the_call_visibly_until_a_replay_succeeds() {
     let rejecting = Arc::new(ScriptedStore {
-        rejects_key: Some("utterance-3"),
+        rejects_key: Some("exchange-3"),
         ..ScriptedStore::default()
     });
     let app = Harness::new(rejecting);
@@ -44,7 +44,7 @@ async fn a_rejected_memory_fails_the_call_visibly_until_a_replay_succeeds() {
     assert_eq!((counts.pending, counts.failed), (0, 1));
     let record = app.record(&id).await;
     assert_eq!(record.status, IngestionStatus::Failed);
-    assert!(record.rejected["utterance-3"].contains("422"));
+    assert!(record.rejected["exchange-3"].contains("422"));
     assert_eq!(app.store.keys().len(), FIXTURE_MEMORIES - 1);
 
     let fixed = app.restarted(app.store.healthy_copy());

@@ -14,13 +14,13 @@ use crate::core::ports::{
     Blob, BlobKey, BlobStore, BlobStoreError, BlobVersion, ByteStream, MemoryStore,
     MemoryStoreError, PutCondition,
 };
+use crate::core::recall::RecallQuery;
 use crate::core::use_cases::ingest_call::{
     transcription_key, IngestCall, IngestOutcome, IngestionCounts, IngestionRecord, RetryPolicy,
 };
 use crate::core::use_cases::test_support::RecordingTelemetry;
 use crate::core::{
     AddOutcome, CallerId, ConversationId, MemoryHit, NewMemory, ProfileCard, SearchLimit,
-    SearchQuery,
 };
 use crate::inbound::elevenlabs::parse_transcription;
 use crate::test_doubles::{InMemoryBlobStore, ManualClock};
@@ -29,8 +29,9 @@ pub const FIXTURE: &str = include_str!("../../../../../payloads/post_call_transc
 pub const FIXTURE_CONVERSATION: &str = "conv_01jz8q4b7c2d9e3f5g6h8j0k1m";
 pub const MARIA: &str = "+14155550123";
 pub const AGENT_NUMBER: &str = "+14155550199";
-/// The memories the fixture produces: two facts, the summary and four caller utterances.
-pub const FIXTURE_MEMORIES: usize = 7;
+/// The memories the fixture produces: two facts, the summary and three exchanges (the goodbye is
+/// filler).
+pub const FIXTURE_MEMORIES: usize = 6;
 
 pub fn conversation(id: &str) -> ConversationId {
     ConversationId::parse(id).unwrap()
@@ -124,10 +125,26 @@ impl MemoryStore for ScriptedStore {
     async fn search(
         &self,
         _: &CallerId,
-        _: &SearchQuery,
+        _: &RecallQuery,
         _: SearchLimit,
     ) -> Result<Vec<MemoryHit>, MemoryStoreError> {
         Ok(Vec::new())
+    }
+
+    async fn forget(
+        &self,
+        caller: &CallerId,
+        conversation: &ConversationId,
+        keys: &[String],
+    ) -> Result<usize, MemoryStoreError> {
+        let mut added = self.added.lock().unwrap();
+        let before = added.len();
+        added.retain(|memory| {
+            !(&memory.caller == caller
+                && &memory.conversation_id == conversation
+                && keys.contains(&memory.key))
+        });
+        Ok(before - added.len())
     }
 
     async fn check(&self) -> Result<(), MemoryStoreError> {

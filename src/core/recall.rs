@@ -1,0 +1,98 @@
+//! How a caller's memories are found again: what a question is about, how candidates from the
+//! lexical index and from sentence embeddings are fused, where relevance stops, and what a
+//! generic request ("what did we talk about last time") gets. Every memory store ranks with this
+//! code, so they all answer alike; the README section "How search ranks memories" explains it.
+
+mod scorer;
+pub mod words;
+
+pub use scorer::{rank, recent_context, word_overlap, Candidate, SIMILARITY_THRESHOLD};
+
+use crate::core::ports::{Embedder, EmbedderError};
+use crate::core::{Embedding, SearchQuery};
+
+/// At most this many topic words of a question are searched; longer questions keep their first.
+pub const MAX_TOPIC_WORDS: usize = 24;
+
+/// A question's embedding and the model that computed it: a store compares it only with vectors
+/// of the same model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryEmbedding {
+    pub model_id: String,
+    pub embedding: Embedding,
+}
+
+/// What a store searches for: the agent's question and, when the embedder answered within its
+/// budget, its embedding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecallQuery {
+    text: SearchQuery,
+    embedding: Option<QueryEmbedding>,
+}
+
+impl QueryEmbedding {
+    /// Embeds `question` with `embedder`, once.
+    ///
+    /// # Errors
+    /// The embedder's error; [`EmbedderError::Unknown`] when it answers with no vector.
+    pub async fn of(
+        question: &SearchQuery,
+        embedder: &dyn Embedder,
+    ) -> Result<Self, EmbedderError> {
+        let mut vectors = embedder.embed(&[question.as_str().to_owned()]).await?;
+        if vectors.len() != 1 {
+            return Err(EmbedderError::Unknown(anyhow::anyhow!(
+                "the embedder answered one question with {} vectors",
+                vectors.len()
+            )));
+        }
+        Ok(Self {
+            model_id: embedder.model_id().to_owned(),
+            embedding: vectors.remove(0),
+        })
+    }
+}
+
+impl RecallQuery {
+    /// A question ranked by its words only.
+    pub fn lexical(text: SearchQuery) -> Self {
+        Self {
+            text,
+            embedding: None,
+        }
+    }
+
+    /// A question ranked by its words and its meaning.
+    pub fn hybrid(text: SearchQuery, embedding: QueryEmbedding) -> Self {
+        Self {
+            text,
+            embedding: Some(embedding),
+        }
+    }
+
+    pub fn text(&self) -> &SearchQuery {
+        &self.text
+    }
+
+    pub fn embedding(&self) -> Option<&QueryEmbedding> {
+        self.embedding.as_ref()
+    }
+
+    /// The words that name what the question is about (see [`words::topic_words`]).
+    pub fn topic_words(&self) -> Vec<String> {
+        words::topic_words(self.text.as_str(), MAX_TOPIC_WORDS)
+    }
+
+    /// A generic request names no topic ("what did we talk about last time?", "anything from
+    /// the previous call?", "¿de qué hablamos?"): it gets the last call's summary and the most
+    /// recent memories instead of a ranked search.
+    pub fn is_generic(&self) -> bool {
+        self.topic_words().is_empty()
+    }
+}
+
+impl From<SearchQuery> for RecallQuery {
+    fn from(text: SearchQuery) -> Self {
+        Self::lexical(text)
+    }
+}
