@@ -44,6 +44,12 @@ pub const OPTIONAL_KEYS: &[&str] = &[
     "max_body_bytes",
     "signature_tolerance_secs",
     "name_fields",
+    "embedding_model_dir",
+    "embedding_url",
+    "embedding_api_key",
+    "embedding_model",
+    "embedding_timeout_ms",
+    "embedding_query_budget_ms",
 ];
 
 /// Every variable the service reads (lower case; the environment uses upper case).
@@ -96,6 +102,22 @@ pub struct Settings {
     pub max_body_bytes: u64,
     pub signature_tolerance: Duration,
     pub name_fields: Vec<String>,
+    pub embedding: EmbeddingSettings,
+}
+
+/// Where sentence embeddings come from (see the README's section on embeddings).
+#[derive(Debug, Clone)]
+pub struct EmbeddingSettings {
+    /// A local model folder (`EMBEDDING_MODEL_DIR`).
+    pub model_dir: Option<PathBuf>,
+    /// An OpenAI-compatible embeddings API (`EMBEDDING_URL`), serving `model`.
+    pub url: Option<Url>,
+    pub api_key: Secret,
+    pub model: String,
+    /// Timeout of each request to the embeddings API.
+    pub timeout: Duration,
+    /// How long a search may wait for its query's embedding before ranking lexically.
+    pub query_budget: Duration,
 }
 
 /// Everything wrong with the configuration, one line per variable.

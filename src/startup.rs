@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogFormat, MemoryBackend, Settings};
-use crate::core::ports::{BlobStore, Clock, MemoryStore, MemoryStoreError};
+use crate::core::ports::{BlobStore, Clock, Embedder, MemoryStore, MemoryStoreError};
 use crate::core::use_cases::ingest_call::{IngestCall, ReplayTarget};
 use crate::core::use_cases::{FirstMessagePolicy, GreetCaller, SearchMemories};
 use crate::core::FirstMessageTemplate;
@@ -25,6 +25,11 @@ use crate::outbound::disk_blob_store::DiskBlobStore;
 use crate::outbound::embedded::EmbeddedMemoryStore;
 use crate::outbound::openmemory::OpenMemoryStore;
 use crate::outbound::system_clock::SystemClock;
+
+mod embedder;
+pub mod model;
+
+pub use embedder::EmbedderSource;
 
 /// How long the ingestion worker may take to stop between two memories at shutdown.
 const WORKER_STOP_GRACE: Duration = Duration::from_secs(10);
@@ -47,10 +52,15 @@ pub fn init_tracing(format: LogFormat) {
 pub struct Service {
     pub state: Arc<AppState>,
     pub ingest: Arc<IngestCall>,
+    /// The sentence embedder, if one is configured or downloaded (see [`EmbedderSource`]).
+    pub embedder: Option<Arc<dyn Embedder>>,
+    pub embedder_source: EmbedderSource,
 }
 
 /// Builds every adapter from the settings.
 pub async fn build(settings: &Settings) -> anyhow::Result<Service> {
+    let embedder_source = EmbedderSource::choose(settings);
+    let embedder = embedder_source.build(settings).await?;
     // One instance for every use case: the cache is only right while all writes go through it.
     let blob_store: Arc<dyn BlobStore> = Arc::new(CachedBlobStore::new(
         Arc::new(DiskBlobStore::new(&settings.payload_storage_path)),
@@ -87,7 +97,12 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Service> {
         ingestion: ingest.clone(),
         post_call: PostCallSettings::from_settings(settings),
     });
-    Ok(Service { state, ingest })
+    Ok(Service {
+        state,
+        ingest,
+        embedder,
+        embedder_source,
+    })
 }
 
 async fn build_memory_store(settings: &Settings) -> anyhow::Result<Arc<dyn MemoryStore>> {
@@ -121,6 +136,19 @@ fn first_message_policy(settings: &Settings) -> anyhow::Result<FirstMessagePolic
     let template = FirstMessageTemplate::parse(&settings.first_message_template)
         .context("FIRST_MESSAGE_TEMPLATE is not usable")?;
     Ok(FirstMessagePolicy::Personalised(template))
+}
+
+/// Says at start whether search is semantic, and with which model.
+fn log_embedder(service: &Service) {
+    match &service.embedder {
+        Some(embedder) => tracing::info!(
+            model = embedder.model_id(),
+            dimensions = embedder.dimensions(),
+            source = %service.embedder_source,
+            "sentence embeddings on: search is lexical and semantic"
+        ),
+        None => tracing::warn!("sentence embeddings: {}", service.embedder_source),
+    }
 }
 
 /// Refuses to go on with a memory store that works against us (wrong key, no per-caller
@@ -195,6 +223,7 @@ pub struct Started {
 pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
     let service = build(settings).await?;
     require_compatible_memory_store(service.state.memory_store.as_ref()).await?;
+    log_embedder(&service);
     match remove_staging_leftovers(&service.state.post_call) {
         Ok(0) => {}
         Ok(removed) => tracing::warn!(
@@ -239,6 +268,15 @@ pub async fn check(settings: Settings) -> anyhow::Result<()> {
         settings.payload_storage_path.display()
     );
     let service = build(&settings).await?;
+    match &service.embedder {
+        Some(embedder) => println!(
+            "embeddings: ok, {} ({} dimensions), {}",
+            embedder.model_id(),
+            embedder.dimensions(),
+            service.embedder_source
+        ),
+        None => println!("embeddings: {}", service.embedder_source),
+    }
     let readiness = Readiness::assess(&service.state).await;
     if let Some(counts) = readiness.ingestion {
         println!(

@@ -7,8 +7,10 @@ mod blob_store;
 mod clock;
 mod memory_store;
 mod samples;
+mod test_model;
 
 pub use blob_store::InMemoryBlobStore;
 pub use clock::ManualClock;
 pub use memory_store::InMemoryMemoryStore;
 pub use samples::utterance;
+pub use test_model::test_model_folder;
