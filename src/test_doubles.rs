@@ -13,4 +13,4 @@ pub use blob_store::InMemoryBlobStore;
 pub use clock::ManualClock;
 pub use memory_store::InMemoryMemoryStore;
 pub use samples::utterance;
-pub use test_model::test_model_folder;
+pub use test_model::{link_test_model_into, test_model_folder};

@@ -15,6 +15,7 @@ use tokio::fs;
 use tokio::io::AsyncWriteExt;
 use url::Url;
 
+use crate::outbound::disk_blob_store::temp_file::sync_folder;
 use crate::outbound::embedder::catalogue::{folder_name, models_folder, KnownModel};
 
 /// The Hugging Face hub.
@@ -182,10 +183,7 @@ async fn replace_folder(staging: &Path, destination: &Path) -> anyhow::Result<()
         .await
         .with_context(|| format!("{} cannot be installed", destination.display()))?;
     remove_if_present(&previous).await?;
-    let parent = destination.parent().unwrap_or(Path::new(".")).to_path_buf();
-    tokio::task::spawn_blocking(move || std::fs::File::open(&parent)?.sync_all())
-        .await
-        .map_err(std::io::Error::other)??;
+    sync_folder(destination.parent().unwrap_or(Path::new("."))).await?;
     Ok(())
 }
 

@@ -34,3 +34,15 @@ fn fetch_test_model() -> PathBuf {
     );
     folder
 }
+
+/// Links every file of the test model into `folder`, so that a test can replace one of them.
+///
+/// # Panics
+/// When the links cannot be made.
+pub fn link_test_model_into(folder: &Path) {
+    for entry in std::fs::read_dir(test_model_folder()).expect("the test model folder") {
+        let entry = entry.expect("a test model file");
+        std::os::unix::fs::symlink(entry.path(), folder.join(entry.file_name()))
+            .expect("a link to a test model file");
+    }
+}

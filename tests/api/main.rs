@@ -13,6 +13,7 @@ mod helpers;
 mod hostile_requests;
 mod ingestion;
 mod memory_store_conformance;
+mod model_download;
 mod openapi;
 mod openmemory_store;
 mod post_call;

@@ -3,7 +3,7 @@ use std::sync::OnceLock;
 use tempfile::TempDir;
 
 use super::*;
-use crate::test_doubles::test_model_folder;
+use crate::test_doubles::{link_test_model_into, test_model_folder};
 
 /// Loaded once for every test of this module: loading takes a moment.
 fn embedder() -> &'static LocalEmbedder {
@@ -87,10 +87,7 @@ async fn a_text_longer_than_the_model_takes_is_truncated() {
 /// A copy of the test model (links to its files) in a temporary folder, to break one file.
 fn model_copy() -> TempDir {
     let copy = TempDir::new().unwrap();
-    for entry in std::fs::read_dir(test_model_folder()).unwrap() {
-        let entry = entry.unwrap();
-        std::os::unix::fs::symlink(entry.path(), copy.path().join(entry.file_name())).unwrap();
-    }
+    link_test_model_into(copy.path());
     copy
 }
 
