@@ -10,7 +10,10 @@ use crate::config::{ConfigError, Profile, Settings};
 use crate::core::use_cases::ingest_call::ReplayTarget;
 use crate::core::ConversationId;
 use crate::inbound::http::{openapi_json, openapi_yaml, signature};
+use crate::outbound::embedder::catalogue::DEFAULT_MODEL;
+use crate::outbound::model_download::DEFAULT_BASE_URL;
 use crate::startup;
+use crate::startup::model::DownloadOptions;
 
 /// Persistent memory of phone callers for ElevenLabs voice agents.
 ///
@@ -74,6 +77,34 @@ enum Command {
         #[arg(long)]
         since: Option<String>,
     },
+    /// Download a sentence model into the data folder (PAYLOAD_STORAGE_PATH/models/), where the
+    /// service finds it, or list the known models.
+    Model {
+        #[command(subcommand)]
+        command: ModelCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ModelCommand {
+    /// Download a model's files (config.json, tokenizer.json, model.safetensors), each checked
+    /// against its SHA-256; nothing is installed unless every file matches.
+    Download {
+        /// A known model (see `model list`), or any Hugging Face repository holding those files.
+        #[arg(default_value = DEFAULT_MODEL.repository)]
+        name: String,
+        /// Where files are fetched from: {base-url}/{name}/resolve/{revision}/{file}.
+        #[arg(long, default_value = DEFAULT_BASE_URL)]
+        base_url: url::Url,
+        /// The revision of a model that is not known [main]; a known model's is pinned.
+        #[arg(long)]
+        revision: Option<String>,
+        /// The expected checksum of a file of a model that is not known (repeatable).
+        #[arg(long = "sha256", value_name = "FILE=SHA256")]
+        checksums: Vec<String>,
+    },
+    /// List the known models with their pinned revisions and checksums.
+    List,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -137,6 +168,32 @@ pub async fn run() -> ExitCode {
                 (Err(error), _) | (_, Err(error)) => Err(error),
             }
         }
+        Command::Model {
+            command: ModelCommand::List,
+        } => {
+            startup::model::list();
+            Ok(())
+        }
+        Command::Model {
+            command:
+                ModelCommand::Download {
+                    name,
+                    base_url,
+                    revision,
+                    checksums,
+                },
+        } => match load(profile) {
+            Ok(settings) => {
+                let options = DownloadOptions {
+                    name,
+                    base_url,
+                    revision,
+                    checksums,
+                };
+                startup::model::download(&settings, options).await
+            }
+            Err(error) => Err(error),
+        },
         Command::Sign { payload_file } => {
             load(profile).and_then(|settings| sign(&settings, &payload_file))
         }

@@ -41,7 +41,6 @@ pub const OPTIONAL_KEYS: &[&str] = &[
     "first_message_override",
     "greeting_deadline_ms",
     "search_timeout_ms",
-    "search_embedding_budget_ms",
     "openmemory_timeout_ms",
     "max_body_bytes",
     "signature_tolerance_secs",
@@ -59,6 +58,12 @@ pub const OPTIONAL_KEYS: &[&str] = &[
     "auth_lockout_secs",
     "metrics_enabled",
     "metrics_addr",
+    "embedding_model_dir",
+    "embedding_url",
+    "embedding_api_key",
+    "embedding_model",
+    "embedding_timeout_ms",
+    "embedding_query_budget_ms",
 ];
 
 /// Every variable the service reads (lower case; the environment uses upper case).
@@ -119,8 +124,6 @@ pub struct Settings {
     pub first_message_override: bool,
     pub greeting_deadline: Duration,
     pub search_timeout: Duration,
-    /// How long a search waits for the question's embedding before ranking by words only.
-    pub search_embedding_budget: Duration,
     pub openmemory_timeout: Duration,
     pub max_body_bytes: u64,
     /// Source allowlist, trusted proxies and the limits that keep strangers cheap.
@@ -135,6 +138,22 @@ pub struct Settings {
     pub metrics_enabled: bool,
     /// Where `/metrics` is served instead of the main port; `None` for the main port.
     pub metrics_address: Option<SocketAddr>,
+    pub embedding: EmbeddingSettings,
+}
+
+/// Where sentence embeddings come from (see the README's section on embeddings).
+#[derive(Debug, Clone)]
+pub struct EmbeddingSettings {
+    /// A local model folder (`EMBEDDING_MODEL_DIR`).
+    pub model_dir: Option<PathBuf>,
+    /// An OpenAI-compatible embeddings API (`EMBEDDING_URL`), serving `model`.
+    pub url: Option<Url>,
+    pub api_key: Secret,
+    pub model: String,
+    /// Timeout of each request to the embeddings API.
+    pub timeout: Duration,
+    /// How long a search may wait for its query's embedding before ranking lexically.
+    pub query_budget: Duration,
 }
 
 /// Everything wrong with the configuration, one line per variable.

@@ -4,5 +4,7 @@ pub mod cached_blob_store;
 pub mod disk_blob_store;
 pub mod elevenlabs;
 pub mod embedded;
+pub mod embedder;
+pub mod model_download;
 pub mod openmemory;
 pub mod system_clock;

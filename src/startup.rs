@@ -31,9 +31,12 @@ use crate::outbound::openmemory::OpenMemoryStore;
 use crate::outbound::system_clock::SystemClock;
 
 mod elevenlabs;
+mod embedder;
+pub mod model;
 
 pub use elevenlabs::elevenlabs_api;
 use elevenlabs::{check_elevenlabs_api, override_gate};
+pub use embedder::EmbedderSource;
 
 /// How long the ingestion worker may take to stop between two memories at shutdown.
 const WORKER_STOP_GRACE: Duration = Duration::from_secs(10);
@@ -56,6 +59,9 @@ pub fn init_tracing(format: LogFormat) {
 pub struct Service {
     pub state: Arc<AppState>,
     pub ingest: Arc<IngestCall>,
+    /// The sentence embedder, if one is configured or downloaded (see [`EmbedderSource`]).
+    pub embedder: Option<Arc<dyn Embedder>>,
+    pub embedder_source: EmbedderSource,
 }
 
 /// Builds every adapter from the settings.
@@ -67,7 +73,8 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Service> {
         }))
     });
     // The sentence embedder for hybrid recall; without one, searches rank by words only.
-    let embedder: Option<Arc<dyn Embedder>> = None;
+    let embedder_source = EmbedderSource::choose(settings);
+    let embedder = embedder_source.build(settings).await?;
     let (memory_store, blob_store) =
         build_stores(settings, metrics.as_deref(), embedder.clone()).await?;
     let telemetry: Arc<dyn Telemetry> = match &metrics {
@@ -96,7 +103,7 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Service> {
     }
     let state = Arc::new(AppState {
         greet_caller,
-        search_memories: search_memories(settings, &memory_store, &blob_store, embedder),
+        search_memories: search_memories(settings, &memory_store, &blob_store, embedder.clone()),
         memory_store,
         blob_store,
         clock,
@@ -109,7 +116,12 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Service> {
         post_call: PostCallSettings::from_settings(settings),
         metrics,
     });
-    Ok(Service { state, ingest })
+    Ok(Service {
+        state,
+        ingest,
+        embedder,
+        embedder_source,
+    })
 }
 
 /// The memory store and the blob store, with their calls measured when metrics are on.
@@ -165,7 +177,7 @@ async fn build_memory_store(
             )
             .context("the OpenMemory client cannot be built")?;
             Arc::new(match embedder {
-                Some(embedder) => store.with_embedder(embedder, settings.search_embedding_budget),
+                Some(embedder) => store.with_embedder(embedder, settings.embedding.query_budget),
                 None => store,
             })
         }
@@ -197,7 +209,7 @@ fn search_memories(
         settings.search_timeout,
     );
     match embedder {
-        Some(embedder) => search.with_embedder(embedder, settings.search_embedding_budget),
+        Some(embedder) => search.with_embedder(embedder, settings.embedding.query_budget),
         None => search,
     }
 }
@@ -210,6 +222,19 @@ fn first_message_policy(settings: &Settings) -> anyhow::Result<FirstMessagePolic
     let template = FirstMessageTemplate::parse(&settings.first_message_template)
         .context("FIRST_MESSAGE_TEMPLATE is not usable")?;
     Ok(FirstMessagePolicy::Personalised(template))
+}
+
+/// Says at start whether search is semantic, and with which model.
+fn log_embedder(service: &Service) {
+    match &service.embedder {
+        Some(embedder) => tracing::info!(
+            model = embedder.model_id(),
+            dimensions = embedder.dimensions(),
+            source = %service.embedder_source,
+            "sentence embeddings on: search is lexical and semantic"
+        ),
+        None => tracing::warn!("sentence embeddings: {}", service.embedder_source),
+    }
 }
 
 /// Refuses to go on with a memory store that works against us (wrong key, no per-caller
@@ -284,6 +309,7 @@ pub struct Started {
 pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
     let service = build(settings).await?;
     require_compatible_memory_store(service.state.memory_store.as_ref()).await?;
+    log_embedder(&service);
     match remove_staging_leftovers(&service.state.post_call) {
         Ok(0) => {}
         Ok(removed) => tracing::warn!(
@@ -337,6 +363,15 @@ pub async fn check(settings: Settings) -> anyhow::Result<()> {
         settings.payload_storage_path.display()
     );
     let service = build(&settings).await?;
+    match &service.embedder {
+        Some(embedder) => println!(
+            "embeddings: ok, {} ({} dimensions), {}",
+            embedder.model_id(),
+            embedder.dimensions(),
+            service.embedder_source
+        ),
+        None => println!("embeddings: {}", service.embedder_source),
+    }
     let readiness = Readiness::assess(&service.state).await;
     if let Some(counts) = readiness.ingestion {
         println!(

@@ -8,9 +8,11 @@ mod clock;
 mod embedder;
 mod memory_store;
 mod samples;
+mod test_model;
 
 pub use blob_store::InMemoryBlobStore;
 pub use clock::ManualClock;
 pub use embedder::ThesaurusEmbedder;
 pub use memory_store::InMemoryMemoryStore;
 pub use samples::utterance;
+pub use test_model::{link_test_model_into, test_model_folder};

@@ -293,3 +293,56 @@ fn the_dev_profile_keeps_metrics_on_loopback() {
         Ok(())
     });
 }
+
+#[test]
+fn without_embedding_settings_there_is_no_model_and_a_budget_by_default() {
+    Jail::expect_with(|jail| {
+        set_all(jail);
+        let settings = Settings::load(Profile::Standard).unwrap();
+        assert_eq!(settings.embedding.model_dir, None);
+        assert_eq!(settings.embedding.url, None);
+        assert_eq!(settings.embedding.timeout, Duration::from_millis(2000));
+        assert_eq!(settings.embedding.query_budget, Duration::from_millis(100));
+        Ok(())
+    });
+}
+
+#[test]
+fn every_embedding_setting_problem_is_reported_at_once() {
+    Jail::expect_with(|jail| {
+        set_all(jail);
+        jail.set_env("EMBEDDING_MODEL_DIR", "no/such/folder");
+        jail.set_env("EMBEDDING_URL", "localhost:11434");
+        jail.set_env("EMBEDDING_TIMEOUT_MS", "soon");
+        let error = Settings::load(Profile::Standard).unwrap_err().to_string();
+        for problem in [
+            "EMBEDDING_MODEL_DIR (no/such/folder) is not a directory",
+            "EMBEDDING_URL must be an http or https URL, not \"localhost:11434\"",
+            "EMBEDDING_MODEL_DIR and EMBEDDING_URL are both set",
+            "EMBEDDING_MODEL is missing",
+            "EMBEDDING_TIMEOUT_MS must be a number of milliseconds",
+        ] {
+            assert!(error.contains(problem), "{problem} not in {error}");
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn an_embeddings_api_is_configured_with_its_model_and_secret_key() {
+    Jail::expect_with(|jail| {
+        set_all(jail);
+        jail.set_env("EMBEDDING_URL", "http://127.0.0.1:11434");
+        jail.set_env("EMBEDDING_MODEL", "nomic-embed-text");
+        jail.set_env("EMBEDDING_API_KEY", "sk-embedding");
+        let settings = Settings::load(Profile::Standard).unwrap();
+        assert_eq!(
+            settings.embedding.url.as_ref().map(Url::as_str),
+            Some("http://127.0.0.1:11434/")
+        );
+        assert_eq!(settings.embedding.model, "nomic-embed-text");
+        assert_eq!(settings.embedding.api_key.expose(), "sk-embedding");
+        assert!(!format!("{settings:?}").contains("sk-embedding"));
+        Ok(())
+    });
+}

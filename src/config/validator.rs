@@ -8,7 +8,9 @@ use std::time::Duration;
 use url::Url;
 
 use crate::config::sources::RawValues;
-use crate::config::{ConfigError, LogFormat, MemoryBackend, Profile, Secret, Settings};
+use crate::config::{
+    ConfigError, EmbeddingSettings, LogFormat, MemoryBackend, Profile, Secret, Settings,
+};
 use crate::core::FirstMessageTemplate;
 
 mod edge;
@@ -65,7 +67,6 @@ impl Validator {
             first_message_override: self.flag("first_message_override"),
             greeting_deadline: self.millis("greeting_deadline_ms"),
             search_timeout: self.millis("search_timeout_ms"),
-            search_embedding_budget: self.millis("search_embedding_budget_ms"),
             openmemory_timeout: self.millis("openmemory_timeout_ms"),
             max_body_bytes,
             edge: self.edge(max_body_bytes),
@@ -74,13 +75,16 @@ impl Validator {
                     .unwrap_or(0),
             ),
             name_fields: self.list("name_fields"),
-            elevenlabs_api_url: self.http_url("elevenlabs_api_url"),
+            elevenlabs_api_url: self
+                .http_url("elevenlabs_api_url")
+                .unwrap_or_else(|| Url::parse("https://api.elevenlabs.io/").expect("a valid literal url")),
             elevenlabs_settings_refresh: Duration::from_secs(
                 self.parsed("elevenlabs_settings_refresh_secs", "a number of seconds")
                     .unwrap_or(0),
             ),
             metrics_enabled: self.flag("metrics_enabled"),
             metrics_address: self.metrics_address(profile),
+            embedding: self.embedding(),
         };
         self.metrics_placement(&settings);
         if self.problems.is_empty() {
@@ -138,22 +142,6 @@ impl Validator {
             .map(|value| value.trim())
             .filter(|value| !value.is_empty())
             .map(Secret::new)
-    }
-
-    fn http_url(&mut self, key: &str) -> Url {
-        let value = self.text(key);
-        match Url::parse(&value) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => url,
-            _ => {
-                if !value.is_empty() {
-                    self.problems.push(format!(
-                        "{} must be an http or https URL, not {value:?}",
-                        Self::name(key)
-                    ));
-                }
-                Url::parse("http://127.0.0.1/").expect("a valid literal url")
-            }
-        }
     }
 
     fn parsed<T: std::str::FromStr>(&mut self, key: &str, expected: &str) -> Option<T> {
@@ -216,24 +204,67 @@ impl Validator {
 
     fn openmemory_url(&mut self, port: Option<u16>) -> Url {
         let fallback = || Url::parse("http://127.0.0.1/").expect("a valid literal url");
-        match self
-            .raw
-            .get("openmemory_url")
+        if self.optional("openmemory_url").is_some() {
+            return self.http_url("openmemory_url").unwrap_or_else(fallback);
+        }
+        let port = port.unwrap_or(1);
+        Url::parse(&format!("http://127.0.0.1:{port}/")).unwrap_or_else(|_| fallback())
+    }
+
+    /// The trimmed value, or `None` when it is not set or empty.
+    fn optional(&self, key: &str) -> Option<String> {
+        self.raw
+            .get(key)
             .map(|value| value.trim().to_owned())
-        {
-            Some(value) if !value.is_empty() => match Url::parse(&value) {
-                Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => url,
-                _ => {
-                    self.problems.push(format!(
-                        "OPENMEMORY_URL must be an http or https URL, not {value:?}"
-                    ));
-                    fallback()
-                }
-            },
+            .filter(|value| !value.is_empty())
+    }
+
+    fn http_url(&mut self, key: &str) -> Option<Url> {
+        let value = self.optional(key)?;
+        match Url::parse(&value) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => Some(url),
             _ => {
-                let port = port.unwrap_or(1);
-                Url::parse(&format!("http://127.0.0.1:{port}/")).unwrap_or_else(|_| fallback())
+                self.problems.push(format!(
+                    "{} must be an http or https URL, not {value:?}",
+                    Self::name(key)
+                ));
+                None
             }
+        }
+    }
+
+    fn embedding(&mut self) -> EmbeddingSettings {
+        let model_dir = self.optional("embedding_model_dir").map(PathBuf::from);
+        let url = self.http_url("embedding_url");
+        let model = self.optional("embedding_model").unwrap_or_default();
+        if let Some(folder) = &model_dir {
+            if !folder.is_dir() {
+                self.problems.push(format!(
+                    "EMBEDDING_MODEL_DIR ({}) is not a directory",
+                    folder.display()
+                ));
+            }
+        }
+        let url_given = self.optional("embedding_url").is_some();
+        if model_dir.is_some() && url_given {
+            self.problems.push(
+                "EMBEDDING_MODEL_DIR and EMBEDDING_URL are both set: choose a local model or an embeddings API"
+                    .to_owned(),
+            );
+        }
+        if url_given && model.is_empty() {
+            self.problems.push(
+                "EMBEDDING_MODEL is missing: name the model EMBEDDING_URL serves (for example text-embedding-3-small)"
+                    .to_owned(),
+            );
+        }
+        EmbeddingSettings {
+            model_dir,
+            url,
+            api_key: Secret::new(self.optional("embedding_api_key").unwrap_or_default()),
+            model,
+            timeout: self.millis("embedding_timeout_ms"),
+            query_budget: self.millis("embedding_query_budget_ms"),
         }
     }
 

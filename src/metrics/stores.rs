@@ -15,9 +15,7 @@ use crate::core::ports::{
     MemoryStoreError, PutCondition,
 };
 use crate::core::recall::RecallQuery;
-use crate::core::{
-    AddOutcome, CallerId, ConversationId, MemoryHit, NewMemory, SearchLimit,
-};
+use crate::core::{AddOutcome, CallerId, ConversationId, MemoryHit, NewMemory, SearchLimit};
 
 /// One store's instruments.
 struct StoreInstruments {

@@ -5,7 +5,7 @@
 //! folder, so readers and crashes only ever see whole objects. A version is the SHA-256 of the
 //! content, which stays right across restarts and needs no extra metadata.
 
-mod temp_file;
+pub(crate) mod temp_file;
 
 use std::io;
 use std::path::{Path, PathBuf};

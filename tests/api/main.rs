@@ -16,6 +16,7 @@ mod hostile_requests;
 mod ingestion;
 mod memory_store_conformance;
 mod metrics;
+mod model_download;
 mod openapi;
 mod openmemory_store;
 mod post_call;

@@ -93,7 +93,7 @@ async fn create_folders(folder: &Path) -> io::Result<Vec<PathBuf>> {
 }
 
 /// Makes the entries of a folder (creations, renames, removals) durable.
-pub(super) async fn sync_folder(folder: &Path) -> io::Result<()> {
+pub(crate) async fn sync_folder(folder: &Path) -> io::Result<()> {
     let folder = folder.to_path_buf();
     tokio::task::spawn_blocking(move || std::fs::File::open(&folder)?.sync_all())
         .await

@@ -1,0 +1,172 @@
+use std::sync::OnceLock;
+
+use tempfile::TempDir;
+
+use super::*;
+use crate::test_doubles::{link_test_model_into, test_model_folder};
+
+/// Loaded once for every test of this module: loading takes a moment.
+fn embedder() -> &'static LocalEmbedder {
+    static EMBEDDER: OnceLock<LocalEmbedder> = OnceLock::new();
+    EMBEDDER.get_or_init(|| LocalEmbedder::load(&test_model_folder()).expect("the test model"))
+}
+
+async fn embed(texts: &[&str]) -> Vec<Embedding> {
+    let texts: Vec<String> = texts.iter().map(|text| text.to_string()).collect();
+    embedder().embed(&texts).await.expect("embeddings")
+}
+
+#[tokio::test]
+async fn a_paraphrase_is_closer_than_an_unrelated_sentence() {
+    let [allergy, question, sink] = <[Embedding; 3]>::try_from(
+        embed(&[
+            "I'm allergic to penicillin",
+            "drug reactions",
+            "my sink is leaking",
+        ])
+        .await,
+    )
+    .unwrap();
+    let related = allergy.similarity(&question);
+    let unrelated = allergy.similarity(&sink);
+    assert!(
+        related > unrelated + 0.1,
+        "related {related}, unrelated {unrelated}"
+    );
+    let contact = embed(&["please text me", "how does he want to be contacted"]).await;
+    assert!(contact[0].similarity(&contact[1]) > contact[0].similarity(&sink));
+}
+
+#[tokio::test]
+async fn the_model_gives_unit_vectors_of_its_384_dimensions_named_after_its_folder() {
+    assert_eq!(embedder().dimensions(), 384);
+    assert_eq!(embedder().model_id(), "local:all-MiniLM-L6-v2");
+    let embeddings = embed(&["Hello", ""]).await;
+    assert_eq!(embeddings.len(), 2);
+    for embedding in embeddings {
+        assert_eq!(embedding.dimensions(), 384);
+        let norm: f32 = embedding.values().iter().map(|value| value * value).sum();
+        assert!((norm - 1.0).abs() < 1e-4, "norm {norm}");
+    }
+    assert!(embedder().embed(&[]).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_same_text_gets_the_same_vector_alone_or_padded_in_a_batch() {
+    let text = "Do you have any allergies? Yes, penicillin.";
+    let alone = embed(&[text]).await.remove(0);
+    let again = embed(&[text]).await.remove(0);
+    assert_eq!(alone, again);
+    let long = "I would like to move my appointment on Tuesday to the afternoon if at all possible, \
+                because I drive my daughter to school in the morning and cannot be there before ten.";
+    let batch = embed(&[long, text]).await;
+    assert!(
+        (alone.similarity(&batch[1]) - 1.0).abs() < 1e-4,
+        "padding changed the vector"
+    );
+}
+
+#[tokio::test]
+async fn more_texts_than_a_batch_come_back_in_order() {
+    let texts: Vec<String> = (0..BATCH_SIZE + 3)
+        .map(|index| format!("caller note number {index}"))
+        .collect();
+    let all = embedder().embed(&texts).await.unwrap();
+    assert_eq!(all.len(), texts.len());
+    let last = embedder().embed(&texts[BATCH_SIZE + 2..]).await.unwrap();
+    assert!((all[BATCH_SIZE + 2].similarity(&last[0]) - 1.0).abs() < 1e-4);
+}
+
+#[tokio::test]
+async fn a_text_longer_than_the_model_takes_is_truncated() {
+    let long = "the caller asked about the invoice again. ".repeat(200);
+    let embeddings = embed(&[&long]).await;
+    assert_eq!(embeddings[0].dimensions(), 384);
+}
+
+/// A copy of the test model (links to its files) in a temporary folder, to break one file.
+fn model_copy() -> TempDir {
+    let copy = TempDir::new().unwrap();
+    link_test_model_into(copy.path());
+    copy
+}
+
+fn load_error(folder: &Path) -> String {
+    match LocalEmbedder::load(folder) {
+        Ok(_) => panic!("a broken model loaded"),
+        Err(error) => format!("{error:#}"),
+    }
+}
+
+#[test]
+fn a_missing_model_file_is_named_in_the_error() {
+    for name in [CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE] {
+        let copy = model_copy();
+        std::fs::remove_file(copy.path().join(name)).unwrap();
+        let error = load_error(copy.path());
+        assert!(error.contains(name), "{name}: {error}");
+        assert!(error.contains("cannot be read"), "{name}: {error}");
+    }
+}
+
+#[test]
+fn a_corrupt_model_file_is_named_in_the_error() {
+    for name in [
+        CONFIG_FILE,
+        TOKENIZER_FILE,
+        WEIGHTS_FILE,
+        SENTENCE_CONFIG_FILE,
+    ] {
+        let copy = model_copy();
+        let path = copy.path().join(name);
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, b"{\"truncated\": ").unwrap();
+        let error = load_error(copy.path());
+        assert!(error.contains(name), "{name}: {error}");
+    }
+}
+
+#[test]
+fn weights_of_another_shape_are_refused() {
+    let copy = model_copy();
+    let config = std::fs::read_to_string(test_model_folder().join(CONFIG_FILE)).unwrap();
+    let path = copy.path().join(CONFIG_FILE);
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(
+        &path,
+        config.replace("\"num_hidden_layers\": 6", "\"num_hidden_layers\": 12"),
+    )
+    .unwrap();
+    let error = load_error(copy.path());
+    assert!(error.contains(WEIGHTS_FILE), "{error}");
+}
+
+/// The first values of two embeddings computed independently by
+/// `scripts/reference-embeddings.py` (a numpy forward pass); the first is also the value the
+/// sentence-transformers documentation prints for this sentence.
+#[tokio::test]
+async fn the_vectors_match_an_independent_implementation() {
+    let references: [(&str, [f32; 8]); 2] = [
+        (
+            "This is an example sentence",
+            [
+                0.067657, 0.063496, 0.048713, 0.079305, 0.037448, 0.002653, 0.039375, -0.007098,
+            ],
+        ),
+        (
+            "I'm allergic to penicillin",
+            [
+                0.011829, -0.05601, 0.039909, -0.017812, 0.044275, -0.090294, 0.102957, 0.136451,
+            ],
+        ),
+    ];
+    for (text, expected) in references {
+        let embedding = embed(&[text]).await.remove(0);
+        for (index, (actual, expected)) in embedding.values().iter().zip(expected).enumerate() {
+            assert!(
+                (actual - expected).abs() < 1e-4,
+                "{text}: value {index} is {actual}, expected {expected}"
+            );
+        }
+    }
+}
