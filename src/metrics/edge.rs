@@ -11,8 +11,11 @@ use prometheus::IntCounter;
 use super::Instruments;
 use crate::inbound::http::edge::EdgeStats;
 
+/// Reads one running total out of the edge's snapshot.
+type Total = fn(&EdgeStats) -> u64;
+
 /// Each `kind` label of the refusal counter, with the total of [`EdgeStats`] it follows.
-const REFUSAL_KINDS: [(&str, fn(&EdgeStats) -> u64); 6] = [
+const REFUSAL_KINDS: [(&str, Total); 6] = [
     ("source_not_allowed", |stats| stats.source_refusals),
     ("budget_exceeded", |stats| stats.unverified_budget_refusals),
     ("header_timeout", |stats| stats.header_timeouts),
@@ -23,7 +26,7 @@ const REFUSAL_KINDS: [(&str, fn(&EdgeStats) -> u64); 6] = [
 
 /// The refusal counters, resolved once, each beside the total it follows.
 pub(super) struct EdgeRefusals {
-    counters: Mutex<Vec<(IntCounter, fn(&EdgeStats) -> u64)>>,
+    counters: Mutex<Vec<(IntCounter, Total)>>,
 }
 
 impl EdgeRefusals {
