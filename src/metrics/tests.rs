@@ -298,6 +298,11 @@ async fn read_cache_hits_and_misses_are_counted() {
     assert_eq!((lookups("miss"), lookups("hit")), (1, 2));
 }
 
+/// The count of a one-label counter family's child.
+fn count(family: &IntCounterVec, label: &str) -> u64 {
+    family.with_label_values(&[label]).get()
+}
+
 #[test]
 fn withheld_overrides_are_counted_by_reason() {
     for (index, reason) in WithheldReason::ALL.iter().enumerate() {
@@ -310,13 +315,7 @@ fn withheld_overrides_are_counted_by_reason() {
     metrics.override_withheld(WithheldReason::NotAllowed);
     metrics.override_withheld(WithheldReason::NotAllowed);
     metrics.override_withheld(WithheldReason::SettingsUnknown);
-    let withheld = |reason: &str| {
-        metrics
-            .instruments
-            .greeting_overrides_withheld
-            .with_label_values(&[reason])
-            .get()
-    };
+    let withheld = |reason| count(&metrics.instruments.greeting_overrides_withheld, reason);
     assert_eq!(withheld("not_allowed"), 2);
     assert_eq!(withheld("settings_unknown"), 1);
     assert_eq!(withheld("no_agent"), 0);
@@ -341,13 +340,7 @@ fn edge_stats(source_refusals: u64, auth_throttled_requests: u64) -> EdgeStats {
 #[test]
 fn edge_refusal_counters_follow_the_edge_totals_without_counting_twice() {
     let metrics = metrics();
-    let refusals = |kind: &str| {
-        metrics
-            .instruments
-            .edge_refusals
-            .with_label_values(&[kind])
-            .get()
-    };
+    let refusals = |kind| count(&metrics.instruments.edge_refusals, kind);
     metrics.set_edge(&edge_stats(3, 0));
     metrics.set_edge(&edge_stats(3, 0));
     assert_eq!(
