@@ -24,8 +24,11 @@
 //! - decorators around the memory and blob stores ([`stores`]): call latency, errors, and up or
 //!   down as seen by the last probe;
 //! - the read cache: hits and misses ([`CacheLookups`]);
-//! - `/metrics` itself, at each scrape: the ingestion backlog and a fresh probe of each store.
+//! - the client-data handler: first-message overrides withheld ([`Metrics::override_withheld`]);
+//! - `/metrics` itself, at each scrape: the ingestion backlog, a fresh probe of each store, and
+//!   the edge's figures ([`Metrics::set_edge`]).
 
+mod edge;
 mod events;
 mod post_call;
 mod requests;
@@ -39,6 +42,8 @@ use prometheus::{
 };
 
 use crate::core::ports::IngestionCounts;
+use crate::core::use_cases::WithheldReason;
+use crate::inbound::http::edge::EdgeStats;
 pub use post_call::{PostCallOutcome, STREAK_CRITICAL, STREAK_WARNING};
 pub use requests::Operation;
 use requests::OperationInstruments;
@@ -69,6 +74,11 @@ fn gauge(name: &str, help: &str) -> IntGauge {
 
 fn gauge_vec(name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
     IntGaugeVec::new(Opts::new(name, help), labels).expect("a valid gauge family")
+}
+
+/// A count as a gauge's value (saturating, though no count gets near `i64::MAX`).
+fn as_gauge(count: impl TryInto<i64>) -> i64 {
+    count.try_into().unwrap_or(i64::MAX)
 }
 
 fn histogram(name: &str, help: &str, buckets: &[f64]) -> Histogram {
@@ -128,6 +138,11 @@ instruments! {
     blob_store_up: IntGauge = gauge("caller_memory_blob_store_up", "1 when the last probe of the payload storage succeeded, 0 when it failed"),
     greeting_fallbacks: IntCounterVec = counter_vec("caller_memory_greeting_fallbacks_total", "Callers with a usable number greeted as new because their card could not be read, by reason: deadline, store_error, unreadable_card", &["reason"]),
     read_cache_lookups: IntCounterVec = counter_vec("caller_memory_read_cache_lookups_total", "Reads of small objects (the greeting's profile cards) by result: hit, miss", &["result"]),
+    greeting_overrides_withheld: IntCounterVec = counter_vec("caller_memory_greeting_overrides_withheld_total", "Personalised first messages left out of a returning caller's greeting, by reason: not_allowed, settings_unknown, settings_unavailable, unknown_agent, no_agent, too_many_agents", &["reason"]),
+    edge_open_connections: IntGauge = gauge("caller_memory_edge_open_connections", "Connections open on the main port (read at each scrape)"),
+    edge_unverified_bytes: IntGauge = gauge("caller_memory_edge_unverified_bytes_in_flight", "Post-call body bytes being received whose signature is not verified yet (read at each scrape)"),
+    edge_locked_out_peers: IntGauge = gauge("caller_memory_edge_locked_out_peers", "Peers refused for now after repeated failed authentications (read at each scrape)"),
+    edge_refusals: IntCounterVec = counter_vec("caller_memory_edge_refusals_total", "Requests and connections refused at the edge, by kind: source_not_allowed, budget_exceeded, header_timeout, body_stalled, connection_cap, auth_throttled", &["kind"]),
 }
 
 /// What the build-info metric says about this service.
@@ -145,6 +160,9 @@ pub struct Metrics {
     pub instruments: Instruments,
     operations: Vec<OperationInstruments>,
     streak: post_call::Streak,
+    /// One counter per reason, in [`WithheldReason::ALL`] order.
+    withheld: Vec<IntCounter>,
+    edge_refusals: edge::EdgeRefusals,
 }
 
 impl Metrics {
@@ -164,11 +182,22 @@ impl Metrics {
             .map(|operation| OperationInstruments::new(*operation, &instruments))
             .collect();
         let streak = post_call::Streak::new(instruments.post_call_failure_streak.clone());
+        let withheld = WithheldReason::ALL
+            .iter()
+            .map(|reason| {
+                instruments
+                    .greeting_overrides_withheld
+                    .with_label_values(&[reason.as_str()])
+            })
+            .collect();
+        let edge_refusals = edge::EdgeRefusals::new(&instruments);
         Self {
             registry,
             instruments,
             operations,
             streak,
+            withheld,
+            edge_refusals,
         }
     }
 
@@ -179,13 +208,32 @@ impl Metrics {
 
     /// Sets the ingestion backlog read at a scrape.
     pub fn set_ingestion_backlog(&self, counts: IngestionCounts) {
-        let as_gauge = |count: usize| i64::try_from(count).unwrap_or(i64::MAX);
         self.instruments
             .ingestion_pending
             .set(as_gauge(counts.pending));
         self.instruments
             .ingestion_failed
             .set(as_gauge(counts.failed));
+    }
+
+    /// Counts one first-message override left out of a greeting: one atomic increment.
+    pub fn override_withheld(&self, reason: WithheldReason) {
+        self.withheld[reason as usize].inc();
+    }
+
+    /// Sets the edge's figures read at a scrape.
+    pub fn set_edge(&self, stats: &EdgeStats) {
+        let instruments = &self.instruments;
+        instruments
+            .edge_open_connections
+            .set(as_gauge(stats.open_connections));
+        instruments
+            .edge_unverified_bytes
+            .set(as_gauge(stats.unverified_bytes_in_flight));
+        instruments
+            .edge_locked_out_peers
+            .set(as_gauge(stats.locked_out_peers));
+        self.edge_refusals.catch_up(stats);
     }
 
     /// Handles for the read cache to count its hits and misses.

@@ -112,10 +112,11 @@ pub fn endpoint(
 }
 
 /// The separate metrics listener's only route.
-fn metrics_endpoint(state: Arc<AppState>) -> impl Endpoint {
+fn metrics_endpoint(state: Arc<AppState>, edge: Arc<Edge>) -> impl Endpoint {
     Route::new()
         .at("/metrics", get(metrics::scrape))
         .data(state)
+        .data(edge)
         .catch_all_error(error::framework_error_to_json)
 }
 
@@ -182,12 +183,16 @@ impl HttpServer {
         };
         let stop = tokio_util::sync::CancellationToken::new();
         let main = Server::new_with_acceptor(self.acceptor).run_with_graceful_shutdown(
-            endpoint(self.state.clone(), self.edge, MetricsPlacement::Separate),
+            endpoint(
+                self.state.clone(),
+                self.edge.clone(),
+                MetricsPlacement::Separate,
+            ),
             stop.clone().cancelled_owned(),
             Some(SHUTDOWN_GRACE),
         );
         let metrics = Server::new_with_acceptor(metrics_acceptor).run_with_graceful_shutdown(
-            metrics_endpoint(self.state),
+            metrics_endpoint(self.state, self.edge),
             stop.clone().cancelled_owned(),
             Some(SHUTDOWN_GRACE),
         );

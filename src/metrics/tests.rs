@@ -297,3 +297,63 @@ async fn read_cache_hits_and_misses_are_counted() {
     };
     assert_eq!((lookups("miss"), lookups("hit")), (1, 2));
 }
+
+/// The count of a one-label counter family's child.
+fn count(family: &IntCounterVec, label: &str) -> u64 {
+    family.with_label_values(&[label]).get()
+}
+
+#[test]
+fn withheld_overrides_are_counted_by_reason() {
+    for (index, reason) in WithheldReason::ALL.iter().enumerate() {
+        assert_eq!(
+            *reason as usize, index,
+            "WithheldReason::ALL is out of order"
+        );
+    }
+    let metrics = metrics();
+    metrics.override_withheld(WithheldReason::NotAllowed);
+    metrics.override_withheld(WithheldReason::NotAllowed);
+    metrics.override_withheld(WithheldReason::SettingsUnknown);
+    let withheld = |reason| count(&metrics.instruments.greeting_overrides_withheld, reason);
+    assert_eq!(withheld("not_allowed"), 2);
+    assert_eq!(withheld("settings_unknown"), 1);
+    assert_eq!(withheld("no_agent"), 0);
+}
+
+fn edge_stats(source_refusals: u64, auth_throttled_requests: u64) -> EdgeStats {
+    EdgeStats {
+        open_connections: 4,
+        unverified_bytes_in_flight: 1_000,
+        locked_out_peers: 1,
+        source_refusals,
+        connections_shed: 0,
+        header_timeouts: 0,
+        body_stalls: 0,
+        unverified_budget_refusals: 0,
+        auth_failures: 0,
+        auth_lockouts: 0,
+        auth_throttled_requests,
+    }
+}
+
+#[test]
+fn edge_refusal_counters_follow_the_edge_totals_without_counting_twice() {
+    let metrics = metrics();
+    let refusals = |kind| count(&metrics.instruments.edge_refusals, kind);
+    metrics.set_edge(&edge_stats(3, 0));
+    metrics.set_edge(&edge_stats(3, 0));
+    assert_eq!(
+        (refusals("source_not_allowed"), refusals("auth_throttled")),
+        (3, 0)
+    );
+    metrics.set_edge(&edge_stats(5, 2));
+    assert_eq!(
+        (refusals("source_not_allowed"), refusals("auth_throttled")),
+        (5, 2)
+    );
+    assert_eq!(refusals("connection_cap"), 0);
+    assert_eq!(metrics.instruments.edge_open_connections.get(), 4);
+    assert_eq!(metrics.instruments.edge_unverified_bytes.get(), 1_000);
+    assert_eq!(metrics.instruments.edge_locked_out_peers.get(), 1);
+}

@@ -202,6 +202,86 @@ async fn a_memory_store_that_goes_down_is_reported_down_at_the_next_scrape_and_u
     assert_eq!(sample(&scrape(&app).await, up), Some(1.0));
 }
 
+/// A client whose connections come from `source` (a 127.0.0.x address).
+fn client_from(source: [u8; 4]) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from(source))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_refused_stranger_and_a_throttled_guesser_show_in_the_edge_figures() {
+    let app = TestApp::spawn_service(
+        &Backend::Embedded,
+        &[
+            ("ALLOWED_SOURCE_IPS", "127.0.0.1/32,127.0.0.5/32"),
+            ("AUTH_FAILURE_LIMIT", "2"),
+            ("AUTH_LOCKOUT_SECS", "600"),
+        ],
+    )
+    .await;
+    let ring = |client: reqwest::Client, key: &'static str| {
+        let url = app.url("/webhook/client-data");
+        async move {
+            let response = client
+                .post(url)
+                .header("x-api-key", key)
+                .json(&json!({"caller_id": "+14155550123"}))
+                .send()
+                .await
+                .expect("client-data sent");
+            response.status().as_u16()
+        }
+    };
+    let stranger = client_from([127, 0, 0, 9]);
+    assert_eq!(ring(stranger, CLIENT_DATA_KEY).await, 403);
+    let guesser = client_from([127, 0, 0, 5]);
+    assert_eq!(ring(guesser.clone(), "not-the-key").await, 401);
+    assert_eq!(ring(guesser.clone(), "still-not-the-key").await, 401);
+    for _ in 0..3 {
+        assert_eq!(ring(guesser.clone(), CLIENT_DATA_KEY).await, 429);
+    }
+
+    let metrics = scrape(&app).await;
+    promtool(&["check", "metrics"], Some(&metrics));
+    let value = |series: &str| {
+        sample(&metrics, series).unwrap_or_else(|| panic!("no {series} in\n{metrics}"))
+    };
+    let refusals = |kind: &str| {
+        value(&format!(
+            "caller_memory_edge_refusals_total{{kind=\"{kind}\"}}"
+        ))
+    };
+    assert_eq!(refusals("source_not_allowed"), 1.0);
+    assert_eq!(refusals("auth_throttled"), 3.0);
+    for kind in [
+        "budget_exceeded",
+        "header_timeout",
+        "body_stalled",
+        "connection_cap",
+    ] {
+        assert_eq!(refusals(kind), 0.0, "{kind}");
+    }
+    assert_eq!(value("caller_memory_edge_locked_out_peers"), 1.0);
+    assert_eq!(value("caller_memory_edge_unverified_bytes_in_flight"), 0.0);
+    assert!(
+        value("caller_memory_edge_open_connections") >= 1.0,
+        "the scrape's own connection is open"
+    );
+
+    // A later scrape counts nothing twice and keeps counting.
+    assert_eq!(
+        ring(client_from([127, 0, 0, 9]), CLIENT_DATA_KEY).await,
+        403
+    );
+    let metrics = scrape(&app).await;
+    let source = r#"caller_memory_edge_refusals_total{kind="source_not_allowed"}"#;
+    assert_eq!(sample(&metrics, source), Some(2.0));
+    let throttled = r#"caller_memory_edge_refusals_total{kind="auth_throttled"}"#;
+    assert_eq!(sample(&metrics, throttled), Some(3.0));
+}
+
 #[test]
 fn the_alert_rules_are_valid_and_fire_as_their_unit_tests_say() {
     promtool(&["check", "rules", "deploy/prometheus/alerts.yml"], None);

@@ -2,12 +2,14 @@
 //! whose settings (read from the ElevenLabs API, played by a local fake) allow it, and the
 //! greeting never waits for that API.
 
+use std::cell::Cell;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use crate::calls::{eventually, Call};
 use crate::helpers::{json_body, Backend, TestApp, CLIENT_DATA_KEY};
+use crate::metrics::{sample, scrape};
 use crate::support::fake_elevenlabs::{agent_json, FakeElevenLabs, FAKE_API_KEY};
 
 const AGENT: &str = "agent_front_desk";
@@ -102,29 +104,60 @@ async fn the_first_message_goes_only_to_an_agent_known_to_allow_it_and_stops_whe
     assert_variables_of_maria(&revoked);
 }
 
+/// Rings Maria through an agent that does not allow the override until its settings are known
+/// (a second read proves the first one is recorded), checking that no ring carries an override;
+/// returns how many rings that took.
+async fn ring_until_known_not_allowed(app: &TestApp, fake: &FakeElevenLabs) -> usize {
+    let path = format!("/v1/convai/agents/{AGENT}");
+    let rings = Cell::new(0);
+    // With a refresh interval of 0 every ring reads again, but only once the previous read has
+    // been recorded.
+    ring_until(app, AGENT, |greeting| {
+        rings.set(rings.get() + 1);
+        assert_eq!(first_message(greeting), None, "{greeting}");
+        assert_variables_of_maria(greeting);
+        fake.count("GET", &path) >= 2
+    })
+    .await;
+    rings.get()
+}
+
 #[tokio::test]
 async fn an_agent_that_does_not_allow_the_override_never_receives_one() {
     let fake = FakeElevenLabs::start().await;
     fake.put_agent(agent_json(AGENT, false));
     let app = service_knowing_maria(&fake, "0").await;
-    let path = format!("/v1/convai/agents/{AGENT}");
-    // With a refresh interval of 0 every ring reads again, but only once the previous read has
-    // been recorded: a second read proves the first one is known.
-    for _ in 0..200 {
-        let greeting = ring(&app, AGENT).await;
-        assert_eq!(first_message(&greeting), None, "{greeting}");
-        assert_variables_of_maria(&greeting);
-        if fake.count("GET", &path) >= 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(
-        fake.count("GET", &path) >= 2,
-        "the agent was never read twice"
-    );
+    ring_until_known_not_allowed(&app, &fake).await;
     let greeting = ring(&app, AGENT).await;
     assert_eq!(first_message(&greeting), None, "{greeting}");
+}
+
+#[tokio::test]
+async fn every_withheld_override_is_counted_by_its_reason_at_the_next_scrape() {
+    let fake = FakeElevenLabs::start().await;
+    fake.put_agent(agent_json(AGENT, false));
+    let app = service_knowing_maria(&fake, "0").await;
+    let rings = ring_until_known_not_allowed(&app, &fake).await;
+    // The settings are known now: this one is withheld because the agent does not allow it.
+    ring(&app, AGENT).await;
+
+    let metrics = scrape(&app).await;
+    let withheld = |reason: &str| {
+        let series =
+            format!("caller_memory_greeting_overrides_withheld_total{{reason=\"{reason}\"}}");
+        sample(&metrics, &series).unwrap_or_else(|| panic!("no {series} in\n{metrics}"))
+    };
+    assert!(
+        withheld("settings_unknown") >= 1.0,
+        "the first ring: {metrics}"
+    );
+    assert!(withheld("not_allowed") >= 1.0, "the last ring: {metrics}");
+    assert_eq!(
+        withheld("settings_unknown") + withheld("not_allowed"),
+        (rings + 1) as f64,
+        "one count per ring of a returning caller"
+    );
+    assert_eq!(withheld("unknown_agent") + withheld("no_agent"), 0.0);
 }
 
 #[tokio::test]

@@ -169,6 +169,9 @@ impl ClientDataApi {
             .greet_caller
             .greet(caller.as_ref(), agent.as_ref())
             .await;
+        if let (Some(reason), Some(metrics)) = (greeting.withheld_override, &state.metrics) {
+            metrics.override_withheld(reason);
+        }
         Ok(ClientDataSuccess::Ok(Json(greeting.into())))
     }
 }

@@ -10,6 +10,7 @@ use poem::http::{Method, StatusCode};
 use poem::web::Data;
 use poem::{handler, Endpoint, IntoResponse, Middleware, Request, Response, Result};
 
+use crate::inbound::http::edge::Edge;
 use crate::inbound::http::state::AppState;
 use crate::metrics::{Metrics, Operation, CONTENT_TYPE};
 
@@ -17,13 +18,15 @@ use crate::metrics::{Metrics, Operation, CONTENT_TYPE};
 /// has not answered by then is reported down.
 const PROBE_DEADLINE: Duration = Duration::from_secs(3);
 
-/// Serves the metrics, after probing each store and reading the ingestion backlog.
+/// Serves the metrics, after probing each store and reading the ingestion backlog and the
+/// edge's figures.
 #[handler]
-pub async fn scrape(state: Data<&Arc<AppState>>) -> Result<Response> {
+pub async fn scrape(state: Data<&Arc<AppState>>, edge: Data<&Arc<Edge>>) -> Result<Response> {
     let Some(metrics) = &state.metrics else {
         return Err(poem::Error::from_status(StatusCode::NOT_FOUND));
     };
     probe(&state, metrics).await;
+    metrics.set_edge(&edge.stats());
     Ok(metrics
         .render()
         .with_content_type(CONTENT_TYPE)

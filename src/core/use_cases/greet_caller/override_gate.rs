@@ -46,6 +46,16 @@ pub enum WithheldReason {
 }
 
 impl WithheldReason {
+    /// Every reason, in declaration order (`reason as usize` is its index here).
+    pub const ALL: [WithheldReason; 6] = [
+        Self::NotAllowed,
+        Self::SettingsUnknown,
+        Self::SettingsUnavailable,
+        Self::UnknownAgent,
+        Self::NoAgent,
+        Self::TooManyAgents,
+    ];
+
     /// A stable label (for logs and metrics).
     pub fn as_str(self) -> &'static str {
         match self {
