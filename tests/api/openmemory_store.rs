@@ -93,6 +93,34 @@ async fn an_unreachable_server_is_unavailable() {
 }
 
 #[tokio::test]
+async fn an_unreachable_server_is_named_with_the_cause() {
+    // A port nobody listens on: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = url::Url::parse(&format!("http://127.0.0.1:{port}/")).unwrap();
+    let store = OpenMemoryStore::new(url.clone(), "key", Duration::from_secs(1)).unwrap();
+    let message = store.check().await.unwrap_err().to_string();
+    let server = url.as_str().trim_end_matches('/');
+    assert!(message.contains(server), "{message}");
+    assert!(message.contains("refused"), "{message}");
+}
+
+#[tokio::test]
+async fn a_newest_server_without_om_api_key_is_a_configuration_error_not_an_outage() {
+    let fake = FakeOpenMemory::start(FakeMode::Newest).await;
+    fake.without_api_key_configured();
+    let error = fake.store().check().await.unwrap_err();
+    let MemoryStoreError::Incompatible(message) = &error else {
+        panic!("expected incompatible, got {error}");
+    };
+    assert!(message.contains("OM_API_KEY"), "{message}");
+    assert!(!error.is_retryable());
+}
+
+#[tokio::test]
 async fn a_server_that_scopes_users_by_key_is_incompatible_and_says_what_to_do() {
     let fake = FakeOpenMemory::start(FakeMode::Newest).await;
     let store = fake.store();

@@ -24,6 +24,15 @@ the api key (it answered 403 tenant_mismatch to a per-caller user_id), so it can
 apart; use an openmemory release that accepts user_id (up to commit 1d38638, before the \
 fail-closed tenant change) or set MEMORY_BACKEND=embedded";
 
+/// What a newest OpenMemory server started without `OM_API_KEY` answers, with a 503, to every
+/// protected route (exchanges-newest/c01): a configuration error of that server, not an outage.
+pub(super) const AUTH_NOT_CONFIGURED: &str = "auth_not_configured";
+
+pub(super) const AUTH_NOT_CONFIGURED_EXPLANATION: &str =
+    "this openmemory server has no OM_API_KEY configured (it answered 503 \
+auth_not_configured), so it serves no memory route; set OM_API_KEY on that server to the value \
+of OPENMEMORY_KEY and restart it";
+
 /// Who a memory read by id belongs to.
 pub(super) enum Ownership {
     /// The caller's own memory.
@@ -85,7 +94,7 @@ impl Api {
             .json(body)
             .send()
             .await
-            .map_err(transport_error)?;
+            .map_err(|error| self.transport_error(&error))?;
         parse(success(response).await?).await
     }
 
@@ -96,7 +105,7 @@ impl Api {
             .get(self.url(&["health"]))
             .send()
             .await
-            .map_err(transport_error)?;
+            .map_err(|error| self.transport_error(&error))?;
         success(response).await.map(drop)
     }
 
@@ -110,7 +119,12 @@ impl Api {
         let mut url = self.url(&["memory", id]);
         url.query_pairs_mut()
             .append_pair("user_id", caller.as_e164());
-        let response = self.client.get(url).send().await.map_err(transport_error)?;
+        let response = self
+            .client
+            .get(url)
+            .send()
+            .await
+            .map_err(|error| self.transport_error(&error))?;
         let status = response.status();
         if status == StatusCode::NOT_FOUND {
             return Ok(Ownership::NotOwn);
@@ -128,24 +142,72 @@ impl Api {
     }
 }
 
-fn transport_error(error: reqwest::Error) -> MemoryStoreError {
-    let what = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "cannot connect"
-    } else {
-        "request failed"
-    };
-    MemoryStoreError::Unavailable(format!("openmemory {what}: {}", without_url(error)))
+impl Api {
+    /// A request that got no answer: names the server (never the request's URL, whose query
+    /// string can hold a caller's number) and the whole cause (connection refused, DNS, TLS...).
+    fn transport_error(&self, error: &reqwest::Error) -> MemoryStoreError {
+        let what = if error.is_timeout() {
+            "timed out"
+        } else if error.is_connect() {
+            "cannot connect"
+        } else {
+            "request failed"
+        };
+        MemoryStoreError::Unavailable(format!(
+            "openmemory at {} {what}: {}",
+            server_of(&self.base),
+            cause_chain(error)
+        ))
+    }
 }
 
-/// reqwest errors print the URL, which can hold a caller's number in its query string.
-fn without_url(error: reqwest::Error) -> String {
-    error.without_url().to_string()
+/// The server part of the base URL, without credentials, path or query.
+fn server_of(base: &Url) -> String {
+    match base.port() {
+        Some(port) => format!(
+            "{}://{}:{port}",
+            base.scheme(),
+            base.host_str().unwrap_or_default()
+        ),
+        None => format!(
+            "{}://{}",
+            base.scheme(),
+            base.host_str().unwrap_or_default()
+        ),
+    }
+}
+
+/// `error` and each of its sources, `: `-separated; reqwest's own message has its URL removed,
+/// and the sources (hyper, io, rustls) never print one.
+fn cause_chain(error: &reqwest::Error) -> String {
+    let mut chain = vec![strip_url(error)];
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if chain.last() != Some(&text) {
+            chain.push(text);
+        }
+        source = cause.source();
+    }
+    chain.join(": ")
+}
+
+/// reqwest prints `... for url (...)` when the error carries the request URL.
+fn strip_url(error: &reqwest::Error) -> String {
+    let text = error.to_string();
+    match (error.url(), text.find(" for url (")) {
+        (Some(_), Some(at)) => text[..at].to_owned(),
+        _ => text,
+    }
 }
 
 async fn parse<T: DeserializeOwned>(response: Response) -> Result<T, MemoryStoreError> {
-    let bytes = response.bytes().await.map_err(transport_error)?;
+    let bytes = response.bytes().await.map_err(|error| {
+        MemoryStoreError::Unavailable(format!(
+            "openmemory answer could not be read: {}",
+            cause_chain(&error)
+        ))
+    })?;
     serde_json::from_slice(&bytes)
         .context("openmemory answered with unexpected json")
         .map_err(MemoryStoreError::Unknown)
@@ -166,6 +228,9 @@ pub(super) async fn success(response: Response) -> Result<Response, MemoryStoreE
         .take(80)
         .collect();
     Err(match status {
+        StatusCode::SERVICE_UNAVAILABLE if code == AUTH_NOT_CONFIGURED => {
+            MemoryStoreError::Incompatible(AUTH_NOT_CONFIGURED_EXPLANATION.to_owned())
+        }
         StatusCode::TOO_MANY_REQUESTS => {
             MemoryStoreError::Unavailable(format!("openmemory is rate limiting ({code})"))
         }

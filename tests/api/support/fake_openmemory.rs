@@ -70,6 +70,7 @@ pub(crate) struct State {
     pub requests: Vec<RecordedRequest>,
     pub crashes: Vec<String>,
     pub deduplicate_every_add: bool,
+    pub auth_not_configured: bool,
 }
 
 pub(crate) struct Shared {
@@ -194,6 +195,13 @@ impl FakeOpenMemory {
     /// The worst case of exchanges-legacy/l74: every add collides with an existing memory.
     pub fn deduplicate_every_add(&self) {
         self.shared.state().deduplicate_every_add = true;
+    }
+
+    /// Plays a newest server started without `OM_API_KEY`: every protected route answers 503
+    /// `auth_not_configured`.
+    // exchanges-newest/c01_no_api_key_configured_production.json
+    pub fn without_api_key_configured(&self) {
+        self.shared.state().auth_not_configured = true;
     }
 
     /// Forgets cached query answers, as if 60 s had passed.

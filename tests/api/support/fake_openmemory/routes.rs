@@ -98,6 +98,12 @@ impl FakeEndpoint {
     /// `x-api-key`, `Authorization: Bearer` or `Authorization: ApiKey`.
     // exchanges-legacy/l38_missing_api_key.json, l39_wrong_api_key.json, l40_apikey_scheme.json
     fn authenticate(&self, request: &Request) -> Result<(), Refusal> {
+        if self.0.state().auth_not_configured {
+            return Err(Refusal(
+                503,
+                json!({"error": "auth_not_configured", "message": "Server has no OM_API_KEY configured. Protected endpoints are unavailable."}),
+            ));
+        }
         let sent = request.header("x-api-key").map(str::to_owned).or_else(|| {
             let value = request.header("authorization")?;
             let (scheme, key) = value.split_once(' ')?;
