@@ -22,9 +22,11 @@ mod marker;
 mod search;
 mod wire;
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use tokio::sync::Mutex;
 use url::Url;
 
 use self::client::Api;
@@ -36,10 +38,51 @@ use crate::core::{AddOutcome, CallerId, MemoryHit, NewMemory, SearchLimit, Searc
 /// caller has it, and the probe only queries, so nothing is ever stored under it.
 pub const PROBE_USER_ID: &str = "+99900000000000";
 
+/// How long a probe ([`MemoryStore::check`], behind `/ready` and `check`) may wait for the server,
+/// whatever `OPENMEMORY_TIMEOUT_MS` says: a load balancer's probe must never hang.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How long a probe's result is reused, so that frequent probes cost one request at most.
+const PROBE_CACHE_FOR: Duration = Duration::from_secs(1);
+
 /// A [`MemoryStore`] backed by an OpenMemory server.
 #[derive(Debug, Clone)]
 pub struct OpenMemoryStore {
     api: Api,
+    /// The last probe's result and when it ended; concurrent probes wait for one request.
+    last_probe: Arc<Mutex<Option<(Instant, ProbeResult)>>>,
+}
+
+/// A probe's result and when it ended.
+type ProbeResult = Result<(), ProbeFailure>;
+
+/// A failed probe, kept so that it can be answered again.
+#[derive(Debug, Clone)]
+enum ProbeFailure {
+    Unavailable(String),
+    Rejected(String),
+    Incompatible(String),
+    Unknown(String),
+}
+
+impl ProbeFailure {
+    fn keep(error: &MemoryStoreError) -> Self {
+        match error {
+            MemoryStoreError::Unavailable(why) => ProbeFailure::Unavailable(why.clone()),
+            MemoryStoreError::Rejected(why) => ProbeFailure::Rejected(why.clone()),
+            MemoryStoreError::Incompatible(why) => ProbeFailure::Incompatible(why.clone()),
+            MemoryStoreError::Unknown(error) => ProbeFailure::Unknown(format!("{error:#}")),
+        }
+    }
+
+    fn revive(&self) -> MemoryStoreError {
+        match self {
+            ProbeFailure::Unavailable(why) => MemoryStoreError::Unavailable(why.clone()),
+            ProbeFailure::Rejected(why) => MemoryStoreError::Rejected(why.clone()),
+            ProbeFailure::Incompatible(why) => MemoryStoreError::Incompatible(why.clone()),
+            ProbeFailure::Unknown(why) => MemoryStoreError::Unknown(anyhow::anyhow!("{why}")),
+        }
+    }
 }
 
 impl OpenMemoryStore {
@@ -56,7 +99,43 @@ impl OpenMemoryStore {
     ) -> Result<Self, MemoryStoreError> {
         Ok(Self {
             api: Api::new(base_url, api_key.as_ref(), timeout)?,
+            last_probe: Arc::default(),
         })
+    }
+
+    /// A request just succeeded: a cached "unavailable" is out of date.
+    async fn seen_reachable(&self) {
+        let mut last_probe = self.last_probe.lock().await;
+        if let Some((_, Err(ProbeFailure::Unavailable(_)))) = *last_probe {
+            *last_probe = None;
+        }
+    }
+
+    /// Reachable, key accepted, per-caller scoping honoured; see [`MemoryStore::check`].
+    async fn probe(&self) -> Result<(), MemoryStoreError> {
+        self.api.health(PROBE_TIMEOUT).await?;
+        let probe = QueryRequest {
+            query: "caller-memory compatibility probe",
+            k: 1,
+            filters: QueryFilters {
+                user_id: PROBE_USER_ID,
+            },
+            user_id: PROBE_USER_ID,
+        };
+        let answer: QueryResponse = self
+            .api
+            .post_within(&["memory", "query"], &probe, Some(PROBE_TIMEOUT))
+            .await
+            .map_err(explain_check_failure)?;
+        if !answer.matches.is_empty() {
+            return Err(MemoryStoreError::Incompatible(
+                "openmemory returned memories for a user that never stored any, so it does not \
+                 scope queries by user_id; use an openmemory release that honours user_id or set \
+                 MEMORY_BACKEND=embedded"
+                    .to_owned(),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -64,6 +143,9 @@ impl OpenMemoryStore {
 impl MemoryStore for OpenMemoryStore {
     async fn add(&self, memory: &NewMemory) -> Result<AddOutcome, MemoryStoreError> {
         let outcome = add::add(&self.api, memory).await;
+        if outcome.is_ok() {
+            self.seen_reachable().await;
+        }
         let caller = &memory.caller;
         let conversation = memory.conversation_id.as_str();
         match &outcome {
@@ -90,37 +172,31 @@ impl MemoryStore for OpenMemoryStore {
         query: &SearchQuery,
         limit: SearchLimit,
     ) -> Result<Vec<MemoryHit>, MemoryStoreError> {
-        search::search(&self.api, caller, query, limit).await
+        let hits = search::search(&self.api, caller, query, limit).await;
+        if hits.is_ok() {
+            self.seen_reachable().await;
+        }
+        hits
     }
 
     /// Reachable (`GET /health`), key accepted, and per-caller scoping honoured: a query for
     /// [`PROBE_USER_ID`], who never has memories, must succeed and find nothing. A server that
     /// ties users to its key answers 403 `tenant_mismatch` (exchanges-newest/a14); one that
-    /// ignores the user would return other callers' memories (exchanges-legacy/l13).
+    /// ignores the user would return other callers' memories (exchanges-legacy/l13). Each request
+    /// waits at most [`PROBE_TIMEOUT`], and a result is reused for [`PROBE_CACHE_FOR`].
     async fn check(&self) -> Result<(), MemoryStoreError> {
-        self.api.health().await?;
-        let probe = QueryRequest {
-            query: "caller-memory compatibility probe",
-            k: 1,
-            filters: QueryFilters {
-                user_id: PROBE_USER_ID,
-            },
-            user_id: PROBE_USER_ID,
-        };
-        let answer: QueryResponse = self
-            .api
-            .post(&["memory", "query"], &probe)
-            .await
-            .map_err(explain_check_failure)?;
-        if !answer.matches.is_empty() {
-            return Err(MemoryStoreError::Incompatible(
-                "openmemory returned memories for a user that never stored any, so it does not \
-                 scope queries by user_id; use an openmemory release that honours user_id or set \
-                 MEMORY_BACKEND=embedded"
-                    .to_owned(),
-            ));
+        let mut last_probe = self.last_probe.lock().await;
+        if let Some((at, result)) = &*last_probe {
+            if at.elapsed() < PROBE_CACHE_FOR {
+                return result.as_ref().map_err(ProbeFailure::revive).copied();
+            }
         }
-        Ok(())
+        let result = self.probe().await;
+        *last_probe = Some((
+            Instant::now(),
+            result.as_ref().map_err(ProbeFailure::keep).copied(),
+        ));
+        result
     }
 }
 

@@ -83,6 +83,26 @@ async fn a_slow_server_times_out_as_unavailable_and_recovers() {
 }
 
 #[tokio::test]
+async fn a_hanging_server_fails_the_probe_within_a_second_and_the_answer_is_reused() {
+    let fake = FakeOpenMemory::start(FakeMode::Legacy).await;
+    // Requests may wait a minute, but a probe must not: a load balancer would give up first.
+    let store = fake.store_with_timeout(Duration::from_secs(60));
+    fake.delay(Duration::from_secs(60));
+    let error = tokio::time::timeout(Duration::from_secs(10), store.check())
+        .await
+        .expect("the probe hung with the server")
+        .unwrap_err();
+    assert!(
+        matches!(&error, MemoryStoreError::Unavailable(message) if message.contains("timed out")),
+        "{error}"
+    );
+    let asked = fake.requests().len();
+    let again = store.check().await.unwrap_err();
+    assert_eq!(again.to_string(), error.to_string());
+    assert_eq!(fake.requests().len(), asked, "the second probe asked again");
+}
+
+#[tokio::test]
 async fn an_unreachable_server_is_unavailable() {
     let fake = FakeOpenMemory::start(FakeMode::Legacy).await;
     let url = fake.url();

@@ -88,21 +88,33 @@ impl Api {
         segments: &[&str],
         body: &impl Serialize,
     ) -> Result<T, MemoryStoreError> {
-        let response = self
-            .client
-            .post(self.url(segments))
-            .json(body)
+        self.post_within(segments, body, None).await
+    }
+
+    /// [`Api::post`] giving up after `timeout` instead of the client's timeout, when given.
+    pub async fn post_within<T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        body: &impl Serialize,
+        timeout: Option<Duration>,
+    ) -> Result<T, MemoryStoreError> {
+        let mut request = self.client.post(self.url(segments)).json(body);
+        if let Some(timeout) = timeout {
+            request = request.timeout(timeout);
+        }
+        let response = request
             .send()
             .await
             .map_err(|error| self.transport_error(&error))?;
         parse(success(response).await?).await
     }
 
-    /// `GET /health`, which needs no key.
-    pub async fn health(&self) -> Result<(), MemoryStoreError> {
+    /// `GET /health`, which needs no key, within `timeout`.
+    pub async fn health(&self, timeout: Duration) -> Result<(), MemoryStoreError> {
         let response = self
             .client
             .get(self.url(&["health"]))
+            .timeout(timeout)
             .send()
             .await
             .map_err(|error| self.transport_error(&error))?;
