@@ -43,6 +43,11 @@ pub trait IngestionScheduler: Send + Sync + 'static {
     async fn counts(&self) -> Result<IngestionCounts, SchedulingError> {
         Ok(IngestionCounts::default())
     }
+
+    /// The memory store was just seen working (a probe or a search succeeded): work waiting for
+    /// it should start now rather than at its next retry. Schedulers that wait for nothing
+    /// ignore it.
+    fn memory_store_healthy(&self) {}
 }
 
 /// Schedules nothing, for deployments and tests that only archive.

@@ -118,6 +118,10 @@ impl IngestionScheduler for IngestCall {
             .await
             .map_err(|error| SchedulingError::Storage(error.to_string()))
     }
+
+    fn memory_store_healthy(&self) {
+        IngestCall::memory_store_healthy(self);
+    }
 }
 
 #[cfg(test)]

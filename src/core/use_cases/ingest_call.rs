@@ -43,6 +43,8 @@ pub struct IngestCall {
     name_fields: Vec<String>,
     retry: RetryPolicy,
     wake: Notify,
+    /// Ends a wait for the memory store early: it was seen working again.
+    store_recovered: Notify,
 }
 
 /// Why a call could not be scheduled for ingestion.
@@ -126,6 +128,7 @@ impl IngestCall {
             name_fields,
             retry: RetryPolicy::default(),
             wake: Notify::new(),
+            store_recovered: Notify::new(),
         }
     }
 
@@ -144,6 +147,12 @@ impl IngestCall {
         self.mark_pending(conversation).await?;
         self.wake.notify_one();
         Ok(())
+    }
+
+    /// The memory store was seen working again (by a probe or a search): a memory waiting for it
+    /// is tried now instead of at the end of its backoff.
+    pub fn memory_store_healthy(&self) {
+        self.store_recovered.notify_one();
     }
 
     async fn mark_pending(&self, conversation: &ConversationId) -> Result<(), BlobStoreError> {
@@ -255,7 +264,7 @@ impl IngestCall {
                         retry_in_ms = delay.as_millis() as u64,
                         "memory store unavailable, will retry: {error}"
                     );
-                    pause(delay, shutdown).await?;
+                    pause(delay, shutdown, &self.store_recovered).await?;
                 }
                 other => return Ok(other),
             }

@@ -105,8 +105,9 @@ impl Readiness {
             state.ingestion.counts()
         );
         let mut problems = Vec::new();
-        if let Err(error) = memory {
-            problems.push(format!("memory store: {error}"));
+        match memory {
+            Ok(()) => state.ingestion.memory_store_healthy(),
+            Err(error) => problems.push(format!("memory store: {error}")),
         }
         if let Err(error) = storage {
             problems.push(format!("payload storage: {error}"));

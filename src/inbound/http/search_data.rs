@@ -7,6 +7,7 @@ use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 
+use crate::core::use_cases::MemorySearchStatus;
 use crate::core::ConversationId;
 use crate::inbound::http::auth::SearchDataKey;
 use crate::inbound::http::error::ErrorBody;
@@ -141,6 +142,9 @@ impl SearchDataApi {
             .search_memories
             .search(&search.caller, &search.query, search.limit)
             .await;
+        if found.status == MemorySearchStatus::Ok {
+            state.ingestion.memory_store_healthy();
+        }
         tracing::info!(
             caller = %search.caller,
             conversation_id = ?search.conversation.as_ref().map(ConversationId::as_str),
