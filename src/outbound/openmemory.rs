@@ -42,19 +42,19 @@ pub const PROBE_USER_ID: &str = "+99900000000000";
 /// whatever `OPENMEMORY_TIMEOUT_MS` says: a load balancer's probe must never hang.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// How long a probe's result is reused, so that frequent probes cost one request at most.
+/// How long a failed probe's result is reused, so that frequent probes of a hanging server cost
+/// one request at most. A passed probe is not reused: an outage shows at the next probe.
 const PROBE_CACHE_FOR: Duration = Duration::from_secs(1);
 
 /// A [`MemoryStore`] backed by an OpenMemory server.
 #[derive(Debug, Clone)]
 pub struct OpenMemoryStore {
     api: Api,
+    /// Memories whose add had an unknown outcome; see [`add`].
+    unsettled: add::Unsettled,
     /// The last probe's result and when it ended; concurrent probes wait for one request.
-    last_probe: Arc<Mutex<Option<(Instant, ProbeResult)>>>,
+    last_probe: Arc<Mutex<Option<(Instant, ProbeFailure)>>>,
 }
-
-/// A probe's result and when it ended.
-type ProbeResult = Result<(), ProbeFailure>;
 
 /// A failed probe, kept so that it can be answered again.
 #[derive(Debug, Clone)]
@@ -99,6 +99,7 @@ impl OpenMemoryStore {
     ) -> Result<Self, MemoryStoreError> {
         Ok(Self {
             api: Api::new(base_url, api_key.as_ref(), timeout)?,
+            unsettled: add::Unsettled::default(),
             last_probe: Arc::default(),
         })
     }
@@ -106,7 +107,7 @@ impl OpenMemoryStore {
     /// A request just succeeded: a cached "unavailable" is out of date.
     async fn seen_reachable(&self) {
         let mut last_probe = self.last_probe.lock().await;
-        if let Some((_, Err(ProbeFailure::Unavailable(_)))) = *last_probe {
+        if let Some((_, ProbeFailure::Unavailable(_))) = *last_probe {
             *last_probe = None;
         }
     }
@@ -142,7 +143,7 @@ impl OpenMemoryStore {
 #[async_trait]
 impl MemoryStore for OpenMemoryStore {
     async fn add(&self, memory: &NewMemory) -> Result<AddOutcome, MemoryStoreError> {
-        let outcome = add::add(&self.api, memory).await;
+        let outcome = add::add(&self.api, memory, &self.unsettled).await;
         if outcome.is_ok() {
             self.seen_reachable().await;
         }
@@ -183,19 +184,19 @@ impl MemoryStore for OpenMemoryStore {
     /// [`PROBE_USER_ID`], who never has memories, must succeed and find nothing. A server that
     /// ties users to its key answers 403 `tenant_mismatch` (exchanges-newest/a14); one that
     /// ignores the user would return other callers' memories (exchanges-legacy/l13). Each request
-    /// waits at most [`PROBE_TIMEOUT`], and a result is reused for [`PROBE_CACHE_FOR`].
+    /// waits at most [`PROBE_TIMEOUT`], and a failure is reused for [`PROBE_CACHE_FOR`].
     async fn check(&self) -> Result<(), MemoryStoreError> {
         let mut last_probe = self.last_probe.lock().await;
-        if let Some((at, result)) = &*last_probe {
+        if let Some((at, failure)) = &*last_probe {
             if at.elapsed() < PROBE_CACHE_FOR {
-                return result.as_ref().map_err(ProbeFailure::revive).copied();
+                return Err(failure.revive());
             }
         }
         let result = self.probe().await;
-        *last_probe = Some((
-            Instant::now(),
-            result.as_ref().map_err(ProbeFailure::keep).copied(),
-        ));
+        *last_probe = result
+            .as_ref()
+            .err()
+            .map(|error| (Instant::now(), ProbeFailure::keep(error)));
         result
     }
 }

@@ -103,6 +103,29 @@ async fn a_hanging_server_fails_the_probe_within_a_second_and_the_answer_is_reus
 }
 
 #[tokio::test]
+async fn an_add_that_timed_out_on_a_stalled_server_is_not_stored_twice() {
+    let fake = FakeOpenMemory::start(FakeMode::Legacy).await;
+    let store = fake.store_with_timeout(Duration::from_millis(300));
+    let name = memory(ALICE, "conv_a1", 1, "First name is Maria");
+    fake.stall_adds(Duration::from_millis(1200));
+    let error = store.add(&name).await.unwrap_err();
+    assert!(error.is_retryable(), "{error}");
+
+    // The server answers again, while the add it holds is still to land.
+    fake.heal();
+    let retried = store.add(&name).await.unwrap();
+    fake.wait_for_stalled_adds().await;
+
+    assert_eq!(retried, AddOutcome::AlreadyStored);
+    let stored: Vec<String> = fake
+        .memories_of(ALICE)
+        .into_iter()
+        .map(|memory| memory.content)
+        .collect();
+    assert_eq!(stored.len(), 1, "{stored:?}");
+}
+
+#[tokio::test]
 async fn an_unreachable_server_is_unavailable() {
     let fake = FakeOpenMemory::start(FakeMode::Legacy).await;
     let url = fake.url();

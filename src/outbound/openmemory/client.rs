@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use url::Url;
 
-use super::wire::{ErrorBody, StoredMemory};
+use super::wire::{ErrorBody, StoredMemory, UserMemories};
 use crate::core::ports::MemoryStoreError;
 use crate::core::CallerId;
 
@@ -32,6 +32,22 @@ pub(super) const AUTH_NOT_CONFIGURED_EXPLANATION: &str =
     "this openmemory server has no OM_API_KEY configured (it answered 503 \
 auth_not_configured), so it serves no memory route; set OM_API_KEY on that server to the value \
 of OPENMEMORY_KEY and restart it";
+
+/// Why a POST failed, and whether the server may still have acted on it.
+pub(super) struct PostFailure {
+    pub error: MemoryStoreError,
+    pub maybe_received: bool,
+}
+
+/// The server answered with an error: the answer is the outcome.
+impl From<MemoryStoreError> for PostFailure {
+    fn from(error: MemoryStoreError) -> Self {
+        Self {
+            error,
+            maybe_received: false,
+        }
+    }
+}
 
 /// Who a memory read by id belongs to.
 pub(super) enum Ownership {
@@ -98,11 +114,59 @@ impl Api {
         body: &impl Serialize,
         timeout: Option<Duration>,
     ) -> Result<T, MemoryStoreError> {
+        self.send_post(segments, body, timeout)
+            .await
+            .map_err(|failure| failure.error)
+    }
+
+    /// [`Api::post`], telling apart a failure where the server may still act on the request (it
+    /// timed out or the connection broke after sending) from one where it certainly will not.
+    pub async fn post_telling_if_sent<T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        body: &impl Serialize,
+    ) -> Result<T, PostFailure> {
+        self.send_post(segments, body, None).await
+    }
+
+    async fn send_post<T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        body: &impl Serialize,
+        timeout: Option<Duration>,
+    ) -> Result<T, PostFailure> {
         let mut request = self.client.post(self.url(segments)).json(body);
         if let Some(timeout) = timeout {
             request = request.timeout(timeout);
         }
-        let response = request
+        let response = request.send().await.map_err(|error| PostFailure {
+            // A connection never made carried nothing; anything later may have reached the server.
+            maybe_received: !error.is_connect(),
+            error: self.transport_error(&error),
+        })?;
+        let answered = success(response).await?;
+        // A success whose body could not be read: the server acted, the answer is lost.
+        parse(answered).await.map_err(|error| PostFailure {
+            error,
+            maybe_received: true,
+        })
+    }
+
+    /// One page of `caller`'s memories, newest first (`GET /users/:id/memories?l=&u=`; the id is
+    /// a path segment, where a `+` is kept, exchanges-legacy/l20, l25).
+    pub async fn memories_of(
+        &self,
+        caller: &CallerId,
+        limit: usize,
+        offset: usize,
+    ) -> Result<UserMemories, MemoryStoreError> {
+        let mut url = self.url(&["users", caller.as_e164(), "memories"]);
+        url.query_pairs_mut()
+            .append_pair("l", &limit.to_string())
+            .append_pair("u", &offset.to_string());
+        let response = self
+            .client
+            .get(url)
             .send()
             .await
             .map_err(|error| self.transport_error(&error))?;

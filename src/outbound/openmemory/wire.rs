@@ -92,6 +92,13 @@ impl StoredMemory {
     }
 }
 
+/// `GET /users/:id/memories` (exchanges-legacy/l25): the caller's memories, newest first.
+#[derive(Debug, Deserialize)]
+pub(super) struct UserMemories {
+    #[serde(default)]
+    pub items: Vec<StoredMemory>,
+}
+
 /// Error bodies: `{"error": "..."}` on auth and tenant errors, `{"err": "..."}` elsewhere.
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct ErrorBody {

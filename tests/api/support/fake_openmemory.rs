@@ -71,6 +71,11 @@ pub(crate) struct State {
     pub crashes: Vec<String>,
     pub deduplicate_every_add: bool,
     pub auth_not_configured: bool,
+    /// Adds are checked for duplicates on arrival, then held this long before they are stored,
+    /// whether or not the client still waits (a stalled server resuming its queue).
+    pub stall_adds: Option<Duration>,
+    /// Stalled adds not stored yet.
+    pub stalled_in_flight: usize,
 }
 
 pub(crate) struct Shared {
@@ -185,10 +190,28 @@ impl FakeOpenMemory {
         self.shared.state().delay = Some(delay);
     }
 
+    /// Adds are accepted, checked for duplicates, held for `hold` (past the client's timeout)
+    /// and then stored, even though the client gave up: what a legacy server did after being
+    /// stopped for 12 to 25 s and resumed. New adds answer at once again after
+    /// [`FakeOpenMemory::heal`]; held ones still land.
+    pub fn stall_adds(&self, hold: Duration) {
+        self.shared.state().stall_adds = Some(hold);
+    }
+
+    /// Waits until every stalled add has been stored.
+    pub async fn wait_for_stalled_adds(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.shared.state().stalled_in_flight > 0 {
+            assert!(Instant::now() < deadline, "stalled adds never landed");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     pub fn heal(&self) {
         let mut state = self.shared.state();
         state.failure = None;
         state.delay = None;
+        state.stall_adds = None;
         state.deduplicate_every_add = false;
     }
 
