@@ -246,6 +246,9 @@ pub async fn check(settings: Settings) -> anyhow::Result<()> {
             counts.pending, counts.failed
         );
     }
+    for notice in &readiness.notices {
+        println!("backend notice: {notice}");
+    }
     if readiness.problems.is_empty() {
         println!("backends: ok");
         return Ok(());

@@ -18,7 +18,9 @@
 
 mod add;
 mod client;
+mod condensation;
 mod marker;
+mod parts;
 mod search;
 mod wire;
 
@@ -38,6 +40,15 @@ use crate::core::{AddOutcome, CallerId, MemoryHit, NewMemory, SearchLimit, Searc
 /// caller has it, and the probe only queries, so nothing is ever stored under it.
 pub const PROBE_USER_ID: &str = "+99900000000000";
 
+/// The `user_id` of the condensation probe, the one memory this service stores for no caller (in
+/// the same unassigned `+999` range): a fixed text over 200 characters, read back to see whether
+/// the server condenses long content.
+pub const CONDENSATION_PROBE_USER_ID: &str = "+99900000000001";
+
+/// How long the condensation probe's finding is reused: it changes only with the server's
+/// settings.
+const CONDENSATION_PROBE_FOR: Duration = Duration::from_secs(600);
+
 /// How long a probe ([`MemoryStore::check`], behind `/ready` and `check`) may wait for the server,
 /// whatever `OPENMEMORY_TIMEOUT_MS` says: a load balancer's probe must never hang.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -50,6 +61,8 @@ const PROBE_CACHE_FOR: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone)]
 pub struct OpenMemoryStore {
     api: Api,
+    /// Whether the server condenses long content, and when that was found.
+    condenses: Arc<Mutex<Option<(Instant, bool)>>>,
     /// Memories whose add had an unknown outcome; see [`add`].
     unsettled: add::Unsettled,
     /// The last probe's result and when it ended; concurrent probes wait for one request.
@@ -99,6 +112,7 @@ impl OpenMemoryStore {
     ) -> Result<Self, MemoryStoreError> {
         Ok(Self {
             api: Api::new(base_url, api_key.as_ref(), timeout)?,
+            condenses: Arc::default(),
             unsettled: add::Unsettled::default(),
             last_probe: Arc::default(),
         })
@@ -198,6 +212,35 @@ impl MemoryStore for OpenMemoryStore {
             .err()
             .map(|error| (Instant::now(), ProbeFailure::keep(error)));
         result
+    }
+
+    /// Says when the server condenses long content (`OM_USE_SUMMARY_ONLY` not `false`), found by
+    /// [`condensation::condenses`] at most every [`CONDENSATION_PROBE_FOR`].
+    async fn notices(&self) -> Vec<String> {
+        let mut condenses = self.condenses.lock().await;
+        let known = condenses.filter(|(at, _)| at.elapsed() < CONDENSATION_PROBE_FOR);
+        let found = match known {
+            Some((_, found)) => found,
+            None => {
+                let probe = condensation::condenses(&self.api, PROBE_TIMEOUT);
+                match tokio::time::timeout(2 * PROBE_TIMEOUT, probe).await {
+                    Ok(Ok(found)) => {
+                        *condenses = Some((Instant::now(), found));
+                        found
+                    }
+                    Ok(Err(error)) => {
+                        tracing::debug!(%error, "the condensation probe failed");
+                        return Vec::new();
+                    }
+                    Err(_) => return Vec::new(),
+                }
+            }
+        };
+        if found {
+            vec![condensation::NOTICE.to_owned()]
+        } else {
+            Vec::new()
+        }
     }
 }
 

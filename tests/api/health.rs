@@ -25,6 +25,7 @@ async fn ready_answers_503_with_the_reason_when_the_memory_store_is_down() {
     memory_store
         .expect_check()
         .returning(|| Err(MemoryStoreError::Unavailable("connection refused".into())));
+    memory_store.expect_notices().returning(Vec::new);
     let app = TestApp::spawn_with(TestPorts {
         memory_store: Arc::new(memory_store),
         ..TestPorts::default()

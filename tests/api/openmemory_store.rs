@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use caller_memory::core::ports::{MemoryStore, MemoryStoreError};
 use caller_memory::core::{AddOutcome, MemoryKind, SearchLimit, SearchQuery};
-use caller_memory::outbound::openmemory::{OpenMemoryStore, PROBE_USER_ID};
+use caller_memory::outbound::openmemory::{
+    OpenMemoryStore, CONDENSATION_PROBE_USER_ID, PROBE_USER_ID,
+};
 use serde_json::{json, Value};
 
 use crate::memory_store_conformance::{caller, memory, search, ALICE, BOB};
@@ -283,13 +285,26 @@ async fn a_memory_every_form_of_which_collides_is_reported_not_stored() {
 }
 
 #[tokio::test]
-async fn a_long_memory_condensed_by_the_server_keeps_its_kind_and_conversation() {
+async fn a_long_memory_is_stored_in_parts_the_server_keeps_whole() {
     let fake = FakeOpenMemory::start(FakeMode::Legacy).await;
     let store = fake.store();
     let mut summary = memory(ALICE, "conv_a9", 2, "Caller called about the annual service plan. They want the technician visit moved from Tuesday to Thursday morning. The upstairs thermostat reads three degrees too high. They asked about the loyalty discount. They prefer text reminders.");
     summary.kind = MemoryKind::CallSummary;
-    store.add(&summary).await.unwrap();
-    assert!(fake.memories_of(ALICE)[0].content.len() < summary.content.len());
+    assert_eq!(store.add(&summary).await.unwrap(), AddOutcome::Stored);
+    let parts = fake.memories_of(ALICE);
+    assert!(parts.len() > 1, "{parts:?}");
+    let keys: Vec<&str> = parts
+        .iter()
+        .map(|part| part.metadata["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys[0], summary.key);
+    assert_eq!(keys[1], format!("{}#2", summary.key));
+    // A repeated delivery finds every part already there.
+    assert_eq!(
+        store.add(&summary).await.unwrap(),
+        AddOutcome::AlreadyStored
+    );
+    assert_eq!(fake.memories_of(ALICE).len(), parts.len());
     let hits = search_result(&store, "service plan").await.unwrap();
     assert_eq!(hits[0].kind, MemoryKind::CallSummary);
     assert_eq!(
@@ -299,6 +314,70 @@ async fn a_long_memory_condensed_by_the_server_keeps_its_kind_and_conversation()
     assert!(hits[0]
         .content
         .starts_with("Caller called about the annual service plan."));
+}
+
+#[tokio::test]
+async fn a_long_utterance_keeps_every_word_and_no_empty_memory_is_returned() {
+    let fake = FakeOpenMemory::start(FakeMode::Legacy).await;
+    let store = fake.store();
+    let said = "So what happened was that the plumber you sent on Monday replaced the valve under \
+                the kitchen sink, but the pipe behind the dishwasher started dripping again on \
+                Wednesday night, and my neighbour downstairs says there is a brown stain on her \
+                ceiling now. Thanks.";
+    store
+        .add(&memory(ALICE, "conv_long", 1, said))
+        .await
+        .unwrap();
+    // A memory the server emptied: only its marker is left.
+    fake.seed(
+        ALICE,
+        "[cm utterance 20260105T101500Z conv_old] ",
+        json!({}),
+    );
+
+    for stored in fake.memories_of(ALICE) {
+        assert!(stored.content.chars().count() <= 200, "{}", stored.content);
+    }
+    let hits = store
+        .search(
+            &caller(ALICE),
+            &SearchQuery::parse("plumber valve dishwasher ceiling").unwrap(),
+            SearchLimit::new(20).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        hits.iter().all(|hit| !hit.content.trim().is_empty()),
+        "{hits:?}"
+    );
+    let found: String = hits
+        .iter()
+        .map(|hit| hit.content.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    for word in said.split_whitespace() {
+        assert!(found.contains(word), "{word:?} was lost: {found}");
+    }
+}
+
+#[tokio::test]
+async fn a_server_that_condenses_long_content_is_noticed_once() {
+    let fake = FakeOpenMemory::start(FakeMode::Legacy).await;
+    let store = fake.store();
+    for _ in 0..2 {
+        let notices = store.notices().await;
+        assert!(
+            notices
+                .iter()
+                .any(|notice| notice.contains("OM_USE_SUMMARY_ONLY=false")),
+            "{notices:?}"
+        );
+    }
+    assert_eq!(fake.memories_of(CONDENSATION_PROBE_USER_ID).len(), 1);
+    store
+        .check()
+        .await
+        .expect("the probes do not disturb each other");
 }
 
 #[tokio::test]

@@ -17,6 +17,10 @@ pub struct HealthStatus {
     pub status: String,
     /// One line per backend that is not ready, saying why.
     pub problems: Vec<String>,
+    /// Things about a working backend worth knowing, for example that the memory store keeps long
+    /// memories in parts (readiness only; absent when there are none).
+    #[oai(skip_serializing_if_is_empty)]
+    pub notices: Vec<String>,
     /// Archived calls not learnt from yet (readiness only).
     #[oai(skip_serializing_if_is_none)]
     pub pending_ingestions: Option<u64>,
@@ -55,6 +59,7 @@ impl HealthApi {
         LiveResponse::Ok(Json(HealthStatus {
             status: "ok".into(),
             problems: Vec::new(),
+            notices: Vec::new(),
             pending_ingestions: None,
             failed_ingestions: None,
         }))
@@ -78,6 +83,7 @@ impl HealthApi {
             pending_ingestions: readiness.ingestion.map(|counts| counts.pending as u64),
             failed_ingestions: readiness.ingestion.map(|counts| counts.failed as u64),
             problems: readiness.problems,
+            notices: readiness.notices,
         };
         if body.problems.is_empty() {
             ReadyResponse::Ready(Json(body))
@@ -92,6 +98,8 @@ impl HealthApi {
 pub struct Readiness {
     /// One line per backend that is not ready, saying why.
     pub problems: Vec<String>,
+    /// Things about working backends worth knowing.
+    pub notices: Vec<String>,
     /// The ingestion backlog, when it could be read.
     pub ingestion: Option<IngestionCounts>,
 }
@@ -99,8 +107,9 @@ pub struct Readiness {
 impl Readiness {
     /// Checks every backend and reads the ingestion backlog, all at once.
     pub async fn assess(state: &AppState) -> Self {
-        let (memory, storage, ingestion) = tokio::join!(
+        let (memory, notices, storage, ingestion) = tokio::join!(
             state.memory_store.check(),
+            state.memory_store.notices(),
             state.blob_store.check(),
             state.ingestion.counts()
         );
@@ -121,6 +130,10 @@ impl Readiness {
         };
         Self {
             problems,
+            notices: notices
+                .into_iter()
+                .map(|notice| format!("memory store: {notice}"))
+                .collect(),
             ingestion,
         }
     }

@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use super::client::{Api, Ownership, PostFailure};
 use super::marker::mark;
+use super::parts::parts;
 use super::wire::{AddRequest, AddResponse, MemoryMetadata};
 use crate::core::ports::MemoryStoreError;
 use crate::core::{AddOutcome, Decay, NewMemory};
@@ -75,7 +76,40 @@ impl Unsettled {
     }
 }
 
+/// Adds `memory`, in parts when it is too long to be kept whole (see [`super::parts`]): the
+/// outcome is the least favourable of its parts'.
 pub(super) async fn add(
+    api: &Api,
+    memory: &NewMemory,
+    unsettled: &Unsettled,
+) -> Result<AddOutcome, MemoryStoreError> {
+    let parts = parts(memory, DISTINGUISHING_ATTEMPTS);
+    let count = parts.len();
+    let mut outcomes = Vec::with_capacity(count);
+    for (index, part) in parts.iter().enumerate() {
+        match add_one(api, part, unsettled).await? {
+            AddOutcome::NotStored { reason } if count > 1 => {
+                return Ok(AddOutcome::NotStored {
+                    reason: format!("part {} of {count}: {reason}", index + 1),
+                })
+            }
+            AddOutcome::NotStored { reason } => return Ok(AddOutcome::NotStored { reason }),
+            outcome => outcomes.push(outcome),
+        }
+    }
+    Ok(if outcomes.contains(&AddOutcome::StoredDistinguished) {
+        AddOutcome::StoredDistinguished
+    } else if outcomes
+        .iter()
+        .all(|outcome| *outcome == AddOutcome::AlreadyStored)
+    {
+        AddOutcome::AlreadyStored
+    } else {
+        AddOutcome::Stored
+    })
+}
+
+async fn add_one(
     api: &Api,
     memory: &NewMemory,
     unsettled: &Unsettled,

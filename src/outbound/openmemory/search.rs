@@ -24,7 +24,12 @@ pub(super) async fn search(
     };
     let answer: QueryResponse = api.post(&["memory", "query"], &request).await?;
     let matches = answer.matches.into_iter().take(limit.get());
-    Ok(join_all(matches.map(|found| hit(api, caller, found))).await)
+    let hits = join_all(matches.map(|found| hit(api, caller, found))).await;
+    // A memory the server condensed to nothing says nothing.
+    Ok(hits
+        .into_iter()
+        .filter(|hit| !hit.content.trim().is_empty())
+        .collect())
 }
 
 /// The marker gives everything without another request; a match without one (condensed past

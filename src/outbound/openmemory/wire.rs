@@ -81,6 +81,8 @@ pub(super) struct QueryMatch {
 #[derive(Debug, Deserialize)]
 pub(super) struct StoredMemory {
     #[serde(default)]
+    pub content: Option<String>,
+    #[serde(default)]
     pub metadata: serde_json::Value,
     #[serde(default)]
     pub created_at: Option<i64>,
