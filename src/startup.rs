@@ -242,8 +242,8 @@ pub async fn check(settings: Settings) -> anyhow::Result<()> {
     let readiness = Readiness::assess(&service.state).await;
     if let Some(counts) = readiness.ingestion {
         println!(
-            "ingestion: {} pending, {} failed",
-            counts.pending, counts.failed
+            "ingestion: {} pending, {} failed, {} memories not stored",
+            counts.pending, counts.failed, counts.not_stored
         );
     }
     for notice in &readiness.notices {

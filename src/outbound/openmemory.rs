@@ -164,8 +164,9 @@ impl MemoryStore for OpenMemoryStore {
         let caller = &memory.caller;
         let conversation = memory.conversation_id.as_str();
         match &outcome {
+            // The call's ingestion warns once for all its memories not stored.
             Ok(AddOutcome::NotStored { reason }) => {
-                tracing::warn!(%caller, conversation, key = memory.key, reason, "memory not stored")
+                tracing::debug!(%caller, conversation, key = memory.key, reason, "memory not stored")
             }
             Ok(AddOutcome::StoredDistinguished) => tracing::info!(
                 %caller, conversation, key = memory.key,

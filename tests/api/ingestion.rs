@@ -122,3 +122,28 @@ async fn with_the_embedded_store_two_callers_learnt_at_once_each_keep_exactly_th
 async fn with_openmemory_two_callers_learnt_at_once_each_keep_exactly_their_own_memories() {
     two_callers_learnt_at_once_keep_their_own_memories(Backend::openmemory().await).await;
 }
+
+#[tokio::test]
+async fn memories_openmemory_merged_into_other_callers_are_counted_in_readiness() {
+    let backend = Backend::openmemory().await;
+    let fake = backend.fake();
+    fake.seed(
+        "+14155550888",
+        "Another caller's memory",
+        serde_json::json!({}),
+    );
+    fake.deduplicate_every_add();
+    let app = TestApp::spawn_service(&backend, &[]).await;
+    let webhooks = app.webhooks();
+    let maria = Call::maria();
+
+    webhooks.deliver_call(&maria.transcription()).await;
+    let readiness = webhooks.wait_until_learnt().await;
+
+    assert_eq!(
+        readiness["not_stored_memories"],
+        maria.expected_memories().len(),
+        "{readiness}"
+    );
+    assert!(fake.memories_of(maria.number).is_empty());
+}

@@ -21,6 +21,9 @@ pub struct IngestionCounts {
     pub pending: usize,
     /// Calls that could not be learnt from; a replay tries them again.
     pub failed: usize,
+    /// Memories of learnt calls that the memory store declined to keep (for example merged by
+    /// OpenMemory's global deduplication); a replay tries them again.
+    pub not_stored: usize,
 }
 
 /// Records, durably, that a conversation's archived transcription must be ingested.

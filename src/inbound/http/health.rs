@@ -28,6 +28,10 @@ pub struct HealthStatus {
     /// (readiness only).
     #[oai(skip_serializing_if_is_none)]
     pub failed_ingestions: Option<u64>,
+    /// Memories of learnt calls that the memory store declined to keep (OpenMemory merges
+    /// similar text across callers); `caller-memory replay` tries them again (readiness only).
+    #[oai(skip_serializing_if_is_none)]
+    pub not_stored_memories: Option<u64>,
 }
 
 #[derive(ApiResponse)]
@@ -62,6 +66,7 @@ impl HealthApi {
             notices: Vec::new(),
             pending_ingestions: None,
             failed_ingestions: None,
+            not_stored_memories: None,
         }))
     }
 
@@ -82,6 +87,7 @@ impl HealthApi {
             .into(),
             pending_ingestions: readiness.ingestion.map(|counts| counts.pending as u64),
             failed_ingestions: readiness.ingestion.map(|counts| counts.failed as u64),
+            not_stored_memories: readiness.ingestion.map(|counts| counts.not_stored as u64),
             problems: readiness.problems,
             notices: readiness.notices,
         };

@@ -4,7 +4,9 @@
 //! - `.state/ingestion/progress/{id}.json`: what was already learnt from a call (kept after
 //!   completion, so a repeated delivery adds nothing twice);
 //! - `.state/ingestion/failed/{id}.json`: a call that could not be learnt from, until a replay
-//!   succeeds.
+//!   succeeds;
+//! - `.state/ingestion/not_stored/{id}.json`: how many memories of a call the store declined to
+//!   keep, until a replay stores them.
 //!
 //! These records are stored as JSON, so they derive serde; their JSON form must stay backwards
 //! compatible.
@@ -33,6 +35,7 @@ pub(super) enum Folder {
     Pending,
     Progress,
     Failed,
+    NotStored,
 }
 
 impl Folder {
@@ -41,6 +44,7 @@ impl Folder {
             Folder::Pending => "pending",
             Folder::Progress => "progress",
             Folder::Failed => "failed",
+            Folder::NotStored => "not_stored",
         };
         format!("{STATE_PREFIX}ingestion/{name}/")
     }
@@ -73,6 +77,13 @@ pub(super) struct FailedMarker {
     pub conversation_id: String,
     pub reason: String,
     pub failed_at: DateTime<Utc>,
+}
+
+/// How many memories of a learnt call the store declined to keep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(super) struct NotStoredMarker {
+    pub conversation_id: String,
+    pub memories: usize,
 }
 
 /// Where the ingestion of one conversation stands.

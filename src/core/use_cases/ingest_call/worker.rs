@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::records::{self, FailedMarker, Folder, IngestionRecord, IngestionStatus};
+use super::records::{
+    self, FailedMarker, Folder, IngestionRecord, IngestionStatus, NotStoredMarker,
+};
 use super::{transcription_key, IngestCall, IngestError, IngestOutcome, TRANSCRIPTION_SUFFIX};
 use crate::core::ports::{BlobStoreError, IngestionCounts};
 use crate::core::ConversationId;
@@ -147,14 +149,20 @@ impl IngestCall {
             .collect())
     }
 
-    /// How many calls are pending and failed.
+    /// How many calls are pending and failed, and how many memories were not stored.
     ///
     /// # Errors
-    /// [`BlobStoreError::Storage`] when the state cannot be listed.
+    /// [`BlobStoreError::Storage`] when the state cannot be listed or read.
     pub async fn counts(&self) -> Result<IngestionCounts, BlobStoreError> {
+        let mut not_stored = 0;
+        for key in self.blobs.list(&Folder::NotStored.prefix()).await? {
+            let marker: Option<NotStoredMarker> = records::read(&*self.blobs, &key).await?;
+            not_stored += marker.map_or(0, |marker| marker.memories);
+        }
         Ok(IngestionCounts {
             pending: self.blobs.list(&Folder::Pending.prefix()).await?.len(),
             failed: self.blobs.list(&Folder::Failed.prefix()).await?.len(),
+            not_stored,
         })
     }
 
@@ -195,6 +203,16 @@ impl IngestCall {
             records::write(&*self.blobs, &failed_key, &marker).await?;
         } else {
             self.blobs.delete(&failed_key).await?;
+        }
+        let not_stored_key = Folder::NotStored.key(conversation);
+        if record.not_stored.is_empty() {
+            self.blobs.delete(&not_stored_key).await?;
+        } else {
+            let marker = NotStoredMarker {
+                conversation_id: conversation.to_string(),
+                memories: record.not_stored.len(),
+            };
+            records::write(&*self.blobs, &not_stored_key, &marker).await?;
         }
         self.blobs
             .delete(&Folder::Pending.key(conversation))

@@ -105,7 +105,17 @@ async fn a_memory_the_store_declines_is_recorded_and_the_call_still_counts_as_le
     assert_eq!(outcome, expected);
     let record = app.record(&id).await;
     assert!(record.not_stored["fact-last_name"].contains("another caller"));
-    assert_eq!(app.counts().await.failed, 0);
+    let counts = app.counts().await;
+    assert_eq!((counts.failed, counts.not_stored), (0, 1));
+
+    let fixed = app.restarted(app.store.healthy_copy());
+    let target = ReplayTarget::Conversation(id.clone());
+    fixed
+        .ingest
+        .replay(target, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(fixed.counts().await.not_stored, 0);
 }
 
 #[tokio::test]
