@@ -196,7 +196,13 @@ impl IngestCall {
         record: &mut IngestionRecord,
         shutdown: &CancellationToken,
     ) -> Result<IngestOutcome, Stop> {
-        let call = self.read_call(conversation).await?;
+        let mut call = self.read_call(conversation).await?;
+        if let Some(reason) = call.not_a_conversation() {
+            return Ok(IngestOutcome::Skipped {
+                reason: reason.to_owned(),
+            });
+        }
+        call.drop_empty_answers();
         let caller = match caller::resolve_caller(&call.caller) {
             Ok(caller) => caller,
             Err(reason) => return Ok(IngestOutcome::Skipped { reason }),

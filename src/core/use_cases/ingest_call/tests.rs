@@ -3,4 +3,5 @@
 mod concurrency;
 mod delivery;
 mod failures;
+mod real_calls;
 mod support;
