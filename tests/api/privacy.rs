@@ -121,6 +121,10 @@ async fn the_logs_of_a_full_flow_contain_no_secret_and_no_full_phone_number() {
         logs.contains("request handled"),
         "no request was logged:\n{logs}"
     );
+    assert!(
+        logs.contains("X-Api-Key is wrong"),
+        "the refusal's reason was not logged:\n{logs}"
+    );
     for secret in [
         "dev-only-post-call-key",
         "dev-only-client-data-key",

@@ -4,6 +4,8 @@ use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
 use poem_openapi::Object;
 
+use crate::inbound::http::auth::API_KEY_HEADER;
+
 /// An error answer. `error` is a stable machine-readable code; `message` explains it to a person.
 #[derive(Debug, Clone, Object)]
 pub struct ErrorBody {
@@ -55,7 +57,14 @@ pub async fn framework_error_to_json(error: poem::Error) -> Response {
         return error.into_response();
     }
     let status = error.status();
-    let body = if status.is_server_error() {
+    let body = if error.is::<poem_openapi::error::AuthorizationError>() {
+        // Raised before any checker runs: the header is not there (or not text).
+        tracing::warn!("refused: {API_KEY_HEADER} is missing");
+        ErrorBody::new(
+            code_for(status),
+            format!("{API_KEY_HEADER} header is missing"),
+        )
+    } else if status.is_server_error() {
         tracing::error!(error = %error, "request failed");
         ErrorBody::internal()
     } else {
