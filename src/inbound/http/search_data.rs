@@ -14,9 +14,11 @@ use crate::inbound::http::error::ErrorBody;
 use crate::inbound::http::state::AppState;
 use crate::inbound::http::ApiTags;
 
+mod limit_number;
 mod mapping;
 mod query_text;
 
+pub use limit_number::LimitNumber;
 use mapping::ValidSearch;
 pub use query_text::QueryText;
 
@@ -35,7 +37,7 @@ pub struct SearchDataRequest {
     /// The conversation asking; fill it from `{{system__conversation_id}}`. Used in logs only.
     pub conversation_id: Option<String>,
     /// How many memories to return: 1 to 20, 5 when omitted.
-    pub limit: Option<i64>,
+    pub limit: Option<LimitNumber>,
 }
 
 /// The caller's profile and the memories most relevant to the query.
