@@ -27,7 +27,9 @@ use crate::core::use_cases::{ArchiveError, ArchivePostCall, ArchivedPayload};
 use crate::core::ConversationId;
 use crate::inbound::http::error::ErrorBody;
 use crate::inbound::http::raw_json::RawJsonBody;
-use crate::inbound::http::signature::{BodyVerifier, SignatureError, SignatureHeader};
+use crate::inbound::http::signature::{
+    BodyVerifier, SignatureError, SignatureHeader, SignatureParam,
+};
 use crate::inbound::http::state::AppState;
 use crate::inbound::http::ApiTags;
 use envelope::{read_envelope, Envelope, EnvelopeError};
@@ -124,12 +126,12 @@ impl PostCallApi {
         request: &Request,
         /// `t=<unix seconds>,v0=<hex HMAC-SHA256 of "{t}." + body>`.
         #[oai(name = "ElevenLabs-Signature")]
-        signature: Header<Option<String>>,
+        signature: Header<SignatureParam>,
         body: RawJsonBody,
     ) -> Result<PostCallSuccess, PostCallError> {
         let state = *state;
         refuse_declared_oversize(request, &state.post_call)?;
-        let staged = receive_verified(state, signature.0.as_deref(), body.0).await?;
+        let staged = receive_verified(state, signature.0 .0.as_deref(), body.0).await?;
         let path = staged.path().to_path_buf();
         let envelope = tokio::task::spawn_blocking(move || read_envelope(&path))
             .await
