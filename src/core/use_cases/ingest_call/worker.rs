@@ -137,15 +137,18 @@ impl IngestCall {
         Ok(report)
     }
 
-    /// Conversations with an archived transcription (`{id}/{id}_transcription.json`).
+    /// Conversations with an archived transcription (`{id}/{id}_transcription.json`), from one
+    /// listing of the store, each key looked at once.
     async fn archived_conversations(&self) -> Result<Vec<ConversationId>, BlobStoreError> {
         let keys = self.blobs.list("").await?;
         Ok(keys
             .iter()
             .filter(|key| key.as_str().ends_with(TRANSCRIPTION_SUFFIX))
-            .filter_map(|key| key.as_str().split('/').next())
-            .filter_map(|folder| ConversationId::parse(folder).ok())
-            .filter(|conversation| keys.contains(&transcription_key(conversation)))
+            .filter_map(|key| {
+                let folder = key.as_str().split('/').next()?;
+                let conversation = ConversationId::parse(folder).ok()?;
+                (transcription_key(&conversation) == *key).then_some(conversation)
+            })
             .collect())
     }
 
