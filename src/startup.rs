@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
-use crate::config::{LogFormat, MemoryBackend, Settings};
+use crate::config::{LogFormat, MemoryBackend, Profile, Settings};
 use crate::core::ports::{BlobStore, Clock, MemoryStore, MemoryStoreError};
 use crate::core::use_cases::ingest_call::{IngestCall, ReplayTarget};
 use crate::core::use_cases::{FirstMessagePolicy, GreetCaller, SearchMemories};
@@ -220,6 +220,12 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
 /// pending for the next start.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     init_tracing(settings.log_format);
+    if settings.profile == Profile::Dev {
+        tracing::info!(
+            "dev profile (public dev-only keys, loopback only); values: {}",
+            settings.overrides.describe()
+        );
+    }
     let Started { server, worker, .. } = start(&settings).await?;
     let local = server.local_addr();
     tracing::info!(address = %local, docs = %format!("http://{local}/docs"), "listening");
@@ -233,11 +239,14 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
 /// `check`: reaches every configured backend and prints a readable report.
 pub async fn check(settings: Settings) -> anyhow::Result<()> {
     println!(
-        "configuration: ok ({:?} profile, {:?} memory backend, payloads in {})",
+        "configuration: ok ({} profile, {} memory backend, payloads in {})",
         settings.profile,
         settings.memory_backend,
         settings.payload_storage_path.display()
     );
+    if settings.profile == Profile::Dev {
+        println!("dev profile values: {}", settings.overrides.describe());
+    }
     let service = build(&settings).await?;
     let readiness = Readiness::assess(&service.state).await;
     if let Some(counts) = readiness.ingestion {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use url::Url;
 
 use crate::config::sources::RawValues;
-use crate::config::{ConfigError, LogFormat, MemoryBackend, Profile, Secret, Settings};
+use crate::config::{ConfigError, LogFormat, MemoryBackend, Overrides, Profile, Secret, Settings};
 use crate::core::FirstMessageTemplate;
 
 /// Reads typed values out of the raw text, remembering every problem.
@@ -26,7 +26,6 @@ impl Validator {
     }
 
     pub(super) fn settings(mut self, profile: Profile) -> Result<Settings, ConfigError> {
-        let openmemory_port = self.port("openmemory_port");
         let memory_backend = self.choice(
             "memory_backend",
             &[
@@ -34,16 +33,35 @@ impl Validator {
                 ("embedded", MemoryBackend::Embedded),
             ],
         );
+        // Each backend's variables are required only when it is the one chosen.
+        let openmemory = memory_backend == Some(MemoryBackend::OpenMemory);
+        let embedded = memory_backend == Some(MemoryBackend::Embedded);
+        let openmemory_url_given = self.given("openmemory_url");
+        let openmemory_port = if openmemory && !openmemory_url_given {
+            self.port("openmemory_port")
+        } else {
+            None
+        };
         let host = self.parsed::<IpAddr>("host", "an IP address such as 127.0.0.1");
         let settings = Settings {
             profile,
-            elevenlabs_api_key: self.secret("elevenlabs_api_key"),
+            elevenlabs_api_key: self
+                .given("elevenlabs_api_key")
+                .then(|| self.secret("elevenlabs_api_key")),
             post_call_key: self.secret("elevenlabs_post_call_key"),
             client_data_key: self.secret("elevenlabs_client_data_key"),
             search_data_key: self.secret("elevenlabs_search_data_key"),
-            openmemory_key: self.secret("openmemory_key"),
+            openmemory_key: if openmemory {
+                self.secret("openmemory_key")
+            } else {
+                Secret::new(String::new())
+            },
             openmemory_url: self.openmemory_url(openmemory_port),
-            openmemory_db_path: self.database_path(memory_backend),
+            openmemory_db_path: if embedded {
+                self.database_path()
+            } else {
+                PathBuf::new()
+            },
             payload_storage_path: self.writable_directory("payload_storage_path"),
             memory_backend: memory_backend.unwrap_or(MemoryBackend::OpenMemory),
             host: self.loopback_in_dev(profile, host),
@@ -72,14 +90,23 @@ impl Validator {
                     .unwrap_or(0),
             ),
             name_fields: self.list("name_fields"),
+            overrides: Overrides::default(),
         };
         if self.problems.is_empty() {
             Ok(settings)
         } else {
             Err(ConfigError {
                 problems: self.problems,
+                profile,
             })
         }
+    }
+
+    /// Whether `key` has a non-blank value.
+    fn given(&self, key: &str) -> bool {
+        self.raw
+            .get(key)
+            .is_some_and(|value| !value.trim().is_empty())
     }
 
     fn name(key: &str) -> String {
@@ -216,22 +243,21 @@ impl Validator {
         path
     }
 
-    fn database_path(&mut self, backend: Option<MemoryBackend>) -> PathBuf {
+    /// The embedded store's file, whose folder must be writable.
+    fn database_path(&mut self) -> PathBuf {
         let Some(value) = self.required("openmemory_db_path") else {
             return PathBuf::new();
         };
         let path = PathBuf::from(&value);
-        if backend == Some(MemoryBackend::Embedded) {
-            let parent = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            if let Err(error) = probe_writable(parent) {
-                self.problems.push(format!(
-                    "OPENMEMORY_DB_PATH ({value}) cannot be created: {} is not writable: {error}",
-                    parent.display()
-                ));
-            }
+        let parent = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if let Err(error) = probe_writable(parent) {
+            self.problems.push(format!(
+                "OPENMEMORY_DB_PATH ({value}) cannot be created: {} is not writable: {error}",
+                parent.display()
+            ));
         }
         path
     }
