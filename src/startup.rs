@@ -21,6 +21,7 @@ use crate::inbound::http::post_call::{remove_staging_leftovers, PostCallSettings
 use crate::inbound::http::state::{AppState, WebhookKeys};
 use crate::inbound::http::HttpServer;
 use crate::outbound::cached_blob_store::CachedBlobStore;
+use crate::outbound::data_folder_lock::DataFolderLock;
 use crate::outbound::disk_blob_store::DiskBlobStore;
 use crate::outbound::embedded::EmbeddedMemoryStore;
 use crate::outbound::openmemory::OpenMemoryStore;
@@ -185,6 +186,8 @@ pub struct Started {
     pub server: HttpServer,
     pub worker: IngestionWorker,
     pub state: Arc<AppState>,
+    /// The data folder is this process's until this is dropped.
+    pub lock: DataFolderLock,
 }
 
 /// Builds and checks every adapter, binds `HOST:PORT` and starts the ingestion worker.
@@ -193,6 +196,7 @@ pub struct Started {
 /// When an adapter cannot be built, the memory store works against us, or the address cannot be
 /// bound.
 pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
+    let lock = DataFolderLock::acquire(&settings.payload_storage_path)?;
     let service = build(settings).await?;
     require_compatible_memory_store(service.state.memory_store.as_ref()).await?;
     match remove_staging_leftovers(&service.state.post_call) {
@@ -213,6 +217,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
         server,
         worker: IngestionWorker::start(service.ingest),
         state: service.state,
+        lock,
     })
 }
 
@@ -226,11 +231,18 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             settings.overrides.describe()
         );
     }
-    let Started { server, worker, .. } = start(&settings).await?;
+    let Started {
+        server,
+        worker,
+        lock,
+        ..
+    } = start(&settings).await?;
+    tracing::debug!(lock = %lock.path().display(), "the data folder is locked for this process");
     let local = server.local_addr();
     tracing::info!(address = %local, docs = %format!("http://{local}/docs"), "listening");
     let served = server.run_until(shutdown_signal()).await;
     worker.stop(WORKER_STOP_GRACE).await;
+    drop(lock);
     served.context("the server stopped with an error")?;
     tracing::info!("stopped");
     Ok(())
@@ -271,6 +283,7 @@ pub async fn check(settings: Settings) -> anyhow::Result<()> {
 /// `replay`: learns again from archived transcriptions; what was already learnt is not repeated.
 pub async fn replay(settings: Settings, target: ReplayTarget) -> anyhow::Result<()> {
     init_tracing(settings.log_format);
+    let _lock = DataFolderLock::acquire(&settings.payload_storage_path)?;
     let service = build(&settings).await?;
     require_compatible_memory_store(service.state.memory_store.as_ref()).await?;
     let stop = CancellationToken::new();

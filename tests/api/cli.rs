@@ -167,3 +167,30 @@ fn replay_refuses_an_unsafe_conversation_id() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("conversation id \"../etc\""));
 }
+
+#[test]
+fn a_second_server_or_a_replay_on_the_data_folder_of_a_running_server_is_refused() {
+    let data = tempfile::tempdir().unwrap();
+    let running = crate::service_process::ServiceProcess::start_dev(data.path(), &[]);
+
+    for command in [vec!["--dev", "serve"], vec!["--dev", "replay", "--all"]] {
+        let output = caller_memory(data.path())
+            .env("PORT", "0")
+            .args(&command)
+            .output()
+            .unwrap();
+        assert!(
+            !output.status.success(),
+            "{command:?} ran beside the server"
+        );
+        let message = String::from_utf8_lossy(&output.stderr);
+        assert!(message.contains(".dev-data/payloads"), "{message}");
+        assert!(
+            message.contains("in use by another caller-memory process"),
+            "{message}"
+        );
+    }
+
+    running.stop();
+    succeeds(caller_memory(data.path()).args(["--dev", "replay", "--all"]));
+}

@@ -64,7 +64,7 @@ fn pack(text: &str, budget: usize, levels: &[&[char]], pieces: &mut Vec<String>)
         return;
     };
     let mut current = String::new();
-    for unit in text.split_inclusive(*separators) {
+    for unit in units(text, separators) {
         let unit = unit.trim();
         if unit.is_empty() {
             continue;
@@ -93,6 +93,27 @@ fn pack(text: &str, budget: usize, levels: &[&[char]], pieces: &mut Vec<String>)
     if !current.is_empty() {
         pieces.push(current);
     }
+}
+
+/// `text` cut after each separator that ends a word (a space, or punctuation followed by
+/// whitespace or the end), so that `10:30`, `2.5` or `a,b` stay whole.
+fn units<'a>(text: &'a str, separators: &[char]) -> Vec<&'a str> {
+    let mut units = Vec::new();
+    let mut start = 0;
+    let mut chars = text.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        let ends_word =
+            c.is_whitespace() || chars.peek().is_none_or(|(_, next)| next.is_whitespace());
+        if separators.contains(&c) && ends_word {
+            let end = at + c.len_utf8();
+            units.push(&text[start..end]);
+            start = end;
+        }
+    }
+    if start < text.len() {
+        units.push(&text[start..]);
+    }
+    units
 }
 
 fn cut(word: &str, budget: usize, pieces: &mut Vec<String>) {
@@ -126,6 +147,23 @@ mod tests {
     fn sentences_stay_whole_when_they_fit() {
         let pieces = split("One two. Three four five. Six.", 20);
         assert_eq!(pieces, ["One two.", "Three four five.", "Six."]);
+    }
+
+    #[test]
+    fn times_decimals_and_lists_without_spaces_are_not_cut() {
+        let pieces = split("We said 10:30, or 2.5 hours. Then a,b,c.", 12);
+        assert!(
+            pieces.iter().any(|piece| piece.contains("10:30")),
+            "{pieces:?}"
+        );
+        assert!(
+            pieces.iter().any(|piece| piece.contains("2.5")),
+            "{pieces:?}"
+        );
+        assert!(
+            pieces.iter().any(|piece| piece.contains("a,b,c.")),
+            "{pieces:?}"
+        );
     }
 
     #[test]
