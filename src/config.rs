@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::core::FirstMessageTemplate;
 pub use secret::Secret;
 use validator::Validator;
 
@@ -112,7 +113,9 @@ pub struct Settings {
     pub host: IpAddr,
     pub port: u16,
     pub log_format: LogFormat,
-    pub first_message_template: String,
+    /// Parsed when the configuration is validated, so that a misspelt placeholder stops the
+    /// start, not a call.
+    pub first_message_template: FirstMessageTemplate,
     pub first_message_override: bool,
     pub greeting_deadline: Duration,
     pub search_timeout: Duration,

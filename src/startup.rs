@@ -14,7 +14,6 @@ use crate::config::{LogFormat, MemoryBackend, Profile, Settings};
 use crate::core::ports::{BlobStore, Clock, MemoryStore, MemoryStoreError};
 use crate::core::use_cases::ingest_call::{IngestCall, ReplayTarget};
 use crate::core::use_cases::{FirstMessagePolicy, GreetCaller, SearchMemories};
-use crate::core::FirstMessageTemplate;
 use crate::inbound::elevenlabs::parse_transcription;
 use crate::inbound::http::health::Readiness;
 use crate::inbound::http::post_call::{remove_staging_leftovers, PostCallSettings};
@@ -119,9 +118,9 @@ fn first_message_policy(settings: &Settings) -> anyhow::Result<FirstMessagePolic
     if !settings.first_message_override {
         return Ok(FirstMessagePolicy::AgentDefault);
     }
-    let template = FirstMessageTemplate::parse(&settings.first_message_template)
-        .context("FIRST_MESSAGE_TEMPLATE is not usable")?;
-    Ok(FirstMessagePolicy::Personalised(template))
+    Ok(FirstMessagePolicy::Personalised(
+        settings.first_message_template.clone(),
+    ))
 }
 
 /// Refuses to go on with a memory store that works against us (wrong key, no per-caller

@@ -133,15 +133,22 @@ impl Validator {
         self.required(key).unwrap_or_default()
     }
 
-    /// The template text, checked now so that a misspelt placeholder stops the start, not a call.
-    fn first_message_template(&mut self) -> String {
+    /// The template, parsed now so that a misspelt placeholder stops the start, not a call. An
+    /// unusable one is replaced by the default after its problem is recorded (the settings are
+    /// then refused anyway).
+    fn first_message_template(&mut self) -> FirstMessageTemplate {
         let template = self.text("first_message_template");
-        if let (false, Err(problem)) = (template.is_empty(), FirstMessageTemplate::parse(&template))
-        {
-            self.problems
-                .push(format!("FIRST_MESSAGE_TEMPLATE is not usable: {problem}"));
+        match FirstMessageTemplate::parse(&template) {
+            Ok(parsed) => parsed,
+            Err(problem) => {
+                if !template.is_empty() {
+                    self.problems
+                        .push(format!("FIRST_MESSAGE_TEMPLATE is not usable: {problem}"));
+                }
+                FirstMessageTemplate::parse("Hi, welcome back!")
+                    .expect("a template without placeholders always parses")
+            }
         }
-        template
     }
 
     fn secret(&mut self, key: &str) -> Secret {

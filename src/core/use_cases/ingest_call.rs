@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::core::ports::{BlobStore, BlobStoreError, Clock, MemoryStore, MemoryStoreError};
 use crate::core::{AddOutcome, CompletedCall, ConversationId, NewMemory, ParseTranscription};
-use records::{Folder, PendingMarker, TRANSCRIPTION_SUFFIX};
+use records::{Folder, PendingMarker};
 use retry::{pause, ShutDown};
 
 pub use crate::core::ports::IngestionCounts;

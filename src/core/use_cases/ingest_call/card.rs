@@ -37,7 +37,7 @@ pub(super) async fn record_call(
         let (mut card, condition) = match blobs.get(&key).await? {
             None => (ProfileCard::default(), PutCondition::IfAbsent),
             Some(blob) => {
-                let card = serde_json::from_slice(&blob.bytes)
+                let card = ProfileCard::decode(&blob.bytes)
                     .map_err(|error| CardError::Unreadable(caller.clone(), error))?;
                 (card, PutCondition::IfVersion(blob.version))
             }

@@ -18,16 +18,14 @@ use chrono::{DateTime, Utc};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::core::ports::{BlobKey, BlobStore, BlobStoreError, PutCondition};
+use crate::core::use_cases::archive_post_call::ArchivedPayload;
 use crate::core::{ConversationId, STATE_PREFIX};
 
-/// Where a conversation's archived transcription is: `{id}/{id}_transcription.json`.
+/// Where a conversation's archived transcription is (the archive decides:
+/// [`ArchivedPayload::key`]).
 pub fn transcription_key(conversation: &ConversationId) -> BlobKey {
-    key(&format!(
-        "{conversation}/{conversation}{TRANSCRIPTION_SUFFIX}"
-    ))
+    ArchivedPayload::Transcription.key(conversation)
 }
-
-pub(super) const TRANSCRIPTION_SUFFIX: &str = "_transcription.json";
 
 /// The folders of the ingestion state, each holding one `{id}.json` per conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

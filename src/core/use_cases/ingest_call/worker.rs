@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 use super::records::{
     self, FailedMarker, Folder, IngestionRecord, IngestionStatus, NotStoredMarker,
 };
-use super::{transcription_key, IngestCall, IngestError, IngestOutcome, TRANSCRIPTION_SUFFIX};
+use super::{transcription_key, IngestCall, IngestError, IngestOutcome};
 use crate::core::ports::{BlobStoreError, IngestionCounts};
 use crate::core::ConversationId;
 
@@ -143,7 +143,6 @@ impl IngestCall {
         let keys = self.blobs.list("").await?;
         Ok(keys
             .iter()
-            .filter(|key| key.as_str().ends_with(TRANSCRIPTION_SUFFIX))
             .filter_map(|key| {
                 let folder = key.as_str().split('/').next()?;
                 let conversation = ConversationId::parse(folder).ok()?;
