@@ -139,9 +139,9 @@ impl OpenMemoryStore {
         };
         let answer: QueryResponse = self
             .api
-            .post_within(&["memory", "query"], &probe, Some(PROBE_TIMEOUT))
+            .post_telling_if_sent(&["memory", "query"], &probe, Some(PROBE_TIMEOUT))
             .await
-            .map_err(explain_check_failure)?;
+            .map_err(|failure| explain_check_failure(failure.error))?;
         if !answer.matches.is_empty() {
             return Err(MemoryStoreError::Incompatible(
                 "openmemory returned memories for a user that never stored any, so it does not \

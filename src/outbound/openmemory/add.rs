@@ -168,7 +168,7 @@ async fn add_now(api: &Api, memory: &NewMemory) -> Result<AddOutcome, PostFailur
     for attempt in 0..=DISTINGUISHING_ATTEMPTS {
         let content = mark(memory, attempt);
         let answer: AddResponse = api
-            .post_telling_if_sent(&["memory", "add"], &request(memory, &content))
+            .post_telling_if_sent(&["memory", "add"], &request(memory, &content), None)
             .await?;
         if !answer.deduplicated {
             return Ok(if attempt == 0 {

@@ -39,6 +39,12 @@ pub(super) struct PostFailure {
     pub maybe_received: bool,
 }
 
+impl From<PostFailure> for MemoryStoreError {
+    fn from(failure: PostFailure) -> Self {
+        failure.error
+    }
+}
+
 /// The server answered with an error: the answer is the outcome.
 impl From<MemoryStoreError> for PostFailure {
     fn from(error: MemoryStoreError) -> Self {
@@ -104,32 +110,13 @@ impl Api {
         segments: &[&str],
         body: &impl Serialize,
     ) -> Result<T, MemoryStoreError> {
-        self.post_within(segments, body, None).await
+        Ok(self.post_telling_if_sent(segments, body, None).await?)
     }
 
-    /// [`Api::post`] giving up after `timeout` instead of the client's timeout, when given.
-    pub async fn post_within<T: DeserializeOwned>(
-        &self,
-        segments: &[&str],
-        body: &impl Serialize,
-        timeout: Option<Duration>,
-    ) -> Result<T, MemoryStoreError> {
-        self.send_post(segments, body, timeout)
-            .await
-            .map_err(|failure| failure.error)
-    }
-
-    /// [`Api::post`], telling apart a failure where the server may still act on the request (it
-    /// timed out or the connection broke after sending) from one where it certainly will not.
+    /// [`Api::post`], giving up after `timeout` instead of the client's timeout when given, and
+    /// telling apart a failure where the server may still act on the request (it timed out or
+    /// the connection broke after sending) from one where it certainly will not.
     pub async fn post_telling_if_sent<T: DeserializeOwned>(
-        &self,
-        segments: &[&str],
-        body: &impl Serialize,
-    ) -> Result<T, PostFailure> {
-        self.send_post(segments, body, None).await
-    }
-
-    async fn send_post<T: DeserializeOwned>(
         &self,
         segments: &[&str],
         body: &impl Serialize,
@@ -164,13 +151,16 @@ impl Api {
         url.query_pairs_mut()
             .append_pair("l", &limit.to_string())
             .append_pair("u", &offset.to_string());
-        let response = self
-            .client
+        parse(success(self.get(url).await?).await?).await
+    }
+
+    /// GETs `url`; any answer is returned, whatever its status.
+    async fn get(&self, url: Url) -> Result<Response, MemoryStoreError> {
+        self.client
             .get(url)
             .send()
             .await
-            .map_err(|error| self.transport_error(&error))?;
-        parse(success(response).await?).await
+            .map_err(|error| self.transport_error(&error))
     }
 
     /// `GET /health`, which needs no key, within `timeout`.
@@ -195,12 +185,7 @@ impl Api {
         let mut url = self.url(&["memory", id]);
         url.query_pairs_mut()
             .append_pair("user_id", caller.as_e164());
-        let response = self
-            .client
-            .get(url)
-            .send()
-            .await
-            .map_err(|error| self.transport_error(&error))?;
+        let response = self.get(url).await?;
         let status = response.status();
         if status == StatusCode::NOT_FOUND {
             return Ok(Ownership::NotOwn);

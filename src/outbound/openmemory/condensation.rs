@@ -41,7 +41,7 @@ pub(super) async fn condenses(api: &Api, timeout: Duration) -> Result<bool, Memo
         },
     };
     let added: AddResponse = api
-        .post_within(&["memory", "add"], &request, Some(timeout))
+        .post_telling_if_sent(&["memory", "add"], &request, Some(timeout))
         .await?;
     let probe_user = CallerId::parse(CONDENSATION_PROBE_USER_ID)
         .map_err(|error| MemoryStoreError::Unknown(anyhow::anyhow!("{error}")))?;
