@@ -1,4 +1,4 @@
-//! Typed, validated configuration (ARCHITECTURE section 6).
+//! Typed, validated configuration.
 //!
 //! Loading never stops at the first problem: every missing or invalid variable is collected and
 //! reported at once, before the service listens.

@@ -13,6 +13,9 @@
 //! memory past it), one read scoped to the caller (`GET /memory/:id?user_id=`) recovers the same
 //! fields from the metadata stored with it.
 //!
+//! Recordings of real servers are cited by name, such as `exchanges-legacy/l61`; they are in
+//! `tests/api/support/fake_openmemory/recordings/`.
+//!
 //! How deduplication is handled: see [`add`]. Every add ends in an explicit [`AddOutcome`],
 //! logged with the caller masked.
 

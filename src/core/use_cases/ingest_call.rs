@@ -1,4 +1,4 @@
-//! Learning from a finished call (ARCHITECTURE sections 3 and 4).
+//! Learning from a finished call.
 //!
 //! The post-call webhook archives the transcription and calls [`IngestCall::schedule`], which
 //! durably records a pending marker and wakes the background worker ([`IngestCall::run`]); the

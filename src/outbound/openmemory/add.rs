@@ -2,7 +2,7 @@
 //!
 //! Before storing, the server looks for a memory with the same token-set hash among all users'
 //! memories and, when it finds one, answers `deduplicated: true` with that memory's id and stores
-//! nothing (LEGACY.md section 5.3; exchanges-legacy/l63, l67, l69, l71, l74). So a deduplicated
+//! nothing (exchanges-legacy/l63, l67, l69, l71, l74). So a deduplicated
 //! answer is checked with a read scoped to the caller (l64 vs l33):
 //! - the caller's own memory with the same conversation and key: a repeated delivery,
 //!   [`AddOutcome::AlreadyStored`];

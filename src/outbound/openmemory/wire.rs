@@ -1,4 +1,4 @@
-//! OpenMemory's JSON, as the legacy servers send and accept it (LEGACY.md section 3).
+//! OpenMemory's JSON, as the legacy servers send and accept it.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,6 +1,6 @@
 //! A fake OpenMemory server: a real HTTP server on 127.0.0.1 that reproduces the recorded
 //! behaviour of both server generations that matters to a per-caller client (see
-//! `contracts/openmemory/`, each behaviour names its recording).
+//! `recordings/`, each behaviour names its recording).
 //!
 //! ```ignore
 //! let fake = FakeOpenMemory::start(FakeMode::Legacy).await;
@@ -30,9 +30,9 @@ use url::Url;
 /// Which server generation to imitate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FakeMode {
-    /// Trusts `user_id` from the request (LEGACY.md, commit 1d38638).
+    /// Trusts `user_id` from the request (commit 1d38638 and earlier).
     Legacy,
-    /// Derives the user from the key; any other `user_id` is 403 `tenant_mismatch` (API.md).
+    /// Derives the user from the key; any other `user_id` is 403 `tenant_mismatch`.
     Newest,
 }
 

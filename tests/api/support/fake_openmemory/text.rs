@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-/// Content longer than this is condensed (LEGACY.md section 3, `OM_SUMMARY_MAX_LENGTH`).
+/// Content longer than this is condensed (the server's `OM_SUMMARY_MAX_LENGTH`).
 const CONDENSE_ABOVE_CHARS: usize = 200;
 
 /// The canonical token set: lower-cased, synonyms folded (like/love/enjoy -> prefer), lightly
