@@ -53,8 +53,6 @@ pub enum ScheduleError {
     /// The pending marker could not be stored; the webhook should fail so that it is retried.
     #[error("the pending ingestion could not be recorded: {0}")]
     Storage(#[from] BlobStoreError),
-    #[error(transparent)]
-    Unknown(anyhow::Error),
 }
 
 /// Why the ingestion of a conversation stopped before it was resolved. Its pending marker stays,
@@ -67,8 +65,6 @@ pub enum IngestError {
     /// The blob store failed while reading the call or recording progress.
     #[error("ingestion state could not be read or written: {0}")]
     Storage(#[from] BlobStoreError),
-    #[error(transparent)]
-    Unknown(anyhow::Error),
 }
 
 /// How the ingestion of a conversation was resolved.

@@ -110,10 +110,12 @@ pub enum SearchDataError {
     /// `X-Api-Key` is missing or wrong.
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>),
-    /// The body is larger than 64 KiB (`payload_too_large`).
+    /// The body is larger than 64 KiB (`payload_too_large`). Answered by the body limit before
+    /// the operation runs; listed so that the documentation shows it.
     #[oai(status = 413)]
     PayloadTooLarge(Json<ErrorBody>),
-    /// The body is not sent as `application/json` (`unsupported_media_type`).
+    /// The body is not sent as `application/json` (`unsupported_media_type`). Answered by the
+    /// framework before the operation runs; listed so that the documentation shows it.
     #[oai(status = 415)]
     UnsupportedMediaType(Json<ErrorBody>),
 }

@@ -36,8 +36,6 @@ pub enum ReplayError {
     NotArchived(ConversationId),
     #[error("the archive could not be read or written: {0}")]
     Storage(#[from] BlobStoreError),
-    #[error(transparent)]
-    Unknown(anyhow::Error),
 }
 
 impl IngestCall {
@@ -131,7 +129,6 @@ impl IngestCall {
                     break;
                 }
                 Err(IngestError::Storage(error)) => return Err(error.into()),
-                Err(IngestError::Unknown(error)) => return Err(ReplayError::Unknown(error)),
             }
         }
         Ok(report)
