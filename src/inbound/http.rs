@@ -75,7 +75,6 @@ pub fn endpoint(state: Arc<AppState>) -> impl Endpoint {
         .at("/openapi.yaml", service.spec_endpoint_yaml())
         .nest("/", service)
         .data(state)
-        .around(body_limit::limit_small_bodies)
         .catch_all_error(error::framework_error_to_json)
         .around(request_trace::trace_request)
 }

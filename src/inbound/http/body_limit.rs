@@ -1,36 +1,37 @@
 //! A cap on the bodies of the small JSON webhooks, so that nobody can make the service buffer a
-//! huge body in memory. Post-call is left out: it streams to disk under its own limit
-//! (`MAX_BODY_BYTES`).
+//! huge body in memory. Each operation that buffers its body opts in with
+//! `#[oai(transform = "small_bodies")]`; post-call does not: it streams to disk under its own
+//! limit (`MAX_BODY_BYTES`). So where the API is mounted does not matter.
 
 use std::sync::Arc;
 
 use poem::error::ReadBodyError;
-use poem::{Body, Endpoint, IntoResponse, Request, Response, Result};
+use poem::{Body, Endpoint, EndpointExt, IntoResponse, Request, Response, Result};
 
 /// The largest body of `client-data`, `search-data` and the probes. Real requests are well under
 /// a kilobyte (a search query is at most 1,000 characters).
 pub const MAX_SMALL_BODY_BYTES: usize = 64 * 1024;
 
-/// The one route whose body may be large.
-const STREAMED_PATH: &str = "/webhook/post-call";
+/// An operation's endpoint with [`limit_small_bodies`] in front of it.
+pub fn small_bodies<E: Endpoint + 'static>(endpoint: E) -> impl Endpoint {
+    endpoint.around(limit_small_bodies)
+}
 
 /// Refuses with 413 a body over [`MAX_SMALL_BODY_BYTES`], whether or not it declares its length.
-pub async fn limit_small_bodies<E: Endpoint>(
+async fn limit_small_bodies<E: Endpoint>(
     endpoint: Arc<E>,
     mut request: Request,
 ) -> Result<Response> {
-    if request.uri().path() != STREAMED_PATH {
-        let declared = request
-            .header(poem::http::header::CONTENT_LENGTH)
-            .and_then(|length| length.parse::<u64>().ok());
-        if declared.is_some_and(|length| length > MAX_SMALL_BODY_BYTES as u64) {
-            return Err(ReadBodyError::PayloadTooLarge.into());
-        }
-        let body = request
-            .take_body()
-            .into_bytes_limit(MAX_SMALL_BODY_BYTES)
-            .await?;
-        request.set_body(Body::from_bytes(body));
+    let declared = request
+        .header(poem::http::header::CONTENT_LENGTH)
+        .and_then(|length| length.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_SMALL_BODY_BYTES as u64) {
+        return Err(ReadBodyError::PayloadTooLarge.into());
     }
+    let body = request
+        .take_body()
+        .into_bytes_limit(MAX_SMALL_BODY_BYTES)
+        .await?;
+    request.set_body(Body::from_bytes(body));
     Ok(endpoint.call(request).await?.into_response())
 }

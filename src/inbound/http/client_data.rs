@@ -9,6 +9,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use crate::core::use_cases::Greeting;
 use crate::core::{mask_phone_number, AgentId, CallerId};
 use crate::inbound::http::auth::ClientDataKey;
+use crate::inbound::http::body_limit::small_bodies;
 use crate::inbound::http::error::ErrorBody;
 use crate::inbound::http::state::AppState;
 use crate::inbound::http::ApiTags;
@@ -139,7 +140,8 @@ impl ClientDataApi {
     #[oai(
         path = "/webhook/client-data",
         method = "post",
-        operation_id = "client_data"
+        operation_id = "client_data",
+        transform = "small_bodies"
     )]
     async fn client_data(
         &self,

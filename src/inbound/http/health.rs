@@ -7,6 +7,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use crate::core::ports::IngestionCounts;
+use crate::inbound::http::body_limit::small_bodies;
 use crate::inbound::http::state::AppState;
 use crate::inbound::http::ApiTags;
 
@@ -58,7 +59,12 @@ impl HealthApi {
     /// Liveness
     ///
     /// Answers 200 as long as the process serves requests; checks no backend.
-    #[oai(path = "/health", method = "get", operation_id = "health")]
+    #[oai(
+        path = "/health",
+        method = "get",
+        operation_id = "health",
+        transform = "small_bodies"
+    )]
     async fn health(&self) -> LiveResponse {
         LiveResponse::Ok(Json(HealthStatus {
             status: "ok".into(),
@@ -75,7 +81,12 @@ impl HealthApi {
     /// Checks every backend (memory store, payload storage) and answers 503 with the reasons
     /// when one is not ready. Also tells how many archived calls are waiting to be learnt from
     /// and how many failed.
-    #[oai(path = "/ready", method = "get", operation_id = "ready")]
+    #[oai(
+        path = "/ready",
+        method = "get",
+        operation_id = "ready",
+        transform = "small_bodies"
+    )]
     async fn ready(&self, state: Data<&Arc<AppState>>) -> ReadyResponse {
         let readiness = Readiness::assess(&state).await;
         let body = HealthStatus {

@@ -10,6 +10,7 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use crate::core::use_cases::MemorySearchStatus;
 use crate::core::ConversationId;
 use crate::inbound::http::auth::SearchDataKey;
+use crate::inbound::http::body_limit::small_bodies;
 use crate::inbound::http::error::ErrorBody;
 use crate::inbound::http::state::AppState;
 use crate::inbound::http::ApiTags;
@@ -133,7 +134,8 @@ impl SearchDataApi {
     #[oai(
         path = "/webhook/search-data",
         method = "post",
-        operation_id = "search_data"
+        operation_id = "search_data",
+        transform = "small_bodies"
     )]
     async fn search_data(
         &self,
