@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Load figures for the ring-time greeting and the mid-call search (ARCHITECTURE section 10):
+# Load figures for the ring-time greeting and the mid-call search:
 #   client-data p50/p99 at a fixed 1,000 requests/s, client-data maximum sustained rate, and
 #   search-data p50/p99, against the release binary with the dev profile (embedded backend); first
 #   the cost of metrics: client-data's maximum rate with metrics on and with METRICS_ENABLED=false,

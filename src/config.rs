@@ -1,4 +1,4 @@
-//! Typed, validated configuration (ARCHITECTURE section 6).
+//! Typed, validated configuration.
 //!
 //! Loading never stops at the first problem: every missing or invalid variable is collected and
 //! reported at once, before the service listens.
@@ -15,11 +15,15 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::core::FirstMessageTemplate;
 pub use edge::{EdgeSettings, ELEVENLABS_SOURCE_PRESETS};
 pub use secret::Secret;
 use validator::Validator;
 
-/// The variables every deployment must set.
+/// The variables without a default. Each is required only where the chosen configuration uses it
+/// (see `Validator::settings`): the webhook keys and `PAYLOAD_STORAGE_PATH` always;
+/// `OPENMEMORY_KEY` and `OPENMEMORY_PORT` (unless `OPENMEMORY_URL` is set) with the OpenMemory
+/// backend; `OPENMEMORY_DB_PATH` with the embedded one.
 pub const REQUIRED_KEYS: &[&str] = &[
     "elevenlabs_post_call_key",
     "elevenlabs_client_data_key",
@@ -30,8 +34,10 @@ pub const REQUIRED_KEYS: &[&str] = &[
     "payload_storage_path",
 ];
 
-/// The variables with defaults (in `config/default.toml` or derived from others).
+/// The variables with defaults (in `config/default.toml` or derived from others), or not needed
+/// by any command (`ELEVENLABS_API_KEY`, for the tool-creation example only).
 pub const OPTIONAL_KEYS: &[&str] = &[
+    "elevenlabs_api_key",
     "memory_backend",
     "openmemory_url",
     "host",
@@ -96,6 +102,25 @@ impl MemoryBackend {
     }
 }
 
+impl fmt::Display for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Profile::Standard => "standard",
+            Profile::Dev => "dev",
+        })
+    }
+}
+
+/// As `MEMORY_BACKEND` spells it.
+impl fmt::Display for MemoryBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            MemoryBackend::OpenMemory => "openmemory",
+            MemoryBackend::Embedded => "embedded",
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Pretty,
@@ -120,7 +145,9 @@ pub struct Settings {
     pub host: IpAddr,
     pub port: u16,
     pub log_format: LogFormat,
-    pub first_message_template: String,
+    /// Parsed when the configuration is validated, so that a misspelt placeholder stops the
+    /// start, not a call.
+    pub first_message_template: FirstMessageTemplate,
     pub first_message_override: bool,
     pub greeting_deadline: Duration,
     pub search_timeout: Duration,
@@ -139,6 +166,9 @@ pub struct Settings {
     /// Where `/metrics` is served instead of the main port; `None` for the main port.
     pub metrics_address: Option<SocketAddr>,
     pub embedding: EmbeddingSettings,
+    /// Where values came from other than the built-in defaults and the profile, for the dev
+    /// profile to say at start (a `.env` file silently overriding its keys surprised users).
+    pub overrides: Overrides,
 }
 
 /// Where sentence embeddings come from (see the README's section on embeddings).
@@ -156,27 +186,63 @@ pub struct EmbeddingSettings {
     pub query_budget: Duration,
 }
 
+/// The variables taken from a `.env` file and from the environment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// The `.env` file read, if one was, and the variables taken from it (upper case).
+    pub env_file: Option<(PathBuf, Vec<String>)>,
+    /// Variables taken from the process environment (upper case).
+    pub environment: Vec<String>,
+}
+
+impl Overrides {
+    /// One line saying where the dev profile's values came from.
+    pub fn describe(&self) -> String {
+        let mut parts = vec!["defaults and config/dev.toml".to_owned()];
+        if let Some((path, keys)) = &self.env_file {
+            parts.push(format!("{} from {}", keys.join(", "), path.display()));
+        }
+        if !self.environment.is_empty() {
+            parts.push(format!(
+                "{} from the environment",
+                self.environment.join(", ")
+            ));
+        }
+        parts.join("; ")
+    }
+}
+
 /// Everything wrong with the configuration, one line per variable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
     pub problems: Vec<String>,
+    /// The profile that was loaded: the advice differs.
+    pub profile: Profile,
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let count = self.problems.len();
+        let plural = if count == 1 { "" } else { "s" };
         writeln!(
             f,
-            "the configuration is not usable ({} problems):",
-            self.problems.len()
+            "the configuration is not usable ({count} problem{plural}):"
         )?;
         for problem in &self.problems {
             writeln!(f, "  - {problem}")?;
         }
-        write!(
-            f,
-            "set these variables in the environment or in a .env file (see README.md), \
-             or run with --dev for a local development setup"
-        )
+        match self.profile {
+            Profile::Standard => write!(
+                f,
+                "set these variables in the environment or in a .env file (see README.md), \
+                 or run with --dev for a local development setup"
+            ),
+            Profile::Dev => write!(
+                f,
+                "the dev profile's values are overridden by the environment or a .env file; \
+                 fix or remove those variables (see README.md)"
+            ),
+        }
     }
 }
 
@@ -189,10 +255,14 @@ impl Settings {
     }
 
     pub fn load_with_env_file(profile: Profile, env_file: &Path) -> Result<Self, ConfigError> {
-        let raw = sources::collect(profile, env_file).map_err(|problem| ConfigError {
-            problems: vec![problem],
-        })?;
-        Validator::new(raw).settings(profile)
+        let (raw, overrides) =
+            sources::collect(profile, env_file).map_err(|problem| ConfigError {
+                problems: vec![problem],
+                profile,
+            })?;
+        let mut settings = Validator::new(raw).settings(profile)?;
+        settings.overrides = overrides;
+        Ok(settings)
     }
 
     /// Validates `values` (variable names in either case, such as `PAYLOAD_STORAGE_PATH`) over
@@ -217,10 +287,11 @@ impl Settings {
             }
         }
         if !problems.is_empty() {
-            return Err(ConfigError { problems });
+            return Err(ConfigError { problems, profile });
         }
         let raw = sources::collect_given(profile, given).map_err(|problem| ConfigError {
             problems: vec![problem],
+            profile,
         })?;
         Validator::new(raw).settings(profile)
     }

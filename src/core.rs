@@ -17,7 +17,8 @@ pub mod use_cases;
 
 pub use caller_id::{mask_phone_number, CallerId, InvalidCallerId};
 pub use completed_call::{
-    CallerCandidates, CompletedCall, ParseTranscription, Speaker, Turn, UnreadableTranscription,
+    says_something, CallerCandidates, CompletedCall, ParseTranscription, Speaker, Turn,
+    UnreadableTranscription,
 };
 pub use conversation_id::{AgentId, ConversationId, InvalidIdentifier, MAX_IDENTIFIER_LENGTH};
 pub use embedding::Embedding;

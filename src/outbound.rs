@@ -1,6 +1,7 @@
 //! Outbound adapters: implementations of the core's ports.
 
 pub mod cached_blob_store;
+pub mod data_folder_lock;
 pub mod disk_blob_store;
 pub mod elevenlabs;
 pub mod embedded;

@@ -10,13 +10,12 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
-use crate::config::{LogFormat, MemoryBackend, Settings};
+use crate::config::{LogFormat, MemoryBackend, Profile, Settings};
 use crate::core::ports::{
     BlobStore, Clock, Embedder, MemoryStore, MemoryStoreError, NoTelemetry, Telemetry,
 };
 use crate::core::use_cases::ingest_call::{IngestCall, ReplayTarget};
 use crate::core::use_cases::{FirstMessagePolicy, GreetCaller, SearchMemories};
-use crate::core::FirstMessageTemplate;
 use crate::inbound::elevenlabs::parse_transcription;
 use crate::inbound::http::health::Readiness;
 use crate::inbound::http::post_call::{remove_staging_leftovers, PostCallSettings};
@@ -25,6 +24,7 @@ use crate::inbound::http::HttpServer;
 use crate::metrics::stores::{MeasuredBlobStore, MeasuredMemoryStore};
 use crate::metrics::{BuildInfo, Metrics};
 use crate::outbound::cached_blob_store::CachedBlobStore;
+use crate::outbound::data_folder_lock::DataFolderLock;
 use crate::outbound::disk_blob_store::DiskBlobStore;
 use crate::outbound::embedded::EmbeddedMemoryStore;
 use crate::outbound::openmemory::OpenMemoryStore;
@@ -219,9 +219,9 @@ fn first_message_policy(settings: &Settings) -> anyhow::Result<FirstMessagePolic
     if !settings.first_message_override {
         return Ok(FirstMessagePolicy::AgentDefault);
     }
-    let template = FirstMessageTemplate::parse(&settings.first_message_template)
-        .context("FIRST_MESSAGE_TEMPLATE is not usable")?;
-    Ok(FirstMessagePolicy::Personalised(template))
+    Ok(FirstMessagePolicy::Personalised(
+        settings.first_message_template.clone(),
+    ))
 }
 
 /// Says at start whether search is semantic, and with which model.
@@ -299,6 +299,8 @@ pub struct Started {
     pub server: HttpServer,
     pub worker: IngestionWorker,
     pub state: Arc<AppState>,
+    /// The data folder is this process's until this is dropped.
+    pub lock: DataFolderLock,
 }
 
 /// Builds and checks every adapter, binds `HOST:PORT` and starts the ingestion worker.
@@ -307,6 +309,7 @@ pub struct Started {
 /// When an adapter cannot be built, the memory store works against us, or the address cannot be
 /// bound.
 pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
+    let lock = DataFolderLock::acquire(&settings.payload_storage_path)?;
     let service = build(settings).await?;
     require_compatible_memory_store(service.state.memory_store.as_ref()).await?;
     log_embedder(&service);
@@ -334,6 +337,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
         server,
         worker: IngestionWorker::start(service.ingest),
         state: service.state,
+        lock,
     })
 }
 
@@ -341,7 +345,19 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
 /// pending for the next start.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     init_tracing(settings.log_format);
-    let Started { server, worker, .. } = start(&settings).await?;
+    if settings.profile == Profile::Dev {
+        tracing::info!(
+            "dev profile (public dev-only keys, loopback only); values: {}",
+            settings.overrides.describe()
+        );
+    }
+    let Started {
+        server,
+        worker,
+        lock,
+        ..
+    } = start(&settings).await?;
+    tracing::debug!(lock = %lock.path().display(), "the data folder is locked for this process");
     let local = server.local_addr();
     tracing::info!(address = %local, docs = %format!("http://{local}/docs"), "listening");
     if let Some(metrics) = server.metrics_addr() {
@@ -349,6 +365,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     let served = server.run_until(shutdown_signal()).await;
     worker.stop(WORKER_STOP_GRACE).await;
+    drop(lock);
     served.context("the server stopped with an error")?;
     tracing::info!("stopped");
     Ok(())
@@ -357,11 +374,14 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
 /// `check`: reaches every configured backend and prints a readable report.
 pub async fn check(settings: Settings) -> anyhow::Result<()> {
     println!(
-        "configuration: ok ({:?} profile, {:?} memory backend, payloads in {})",
+        "configuration: ok ({} profile, {} memory backend, payloads in {})",
         settings.profile,
         settings.memory_backend,
         settings.payload_storage_path.display()
     );
+    if settings.profile == Profile::Dev {
+        println!("dev profile values: {}", settings.overrides.describe());
+    }
     let service = build(&settings).await?;
     match &service.embedder {
         Some(embedder) => println!(
@@ -375,9 +395,12 @@ pub async fn check(settings: Settings) -> anyhow::Result<()> {
     let readiness = Readiness::assess(&service.state).await;
     if let Some(counts) = readiness.ingestion {
         println!(
-            "ingestion: {} pending, {} failed",
-            counts.pending, counts.failed
+            "ingestion: {} pending, {} failed, {} memories not stored",
+            counts.pending, counts.failed, counts.not_stored
         );
+    }
+    for notice in &readiness.notices {
+        println!("backend notice: {notice}");
     }
     let mut problems = readiness.problems;
     problems.extend(check_elevenlabs_api(&settings).await);
@@ -394,6 +417,7 @@ pub async fn check(settings: Settings) -> anyhow::Result<()> {
 /// `replay`: learns again from archived transcriptions; what was already learnt is not repeated.
 pub async fn replay(settings: Settings, target: ReplayTarget) -> anyhow::Result<()> {
     init_tracing(settings.log_format);
+    let _lock = DataFolderLock::acquire(&settings.payload_storage_path)?;
     let service = build(&settings).await?;
     require_compatible_memory_store(service.state.memory_store.as_ref()).await?;
     let stop = CancellationToken::new();

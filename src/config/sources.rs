@@ -8,7 +8,7 @@ use std::path::Path;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 
-use crate::config::{all_keys, Profile};
+use crate::config::{all_keys, Overrides, Profile};
 
 const DEFAULTS: &str = include_str!("../../config/default.toml");
 const DEV_PROFILE: &str = include_str!("../../config/dev.toml");
@@ -16,12 +16,29 @@ const DEV_PROFILE: &str = include_str!("../../config/dev.toml");
 /// Every configured key (lower case) with its value as text.
 pub type RawValues = BTreeMap<String, String>;
 
-/// Merges every source into one map of raw text values.
-pub fn collect(profile: Profile, env_file: &Path) -> Result<RawValues, String> {
+/// Merges every source into one map of raw text values, and says which variables came from the
+/// `.env` file and from the environment.
+pub fn collect(profile: Profile, env_file: &Path) -> Result<(RawValues, Overrides), String> {
+    let from_file = read_env_file(env_file)?;
+    let environment = Env::raw().only(&all_keys());
+    let from_environment: Vec<String> = environment
+        .iter()
+        .map(|(key, _)| key.as_str().to_ascii_uppercase())
+        .collect();
+    let overrides = Overrides {
+        env_file: (env_file.exists()).then(|| {
+            let keys = from_file
+                .keys()
+                .map(|key| key.to_ascii_uppercase())
+                .collect();
+            (env_file.to_path_buf(), keys)
+        }),
+        environment: from_environment,
+    };
     let figment = defaults(profile)
-        .merge(Serialized::defaults(read_env_file(env_file)?))
-        .merge(Env::raw().only(&all_keys()));
-    extract(figment)
+        .merge(Serialized::defaults(from_file))
+        .merge(environment);
+    Ok((extract(figment)?, overrides))
 }
 
 /// The profile's defaults with `values` (lower-case keys) over them; neither the environment

@@ -10,7 +10,6 @@ const ALL_REQUIRED: &[(&str, &str)] = &[
     ("ELEVENLABS_SEARCH_DATA_KEY", "search"),
     ("OPENMEMORY_KEY", "om"),
     ("OPENMEMORY_PORT", "8765"),
-    ("OPENMEMORY_DB_PATH", "data/memory.sqlite3"),
     ("PAYLOAD_STORAGE_PATH", "data/payloads"),
 ];
 
@@ -31,7 +30,68 @@ fn every_missing_variable_is_named_in_one_message() {
                 "{key} not named in {message}"
             );
         }
-        assert_eq!(error.problems.len(), 7);
+        assert_eq!(error.problems.len(), 6);
+        assert!(message.contains("(6 problems)"), "{message}");
+        for unused in ["ELEVENLABS_API_KEY", "OPENMEMORY_DB_PATH"] {
+            assert!(!message.contains(unused), "{unused} required: {message}");
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn only_what_the_chosen_backend_uses_is_required() {
+    Jail::expect_with(|jail| {
+        for (key, value) in [
+            ("ELEVENLABS_POST_CALL_KEY", "post"),
+            ("ELEVENLABS_CLIENT_DATA_KEY", "client"),
+            ("ELEVENLABS_SEARCH_DATA_KEY", "search"),
+            ("PAYLOAD_STORAGE_PATH", "data/payloads"),
+        ] {
+            jail.set_env(key, value);
+        }
+        jail.set_env("MEMORY_BACKEND", "embedded");
+        let error = Settings::load(Profile::Standard).unwrap_err();
+        assert_eq!(error.problems, ["OPENMEMORY_DB_PATH is missing"]);
+        assert!(error.to_string().contains("(1 problem)"), "{error}");
+
+        jail.set_env("OPENMEMORY_DB_PATH", "data/memory.sqlite3");
+        let embedded = Settings::load(Profile::Standard).unwrap();
+        assert_eq!(embedded.elevenlabs_api_key.map(|_| ()), None);
+
+        jail.set_env("MEMORY_BACKEND", "openmemory");
+        jail.set_env("OPENMEMORY_URL", "http://memory.internal:8080/");
+        let error = Settings::load(Profile::Standard).unwrap_err();
+        assert_eq!(error.problems, ["OPENMEMORY_KEY is missing"]);
+        jail.set_env("OPENMEMORY_KEY", "om");
+        Settings::load(Profile::Standard).expect("no OPENMEMORY_PORT needed with OPENMEMORY_URL");
+        Ok(())
+    });
+}
+
+#[test]
+fn dev_profile_errors_do_not_advise_running_with_dev() {
+    Jail::expect_with(|jail| {
+        jail.set_env("PORT", "not-a-port");
+        let message = Settings::load(Profile::Dev).unwrap_err().to_string();
+        assert!(message.contains("(1 problem)"), "{message}");
+        assert!(!message.contains("run with --dev"), "{message}");
+        Ok(())
+    });
+}
+
+#[test]
+fn the_dev_profile_says_which_values_a_dot_env_file_and_the_environment_replaced() {
+    Jail::expect_with(|jail| {
+        jail.create_file(".env", "ELEVENLABS_CLIENT_DATA_KEY=from-the-file\n")?;
+        jail.set_env("PORT", "9001");
+        let settings = Settings::load(Profile::Dev).unwrap();
+        let said = settings.overrides.describe();
+        assert!(
+            said.contains("ELEVENLABS_CLIENT_DATA_KEY from .env"),
+            "{said}"
+        );
+        assert!(said.contains("PORT from the environment"), "{said}");
         Ok(())
     });
 }

@@ -9,7 +9,7 @@ use url::Url;
 
 use crate::config::sources::RawValues;
 use crate::config::{
-    ConfigError, EmbeddingSettings, LogFormat, MemoryBackend, Profile, Secret, Settings,
+    ConfigError, EmbeddingSettings, LogFormat, MemoryBackend, Overrides, Profile, Secret, Settings,
 };
 use crate::core::FirstMessageTemplate;
 
@@ -30,11 +30,19 @@ impl Validator {
     }
 
     pub(super) fn settings(mut self, profile: Profile) -> Result<Settings, ConfigError> {
-        let openmemory_port = self.port("openmemory_port");
         let memory_backend = self.choice(
             "memory_backend",
             &[MemoryBackend::OpenMemory, MemoryBackend::Embedded].map(|b| (b.name(), b)),
         );
+        // Each backend's variables are required only when it is the one chosen.
+        let openmemory = memory_backend == Some(MemoryBackend::OpenMemory);
+        let embedded = memory_backend == Some(MemoryBackend::Embedded);
+        let openmemory_url_given = self.given("openmemory_url");
+        let openmemory_port = if openmemory && !openmemory_url_given {
+            self.port("openmemory_port")
+        } else {
+            None
+        };
         let host = self.parsed::<IpAddr>("host", "an IP address such as 127.0.0.1");
         let max_body_bytes = self
             .parsed("max_body_bytes", "a number of bytes")
@@ -45,9 +53,17 @@ impl Validator {
             post_call_key: self.secret("elevenlabs_post_call_key"),
             client_data_key: self.secret("elevenlabs_client_data_key"),
             search_data_key: self.secret("elevenlabs_search_data_key"),
-            openmemory_key: self.secret("openmemory_key"),
+            openmemory_key: if openmemory {
+                self.secret("openmemory_key")
+            } else {
+                Secret::new(String::new())
+            },
             openmemory_url: self.openmemory_url(openmemory_port),
-            openmemory_db_path: self.database_path(memory_backend),
+            openmemory_db_path: if embedded {
+                self.database_path()
+            } else {
+                PathBuf::new()
+            },
             payload_storage_path: self.writable_directory("payload_storage_path"),
             memory_backend: memory_backend.unwrap_or(MemoryBackend::OpenMemory),
             host: self.loopback_in_dev(profile, host),
@@ -75,9 +91,9 @@ impl Validator {
                     .unwrap_or(0),
             ),
             name_fields: self.list("name_fields"),
-            elevenlabs_api_url: self
-                .http_url("elevenlabs_api_url")
-                .unwrap_or_else(|| Url::parse("https://api.elevenlabs.io/").expect("a valid literal url")),
+            elevenlabs_api_url: self.http_url("elevenlabs_api_url").unwrap_or_else(|| {
+                Url::parse("https://api.elevenlabs.io/").expect("a valid literal url")
+            }),
             elevenlabs_settings_refresh: Duration::from_secs(
                 self.parsed("elevenlabs_settings_refresh_secs", "a number of seconds")
                     .unwrap_or(0),
@@ -85,6 +101,7 @@ impl Validator {
             metrics_enabled: self.flag("metrics_enabled"),
             metrics_address: self.metrics_address(profile),
             embedding: self.embedding(),
+            overrides: Overrides::default(),
         };
         self.metrics_placement(&settings);
         if self.problems.is_empty() {
@@ -92,8 +109,16 @@ impl Validator {
         } else {
             Err(ConfigError {
                 problems: self.problems,
+                profile,
             })
         }
+    }
+
+    /// Whether `key` has a non-blank value.
+    fn given(&self, key: &str) -> bool {
+        self.raw
+            .get(key)
+            .is_some_and(|value| !value.trim().is_empty())
     }
 
     fn name(key: &str) -> String {
@@ -120,15 +145,22 @@ impl Validator {
         self.required(key).unwrap_or_default()
     }
 
-    /// The template text, checked now so that a misspelt placeholder stops the start, not a call.
-    fn first_message_template(&mut self) -> String {
+    /// The template, parsed now so that a misspelt placeholder stops the start, not a call. An
+    /// unusable one is replaced by the default after its problem is recorded (the settings are
+    /// then refused anyway).
+    fn first_message_template(&mut self) -> FirstMessageTemplate {
         let template = self.text("first_message_template");
-        if let (false, Err(problem)) = (template.is_empty(), FirstMessageTemplate::parse(&template))
-        {
-            self.problems
-                .push(format!("FIRST_MESSAGE_TEMPLATE is not usable: {problem}"));
+        match FirstMessageTemplate::parse(&template) {
+            Ok(parsed) => parsed,
+            Err(problem) => {
+                if !template.is_empty() {
+                    self.problems
+                        .push(format!("FIRST_MESSAGE_TEMPLATE is not usable: {problem}"));
+                }
+                FirstMessageTemplate::parse("Hi, welcome back!")
+                    .expect("a template without placeholders always parses")
+            }
         }
-        template
     }
 
     fn secret(&mut self, key: &str) -> Secret {
@@ -282,22 +314,21 @@ impl Validator {
         path
     }
 
-    fn database_path(&mut self, backend: Option<MemoryBackend>) -> PathBuf {
+    /// The embedded store's file, whose folder must be writable.
+    fn database_path(&mut self) -> PathBuf {
         let Some(value) = self.required("openmemory_db_path") else {
             return PathBuf::new();
         };
         let path = PathBuf::from(&value);
-        if backend == Some(MemoryBackend::Embedded) {
-            let parent = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            if let Err(error) = probe_writable(parent) {
-                self.problems.push(format!(
-                    "OPENMEMORY_DB_PATH ({value}) cannot be created: {} is not writable: {error}",
-                    parent.display()
-                ));
-            }
+        let parent = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if let Err(error) = probe_writable(parent) {
+            self.problems.push(format!(
+                "OPENMEMORY_DB_PATH ({value}) cannot be created: {} is not writable: {error}",
+                parent.display()
+            ));
         }
         path
     }

@@ -20,6 +20,43 @@ pub struct CompletedCall {
     pub collected: BTreeMap<String, String>,
     /// The summary the platform wrote for the call, if any.
     pub summary: Option<String>,
+    /// The platform reported the call as failed (it never became a conversation).
+    pub failed: bool,
+}
+
+/// Data-collection values that say nothing: the model filled the field without an answer.
+const EMPTY_ANSWERS: [&str; 7] = ["none", "n/a", "na", "null", "unknown", "undefined", "nil"];
+
+impl CompletedCall {
+    /// Why this call is not a conversation to learn from, if it is not: the platform says it
+    /// failed, or the caller never said a word.
+    pub fn not_a_conversation(&self) -> Option<&'static str> {
+        if self.failed {
+            return Some("the call failed");
+        }
+        let caller_spoke = self.transcript.iter().any(|turn| {
+            turn.speaker == Speaker::User
+                && turn
+                    .message
+                    .as_deref()
+                    .is_some_and(|words| words.chars().any(char::is_alphanumeric))
+        });
+        (!caller_spoke).then_some("the caller said nothing")
+    }
+
+    /// Drops data-collection values that say nothing (`None`, `N/A`, `null`, `unknown`, blank...).
+    pub fn drop_empty_answers(&mut self) {
+        self.collected.retain(|_, value| says_something(value));
+    }
+}
+
+/// Whether a data-collection value carries an answer.
+pub fn says_something(value: &str) -> bool {
+    let value = value.trim();
+    !value.is_empty()
+        && !EMPTY_ANSWERS
+            .iter()
+            .any(|empty| value.eq_ignore_ascii_case(empty))
 }
 
 /// The raw phone numbers a call payload carries, unvalidated, in the order they are trusted.

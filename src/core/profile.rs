@@ -51,6 +51,14 @@ pub struct CallRecord {
 }
 
 impl ProfileCard {
+    /// Reads a stored card.
+    ///
+    /// # Errors
+    /// When the bytes are not a card in JSON.
+    pub fn decode(bytes: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+
     /// Where a caller's card is stored: `.state/profiles/{digits}.json`.
     pub fn storage_key(caller: &CallerId) -> BlobKey {
         let digits = caller.as_e164().trim_start_matches('+');

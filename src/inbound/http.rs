@@ -88,7 +88,6 @@ pub fn endpoint(
     placement: MetricsPlacement,
 ) -> impl Endpoint {
     let service = api_service();
-    let small_bodies = edge.clone();
     let guard = edge.clone();
     let mut routes = Route::new()
         .nest("/docs", service.swagger_ui())
@@ -102,9 +101,6 @@ pub fn endpoint(
         .nest("/", service)
         .data(state)
         .data(edge)
-        .around(move |endpoint, request| {
-            body_limit::limit_small_bodies(small_bodies.clone(), endpoint, request)
-        })
         .catch_all_error(error::framework_error_to_json)
         .with(metrics::CountRequests(metrics))
         .around(request_trace::trace_request)

@@ -13,20 +13,26 @@
 //! memory past it), one read scoped to the caller (`GET /memory/:id?user_id=`) recovers the same
 //! fields from the metadata stored with it.
 //!
+//! Recordings of real servers are cited by name, such as `exchanges-legacy/l61`; they are in
+//! `tests/api/support/fake_openmemory/recordings/`.
+//!
 //! How deduplication is handled: see [`add`]. Every add ends in an explicit [`AddOutcome`],
 //! logged with the caller masked.
 
 mod add;
 mod client;
+mod condensation;
 mod embeddings;
 mod marker;
+mod parts;
 mod search;
 mod wire;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use tokio::sync::Mutex;
 use url::Url;
 
 use self::client::Api;
@@ -43,11 +49,63 @@ pub const PROBE_USER_ID: &str = "+99900000000000";
 /// Memories listed per request while looking for the ones to forget.
 const LIST_PAGE: usize = 500;
 
+/// The `user_id` of the condensation probe, the one memory this service stores for no caller (in
+/// the same unassigned `+999` range): a fixed text over 200 characters, read back to see whether
+/// the server condenses long content.
+pub const CONDENSATION_PROBE_USER_ID: &str = "+99900000000001";
+
+/// How long the condensation probe's finding is reused: it changes only with the server's
+/// settings.
+const CONDENSATION_PROBE_FOR: Duration = Duration::from_secs(600);
+
+/// How long a probe ([`MemoryStore::check`], behind `/ready` and `check`) may wait for the server,
+/// whatever `OPENMEMORY_TIMEOUT_MS` says: a load balancer's probe must never hang.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How long a failed probe's result is reused, so that frequent probes of a hanging server cost
+/// one request at most. A passed probe is not reused: an outage shows at the next probe.
+const PROBE_CACHE_FOR: Duration = Duration::from_secs(1);
+
 /// A [`MemoryStore`] backed by an OpenMemory server.
 #[derive(Debug, Clone)]
 pub struct OpenMemoryStore {
     api: Api,
     embeddings: Option<Arc<CandidateEmbeddings>>,
+    /// Whether the server condenses long content, and when that was found.
+    condenses: Arc<Mutex<Option<(Instant, bool)>>>,
+    /// Memories whose add had an unknown outcome; see [`add`].
+    unsettled: add::Unsettled,
+    /// The last probe's result and when it ended; concurrent probes wait for one request.
+    last_probe: Arc<Mutex<Option<(Instant, ProbeFailure)>>>,
+}
+
+/// A failed probe, kept so that it can be answered again.
+#[derive(Debug, Clone)]
+enum ProbeFailure {
+    Unavailable(String),
+    Rejected(String),
+    Incompatible(String),
+    Unknown(String),
+}
+
+impl ProbeFailure {
+    fn keep(error: &MemoryStoreError) -> Self {
+        match error {
+            MemoryStoreError::Unavailable(why) => ProbeFailure::Unavailable(why.clone()),
+            MemoryStoreError::Rejected(why) => ProbeFailure::Rejected(why.clone()),
+            MemoryStoreError::Incompatible(why) => ProbeFailure::Incompatible(why.clone()),
+            MemoryStoreError::Unknown(error) => ProbeFailure::Unknown(format!("{error:#}")),
+        }
+    }
+
+    fn revive(&self) -> MemoryStoreError {
+        match self {
+            ProbeFailure::Unavailable(why) => MemoryStoreError::Unavailable(why.clone()),
+            ProbeFailure::Rejected(why) => MemoryStoreError::Rejected(why.clone()),
+            ProbeFailure::Incompatible(why) => MemoryStoreError::Incompatible(why.clone()),
+            ProbeFailure::Unknown(why) => MemoryStoreError::Unknown(anyhow::anyhow!("{why}")),
+        }
+    }
 }
 
 impl OpenMemoryStore {
@@ -65,7 +123,45 @@ impl OpenMemoryStore {
         Ok(Self {
             api: Api::new(base_url, api_key.as_ref(), timeout)?,
             embeddings: None,
+            condenses: Arc::default(),
+            unsettled: add::Unsettled::default(),
+            last_probe: Arc::default(),
         })
+    }
+
+    /// A request just succeeded: a cached "unavailable" is out of date.
+    async fn seen_reachable(&self) {
+        let mut last_probe = self.last_probe.lock().await;
+        if let Some((_, ProbeFailure::Unavailable(_))) = *last_probe {
+            *last_probe = None;
+        }
+    }
+
+    /// Reachable, key accepted, per-caller scoping honoured; see [`MemoryStore::check`].
+    async fn probe(&self) -> Result<(), MemoryStoreError> {
+        self.api.health(PROBE_TIMEOUT).await?;
+        let probe = QueryRequest {
+            query: "caller-memory compatibility probe",
+            k: 1,
+            filters: QueryFilters {
+                user_id: PROBE_USER_ID,
+            },
+            user_id: PROBE_USER_ID,
+        };
+        let answer: QueryResponse = self
+            .api
+            .post_telling_if_sent(&["memory", "query"], &probe, Some(PROBE_TIMEOUT))
+            .await
+            .map_err(|failure| explain_check_failure(failure.error))?;
+        if !answer.matches.is_empty() {
+            return Err(MemoryStoreError::Incompatible(
+                "openmemory returned memories for a user that never stored any, so it does not \
+                 scope queries by user_id; use an openmemory release that honours user_id or set \
+                 MEMORY_BACKEND=embedded"
+                    .to_owned(),
+            ));
+        }
+        Ok(())
     }
 
     /// Ranks candidates by meaning too: each candidate's text is embedded with `embedder` (at
@@ -79,12 +175,16 @@ impl OpenMemoryStore {
 #[async_trait]
 impl MemoryStore for OpenMemoryStore {
     async fn add(&self, memory: &NewMemory) -> Result<AddOutcome, MemoryStoreError> {
-        let outcome = add::add(&self.api, memory).await;
+        let outcome = add::add(&self.api, memory, &self.unsettled).await;
+        if outcome.is_ok() {
+            self.seen_reachable().await;
+        }
         let caller = &memory.caller;
         let conversation = memory.conversation_id.as_str();
         match &outcome {
+            // The call's ingestion warns once for all its memories not stored.
             Ok(AddOutcome::NotStored { reason }) => {
-                tracing::warn!(%caller, conversation, key = memory.key, reason, "memory not stored")
+                tracing::debug!(%caller, conversation, key = memory.key, reason, "memory not stored")
             }
             Ok(AddOutcome::StoredDistinguished) => tracing::info!(
                 %caller, conversation, key = memory.key,
@@ -107,7 +207,11 @@ impl MemoryStore for OpenMemoryStore {
         limit: SearchLimit,
     ) -> Result<Vec<MemoryHit>, MemoryStoreError> {
         let embeddings = self.embeddings.as_deref();
-        search::search(&self.api, embeddings, caller, query, limit).await
+        let hits = search::search(&self.api, embeddings, caller, query, limit).await;
+        if hits.is_ok() {
+            self.seen_reachable().await;
+        }
+        hits
     }
 
     /// Lists the caller's memories (`GET /users/:id/memories`, paged) to find those of the
@@ -121,13 +225,19 @@ impl MemoryStore for OpenMemoryStore {
     ) -> Result<usize, MemoryStoreError> {
         let mut doomed = Vec::new();
         for page in 0.. {
-            let items = self.api.list(caller, LIST_PAGE, page * LIST_PAGE).await?;
+            let items = self
+                .api
+                .memories_of(caller, LIST_PAGE, page * LIST_PAGE)
+                .await?
+                .items;
             let last_page = items.len() < LIST_PAGE;
             doomed.extend(items.into_iter().filter_map(|item| {
                 let metadata = item.metadata();
                 (metadata.source == add::SOURCE
                     && metadata.conversation_id == conversation.as_str()
-                    && keys.contains(&metadata.key))
+                    && keys
+                        .iter()
+                        .any(|key| parts::is_key_or_part(&metadata.key, key)))
                 .then_some(item.id)
             }));
             if last_page {
@@ -143,31 +253,50 @@ impl MemoryStore for OpenMemoryStore {
     /// Reachable (`GET /health`), key accepted, and per-caller scoping honoured: a query for
     /// [`PROBE_USER_ID`], who never has memories, must succeed and find nothing. A server that
     /// ties users to its key answers 403 `tenant_mismatch` (exchanges-newest/a14); one that
-    /// ignores the user would return other callers' memories (exchanges-legacy/l13).
+    /// ignores the user would return other callers' memories (exchanges-legacy/l13). Each request
+    /// waits at most [`PROBE_TIMEOUT`], and a failure is reused for [`PROBE_CACHE_FOR`].
     async fn check(&self) -> Result<(), MemoryStoreError> {
-        self.api.health().await?;
-        let probe = QueryRequest {
-            query: "caller-memory compatibility probe",
-            k: 1,
-            filters: QueryFilters {
-                user_id: PROBE_USER_ID,
-            },
-            user_id: PROBE_USER_ID,
-        };
-        let answer: QueryResponse = self
-            .api
-            .post(&["memory", "query"], &probe)
-            .await
-            .map_err(explain_check_failure)?;
-        if !answer.matches.is_empty() {
-            return Err(MemoryStoreError::Incompatible(
-                "openmemory returned memories for a user that never stored any, so it does not \
-                 scope queries by user_id; use an openmemory release that honours user_id or set \
-                 MEMORY_BACKEND=embedded"
-                    .to_owned(),
-            ));
+        let mut last_probe = self.last_probe.lock().await;
+        if let Some((at, failure)) = &*last_probe {
+            if at.elapsed() < PROBE_CACHE_FOR {
+                return Err(failure.revive());
+            }
         }
-        Ok(())
+        let result = self.probe().await;
+        *last_probe = result
+            .as_ref()
+            .err()
+            .map(|error| (Instant::now(), ProbeFailure::keep(error)));
+        result
+    }
+
+    /// Says when the server condenses long content (`OM_USE_SUMMARY_ONLY` not `false`), found by
+    /// [`condensation::condenses`] at most every [`CONDENSATION_PROBE_FOR`].
+    async fn notices(&self) -> Vec<String> {
+        let mut condenses = self.condenses.lock().await;
+        let known = condenses.filter(|(at, _)| at.elapsed() < CONDENSATION_PROBE_FOR);
+        let found = match known {
+            Some((_, found)) => found,
+            None => {
+                let probe = condensation::condenses(&self.api, PROBE_TIMEOUT);
+                match tokio::time::timeout(2 * PROBE_TIMEOUT, probe).await {
+                    Ok(Ok(found)) => {
+                        *condenses = Some((Instant::now(), found));
+                        found
+                    }
+                    Ok(Err(error)) => {
+                        tracing::debug!(%error, "the condensation probe failed");
+                        return Vec::new();
+                    }
+                    Err(_) => return Vec::new(),
+                }
+            }
+        };
+        if found {
+            vec![condensation::NOTICE.to_owned()]
+        } else {
+            Vec::new()
+        }
     }
 }
 

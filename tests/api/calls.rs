@@ -271,11 +271,34 @@ impl Webhooks {
     /// to see any repeat of a seven-memory call).
     pub async fn stored_memories(&self, backend: &Backend, number: &str) -> Vec<String> {
         let mut contents: Vec<String> = match backend {
-            Backend::OpenMemory(fake) => fake
-                .memories_of(number)
-                .iter()
-                .map(|memory| without_marker(&memory.content).to_owned())
-                .collect(),
+            Backend::OpenMemory(fake) => {
+                // A long memory is stored in parts keyed `<key>`, `<key>#2`...: joined again.
+                let mut parts: Vec<(String, String, u32, String)> = fake
+                    .memories_of(number)
+                    .iter()
+                    .map(|memory| {
+                        let key = memory.metadata["key"].as_str().unwrap_or_default();
+                        let (base, part) = key
+                            .split_once('#')
+                            .map_or((key, 1), |(base, n)| (base, n.parse().unwrap_or(0)));
+                        let conversation = memory.metadata["conversation_id"].to_string();
+                        let text = without_marker(&memory.content).to_owned();
+                        (conversation, base.to_owned(), part, text)
+                    })
+                    .collect();
+                parts.sort();
+                let mut whole: Vec<(String, String, String)> = Vec::new();
+                for (conversation, base, _, text) in parts {
+                    match whole.last_mut() {
+                        Some((c, b, joined)) if *c == conversation && *b == base => {
+                            joined.push(' ');
+                            joined.push_str(&text);
+                        }
+                        _ => whole.push((conversation, base, text)),
+                    }
+                }
+                whole.into_iter().map(|(_, _, text)| text).collect()
+            }
             Backend::Embedded => {
                 // A query that names no topic returns the caller's most recent memories.
                 let found = self.search(number, "?", 20).await;

@@ -29,11 +29,13 @@ fn succeeds(command: &mut Command) -> String {
 }
 
 #[test]
-fn serve_without_configuration_names_all_seven_missing_variables_and_fails() {
+fn serve_without_configuration_names_every_missing_variable_it_uses_and_fails() {
     let empty = tempfile::tempdir().unwrap();
     let output = caller_memory(empty.path()).arg("serve").output().unwrap();
     assert!(!output.status.success());
     let message = String::from_utf8_lossy(&output.stderr);
+    // The default backend is OpenMemory: the embedded store's file is not asked for, nor the
+    // ElevenLabs API key, which serve does not use.
     assert!(!message.contains("ELEVENLABS_API_KEY"), "{message}");
     for variable in [
         "ELEVENLABS_POST_CALL_KEY",
@@ -41,13 +43,15 @@ fn serve_without_configuration_names_all_seven_missing_variables_and_fails() {
         "ELEVENLABS_SEARCH_DATA_KEY",
         "OPENMEMORY_KEY",
         "OPENMEMORY_PORT",
-        "OPENMEMORY_DB_PATH",
         "PAYLOAD_STORAGE_PATH",
     ] {
         assert!(
             message.contains(&format!("{variable} is missing")),
             "{variable} not named in:\n{message}"
         );
+    }
+    for unused in ["ELEVENLABS_API_KEY", "OPENMEMORY_DB_PATH"] {
+        assert!(!message.contains(unused), "{unused} asked for:\n{message}");
     }
 }
 
@@ -93,7 +97,15 @@ fn check_reports_every_backend_ok_with_the_dev_profile() {
     let report = succeeds(caller_memory(data.path()).args(["--dev", "check"]));
     assert!(report.contains("backends: ok"), "{report}");
     assert!(
-        report.contains("ingestion: 0 pending, 0 failed"),
+        report.contains("ingestion: 0 pending, 0 failed, 0 memories not stored"),
+        "{report}"
+    );
+    assert!(
+        report.contains("(dev profile, embedded memory backend,"),
+        "{report}"
+    );
+    assert!(
+        report.contains("dev profile values: defaults and config/dev.toml"),
         "{report}"
     );
 }
@@ -155,4 +167,31 @@ fn replay_refuses_an_unsafe_conversation_id() {
         .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("conversation id \"../etc\""));
+}
+
+#[test]
+fn a_second_server_or_a_replay_on_the_data_folder_of_a_running_server_is_refused() {
+    let data = tempfile::tempdir().unwrap();
+    let running = crate::service_process::ServiceProcess::start_dev(data.path(), &[]);
+
+    for command in [vec!["--dev", "serve"], vec!["--dev", "replay", "--all"]] {
+        let output = caller_memory(data.path())
+            .env("PORT", "0")
+            .args(&command)
+            .output()
+            .unwrap();
+        assert!(
+            !output.status.success(),
+            "{command:?} ran beside the server"
+        );
+        let message = String::from_utf8_lossy(&output.stderr);
+        assert!(message.contains(".dev-data/payloads"), "{message}");
+        assert!(
+            message.contains("in use by another caller-memory process"),
+            "{message}"
+        );
+    }
+
+    running.stop();
+    succeeds(caller_memory(data.path()).args(["--dev", "replay", "--all"]));
 }

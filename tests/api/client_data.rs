@@ -115,5 +115,13 @@ async fn a_wrong_or_missing_api_key_is_refused_without_revealing_the_caller() {
         let body = json_body(response).await;
         assert_eq!(body["error"], "unauthorized");
         assert!(!body.to_string().contains("Maria"));
+        let message = body["message"].as_str().unwrap();
+        assert!(message.starts_with("X-Api-Key"), "{message}");
+        let why = if key.is_none() {
+            "missing"
+        } else {
+            "does not match"
+        };
+        assert!(message.contains(why), "{message}");
     }
 }

@@ -44,11 +44,12 @@ async fn a_caller_learnt_from_their_call_is_greeted_and_only_they_find_their_wor
         .search(juan.number, "Maria cleaning appointment Friday 2:15", 20)
         .await;
     assert_eq!(their_search["profile"]["name"], "Juan", "{their_search}");
+    // A long memory may come back in parts (OpenMemory keeps short memories whole).
     let theirs = juan.expected_memories();
     for memory in their_search["memories"].as_array().unwrap() {
         let content = memory["content"].as_str().unwrap();
         assert!(
-            theirs.iter().any(|own| own == content),
+            theirs.iter().any(|own| own.contains(content)),
             "Juan was shown a memory that is not his: {content}"
         );
     }

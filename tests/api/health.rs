@@ -1,8 +1,14 @@
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use caller_memory::core::ports::{MemoryStoreError, MockMemoryStore};
+use async_trait::async_trait;
+use caller_memory::core::ports::{
+    IngestionScheduler, MemoryStoreError, MockMemoryStore, SchedulingError,
+};
+use caller_memory::core::ConversationId;
+use serde_json::json;
 
-use crate::helpers::{json_body, TestApp, TestPorts, CLIENT_DATA_KEY};
+use crate::helpers::{json_body, TestApp, TestPorts, CLIENT_DATA_KEY, SEARCH_DATA_KEY};
 
 #[tokio::test]
 async fn health_answers_ok_and_carries_a_request_id() {
@@ -19,6 +25,7 @@ async fn ready_answers_503_with_the_reason_when_the_memory_store_is_down() {
     memory_store
         .expect_check()
         .returning(|| Err(MemoryStoreError::Unavailable("connection refused".into())));
+    memory_store.expect_notices().returning(Vec::new);
     let app = TestApp::spawn_with(TestPorts {
         memory_store: Arc::new(memory_store),
         ..TestPorts::default()
@@ -34,6 +41,40 @@ async fn ready_answers_503_with_the_reason_when_the_memory_store_is_down() {
             .contains("connection refused"),
         "{body}"
     );
+}
+
+/// Counts how often it is told that the memory store works.
+#[derive(Default)]
+struct WakeCounter(AtomicUsize);
+
+#[async_trait]
+impl IngestionScheduler for WakeCounter {
+    async fn schedule(&self, _: &ConversationId) -> Result<(), SchedulingError> {
+        Ok(())
+    }
+
+    fn memory_store_healthy(&self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn a_memory_store_seen_working_by_ready_or_a_search_wakes_waiting_ingestion() {
+    let ingestion = Arc::new(WakeCounter::default());
+    let app = TestApp::spawn_with(TestPorts {
+        ingestion: ingestion.clone(),
+        ..TestPorts::default()
+    })
+    .await;
+
+    assert_eq!(app.get("/ready").await.status(), 200);
+    assert_eq!(ingestion.0.load(Ordering::SeqCst), 1);
+    let search = json!({"caller_id": "+14155550123", "query": "jazz"}).to_string();
+    let response = app
+        .post_json("/webhook/search-data", Some(SEARCH_DATA_KEY), &search)
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(ingestion.0.load(Ordering::SeqCst), 2);
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ mod restarts;
 
 use std::path::Path;
 
+use caller_memory::outbound::openmemory::CONDENSATION_PROBE_USER_ID;
 use futures_util::future::join_all;
 
 use crate::calls::{transcription_without_a_caller_number, Call};
@@ -79,6 +80,11 @@ async fn a_call_without_a_number_is_archived_and_teaches_nothing(backend: Backen
             .requests()
             .into_iter()
             .filter(|request| request.path_and_query.starts_with("/memory/add"))
+            .filter(|request| {
+                let body: serde_json::Value =
+                    serde_json::from_slice(&request.body).unwrap_or_default();
+                body["user_id"] != CONDENSATION_PROBE_USER_ID
+            })
             .count();
         assert_eq!(adds, 0, "memories were sent for a call without a caller");
     }
@@ -121,4 +127,29 @@ async fn with_the_embedded_store_two_callers_learnt_at_once_each_keep_exactly_th
 #[tokio::test]
 async fn with_openmemory_two_callers_learnt_at_once_each_keep_exactly_their_own_memories() {
     two_callers_learnt_at_once_keep_their_own_memories(Backend::openmemory().await).await;
+}
+
+#[tokio::test]
+async fn memories_openmemory_merged_into_other_callers_are_counted_in_readiness() {
+    let backend = Backend::openmemory().await;
+    let fake = backend.fake();
+    fake.seed(
+        "+14155550888",
+        "Another caller's memory",
+        serde_json::json!({}),
+    );
+    fake.deduplicate_every_add();
+    let app = TestApp::spawn_service(&backend, &[]).await;
+    let webhooks = app.webhooks();
+    let maria = Call::maria();
+
+    webhooks.deliver_call(&maria.transcription()).await;
+    let readiness = webhooks.wait_until_learnt().await;
+
+    assert_eq!(
+        readiness["not_stored_memories"],
+        maria.expected_memories().len(),
+        "{readiness}"
+    );
+    assert!(fake.memories_of(maria.number).is_empty());
 }

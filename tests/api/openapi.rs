@@ -34,3 +34,20 @@ async fn the_spec_and_docs_are_served() {
     assert_eq!(docs.status(), 200);
     assert!(docs.text().await.unwrap().contains("swagger"));
 }
+
+#[tokio::test]
+async fn the_post_call_signature_is_required_and_the_body_has_a_real_example() {
+    let app = TestApp::spawn().await;
+    let spec = json_body(app.get("/openapi.json").await).await;
+    let operation = &spec["paths"]["/webhook/post-call"]["post"];
+    let signature = operation["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|parameter| parameter["name"] == "ElevenLabs-Signature")
+        .expect("the signature header is documented");
+    assert_eq!(signature["required"], true, "{signature}");
+    let example = &operation["requestBody"]["content"]["application/json"]["schema"]["example"];
+    assert_eq!(example["type"], "post_call_transcription", "{example}");
+    assert!(example["data"]["conversation_id"].is_string());
+}

@@ -4,8 +4,11 @@
 use std::time::Duration;
 
 use caller_memory::core::ports::{MemoryStore, MemoryStoreError};
+use caller_memory::core::recall::RecallQuery;
 use caller_memory::core::{AddOutcome, MemoryKind, SearchLimit, SearchQuery};
-use caller_memory::outbound::openmemory::{OpenMemoryStore, PROBE_USER_ID};
+use caller_memory::outbound::openmemory::{
+    OpenMemoryStore, CONDENSATION_PROBE_USER_ID, PROBE_USER_ID,
+};
 use serde_json::{json, Value};
 
 use crate::memory_store_conformance::{caller, memory, search, ALICE, BOB};
@@ -83,6 +86,49 @@ async fn a_slow_server_times_out_as_unavailable_and_recovers() {
 }
 
 #[tokio::test]
+async fn a_hanging_server_fails_the_probe_within_a_second_and_the_answer_is_reused() {
+    let fake = FakeOpenMemory::start(FakeMode::Legacy).await;
+    // Requests may wait a minute, but a probe must not: a load balancer would give up first.
+    let store = fake.store_with_timeout(Duration::from_secs(60));
+    fake.delay(Duration::from_secs(60));
+    let error = tokio::time::timeout(Duration::from_secs(10), store.check())
+        .await
+        .expect("the probe hung with the server")
+        .unwrap_err();
+    assert!(
+        matches!(&error, MemoryStoreError::Unavailable(message) if message.contains("timed out")),
+        "{error}"
+    );
+    let asked = fake.requests().len();
+    let again = store.check().await.unwrap_err();
+    assert_eq!(again.to_string(), error.to_string());
+    assert_eq!(fake.requests().len(), asked, "the second probe asked again");
+}
+
+#[tokio::test]
+async fn an_add_that_timed_out_on_a_stalled_server_is_not_stored_twice() {
+    let fake = FakeOpenMemory::start(FakeMode::Legacy).await;
+    let store = fake.store_with_timeout(Duration::from_millis(300));
+    let name = memory(ALICE, "conv_a1", 1, "First name is Maria");
+    fake.stall_adds(Duration::from_millis(1200));
+    let error = store.add(&name).await.unwrap_err();
+    assert!(error.is_retryable(), "{error}");
+
+    // The server answers again, while the add it holds is still to land.
+    fake.heal();
+    let retried = store.add(&name).await.unwrap();
+    fake.wait_for_stalled_adds().await;
+
+    assert_eq!(retried, AddOutcome::AlreadyStored);
+    let stored: Vec<String> = fake
+        .memories_of(ALICE)
+        .into_iter()
+        .map(|memory| memory.content)
+        .collect();
+    assert_eq!(stored.len(), 1, "{stored:?}");
+}
+
+#[tokio::test]
 async fn an_unreachable_server_is_unavailable() {
     let fake = FakeOpenMemory::start(FakeMode::Legacy).await;
     let url = fake.url();
@@ -90,6 +136,34 @@ async fn an_unreachable_server_is_unavailable() {
     let store = OpenMemoryStore::new(url, "key", Duration::from_secs(1)).unwrap();
     let error = store.check().await.unwrap_err();
     assert!(matches!(error, MemoryStoreError::Unavailable(_)), "{error}");
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_named_with_the_cause() {
+    // A port nobody listens on: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = url::Url::parse(&format!("http://127.0.0.1:{port}/")).unwrap();
+    let store = OpenMemoryStore::new(url.clone(), "key", Duration::from_secs(1)).unwrap();
+    let message = store.check().await.unwrap_err().to_string();
+    let server = url.as_str().trim_end_matches('/');
+    assert!(message.contains(server), "{message}");
+    assert!(message.contains("refused"), "{message}");
+}
+
+#[tokio::test]
+async fn a_newest_server_without_om_api_key_is_a_configuration_error_not_an_outage() {
+    let fake = FakeOpenMemory::start(FakeMode::Newest).await;
+    fake.without_api_key_configured();
+    let error = fake.store().check().await.unwrap_err();
+    let MemoryStoreError::Incompatible(message) = &error else {
+        panic!("expected incompatible, got {error}");
+    };
+    assert!(message.contains("OM_API_KEY"), "{message}");
+    assert!(!error.is_retryable());
 }
 
 #[tokio::test]
@@ -213,13 +287,26 @@ async fn a_memory_every_form_of_which_collides_is_reported_not_stored() {
 }
 
 #[tokio::test]
-async fn a_long_memory_condensed_by_the_server_keeps_its_kind_and_conversation() {
+async fn a_long_memory_is_stored_in_parts_the_server_keeps_whole() {
     let fake = FakeOpenMemory::start(FakeMode::Legacy).await;
     let store = fake.store();
     let mut summary = memory(ALICE, "conv_a9", 2, "Caller called about the annual service plan. They want the technician visit moved from Tuesday to Thursday morning. The upstairs thermostat reads three degrees too high. They asked about the loyalty discount. They prefer text reminders.");
     summary.kind = MemoryKind::CallSummary;
-    store.add(&summary).await.unwrap();
-    assert!(fake.memories_of(ALICE)[0].content.len() < summary.content.len());
+    assert_eq!(store.add(&summary).await.unwrap(), AddOutcome::Stored);
+    let parts = fake.memories_of(ALICE);
+    assert!(parts.len() > 1, "{parts:?}");
+    let keys: Vec<&str> = parts
+        .iter()
+        .map(|part| part.metadata["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys[0], summary.key);
+    assert_eq!(keys[1], format!("{}#2", summary.key));
+    // A repeated delivery finds every part already there.
+    assert_eq!(
+        store.add(&summary).await.unwrap(),
+        AddOutcome::AlreadyStored
+    );
+    assert_eq!(fake.memories_of(ALICE).len(), parts.len());
     let hits = search_result(&store, "service plan").await.unwrap();
     assert_eq!(hits[0].kind, MemoryKind::CallSummary);
     assert_eq!(
@@ -229,6 +316,70 @@ async fn a_long_memory_condensed_by_the_server_keeps_its_kind_and_conversation()
     assert!(hits[0]
         .content
         .starts_with("Caller called about the annual service plan."));
+}
+
+#[tokio::test]
+async fn a_long_utterance_keeps_every_word_and_no_empty_memory_is_returned() {
+    let fake = FakeOpenMemory::start(FakeMode::Legacy).await;
+    let store = fake.store();
+    let said = "So what happened was that the plumber you sent on Monday replaced the valve under \
+                the kitchen sink, but the pipe behind the dishwasher started dripping again on \
+                Wednesday night, and my neighbour downstairs says there is a brown stain on her \
+                ceiling now. Thanks.";
+    store
+        .add(&memory(ALICE, "conv_long", 1, said))
+        .await
+        .unwrap();
+    // A memory the server emptied: only its marker is left.
+    fake.seed(
+        ALICE,
+        "[cm utterance 20260105T101500Z conv_old] ",
+        json!({}),
+    );
+
+    for stored in fake.memories_of(ALICE) {
+        assert!(stored.content.chars().count() <= 200, "{}", stored.content);
+    }
+    let hits = store
+        .search(
+            &caller(ALICE),
+            &RecallQuery::lexical(SearchQuery::parse("plumber valve dishwasher ceiling").unwrap()),
+            SearchLimit::new(20).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        hits.iter().all(|hit| !hit.content.trim().is_empty()),
+        "{hits:?}"
+    );
+    let found: String = hits
+        .iter()
+        .map(|hit| hit.content.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    for word in said.split_whitespace() {
+        assert!(found.contains(word), "{word:?} was lost: {found}");
+    }
+}
+
+#[tokio::test]
+async fn a_server_that_condenses_long_content_is_noticed_once() {
+    let fake = FakeOpenMemory::start(FakeMode::Legacy).await;
+    let store = fake.store();
+    for _ in 0..2 {
+        let notices = store.notices().await;
+        assert!(
+            notices
+                .iter()
+                .any(|notice| notice.contains("OM_USE_SUMMARY_ONLY=false")),
+            "{notices:?}"
+        );
+    }
+    assert_eq!(fake.memories_of(CONDENSATION_PROBE_USER_ID).len(), 1);
+    store
+        .check()
+        .await
+        .expect("the probes do not disturb each other");
 }
 
 #[tokio::test]

@@ -2,11 +2,10 @@
 //! learnt, its audio archived, the caller greeted by name and searched, and the refusals around
 //! them (a forged signature, wrong keys, unusable caller ids).
 
-use std::time::{Duration, Instant};
-
 use caller_memory::inbound::http::signature::sign;
 use serde_json::{json, Value};
 
+use crate::calls::Webhooks;
 use crate::service_process::ServiceProcess;
 
 const CALLER: &str = "+14155550123";
@@ -57,20 +56,6 @@ async fn greet(service: &ServiceProcess, caller: &str) -> (u16, Value) {
     .await
 }
 
-/// Greets the caller until the learnt profile shows up: ingestion runs in the background.
-async fn greet_once_learnt(service: &ServiceProcess) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (status, greeting) = greet(service, CALLER).await;
-        assert_eq!(status, 200);
-        if greeting["dynamic_variables"]["is_returning_caller"] == true {
-            return greeting;
-        }
-        assert!(Instant::now() < deadline, "the call was never learnt");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test]
 async fn the_logs_of_a_full_flow_contain_no_secret_and_no_full_phone_number() {
     let data = tempfile::tempdir().unwrap();
@@ -91,28 +76,27 @@ async fn the_logs_of_a_full_flow_contain_no_secret_and_no_full_phone_number() {
         401
     );
 
-    let greeting = greet_once_learnt(&service).await;
+    // Searching needs the call's memories, not only its profile card: wait for the whole call.
+    Webhooks::at(&service.address).wait_until_learnt().await;
+    let (status, greeting) = greet(&service, CALLER).await;
+    assert_eq!(status, 200);
+    assert_eq!(greeting["dynamic_variables"]["is_returning_caller"], true);
     assert!(greeting["dynamic_variables"]["user_name"]
         .as_str()
         .is_some());
     let search = json!({"caller_id": CALLER, "query": "appointment"});
-    // The card is written before the memories: search until the call's words are learnt too.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (status, found) = webhook(
-            &service,
-            "/webhook/search-data",
-            "dev-only-search-data-key",
-            search.clone(),
-        )
-        .await;
-        assert_eq!((status, &found["status"]), (200, &json!("ok")));
-        if !found["memories"].as_array().unwrap().is_empty() {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the memories were never learnt");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let (status, found) = webhook(
+        &service,
+        "/webhook/search-data",
+        "dev-only-search-data-key",
+        search.clone(),
+    )
+    .await;
+    assert_eq!((status, &found["status"]), (200, &json!("ok")));
+    assert!(
+        !found["memories"].as_array().unwrap().is_empty(),
+        "the learnt call's words are found: {found}"
+    );
 
     let (status, _) = webhook(
         &service,
@@ -139,6 +123,10 @@ async fn the_logs_of_a_full_flow_contain_no_secret_and_no_full_phone_number() {
     assert!(
         logs.contains("request handled"),
         "no request was logged:\n{logs}"
+    );
+    assert!(
+        logs.contains("X-Api-Key is wrong"),
+        "the refusal's reason was not logged:\n{logs}"
     );
     for secret in [
         "dev-only-post-call-key",

@@ -4,9 +4,9 @@
 //! - `recall_eval_reduced` (CI) runs the reduced set and fails when a configuration's top-1
 //!   accuracy drops more than 5 points below its committed figure in `eval/recall/baseline.json`.
 //! - `recall_eval_full` (by hand) runs the full set and prints the Markdown table:
-//!   `cargo test --release --all-features --test api recall_eval_full -- --ignored --nocapture`
+//!   `cargo test --release --test api recall_eval_full -- --ignored --nocapture`
 //! - `recall_eval_latency` (by hand) pads one caller with many memories and measures search-data
-//!   there: `RECALL_EVAL_PADDED_MEMORIES=500,10000 cargo test --release --all-features --test api
+//!   there: `RECALL_EVAL_PADDED_MEMORIES=500,10000 cargo test --release --test api
 //!   recall_eval_latency -- --ignored --nocapture`
 
 mod padding;

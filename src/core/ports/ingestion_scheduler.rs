@@ -21,6 +21,9 @@ pub struct IngestionCounts {
     pub pending: usize,
     /// Calls that could not be learnt from; a replay tries them again.
     pub failed: usize,
+    /// Memories of learnt calls that the memory store declined to keep (for example merged by
+    /// OpenMemory's global deduplication); a replay tries them again.
+    pub not_stored: usize,
 }
 
 /// Records, durably, that a conversation's archived transcription must be ingested.
@@ -43,6 +46,11 @@ pub trait IngestionScheduler: Send + Sync + 'static {
     async fn counts(&self) -> Result<IngestionCounts, SchedulingError> {
         Ok(IngestionCounts::default())
     }
+
+    /// The memory store was just seen working (a probe or a search succeeded): work waiting for
+    /// it should start now rather than at its next retry. Schedulers that wait for nothing
+    /// ignore it.
+    fn memory_store_healthy(&self) {}
 }
 
 /// Schedules nothing, for deployments and tests that only archive.

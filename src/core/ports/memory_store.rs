@@ -83,4 +83,10 @@ pub trait MemoryStore: Send + Sync + 'static {
     /// - [`MemoryStoreError::Rejected`] when it refuses our credentials.
     /// - [`MemoryStoreError::Incompatible`] when it does not honour per-caller scoping.
     async fn check(&self) -> Result<(), MemoryStoreError>;
+
+    /// Things about the store an operator should know although it works (for example a setting
+    /// that makes it store long memories in parts). Stores with nothing to say report nothing.
+    async fn notices(&self) -> Vec<String> {
+        Vec::new()
+    }
 }

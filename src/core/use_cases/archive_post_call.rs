@@ -107,16 +107,17 @@ impl IngestionScheduler for IngestCall {
     async fn schedule(&self, conversation: &ConversationId) -> Result<(), SchedulingError> {
         IngestCall::schedule(self, conversation)
             .await
-            .map_err(|error| match error {
-                ScheduleError::Storage(cause) => SchedulingError::Storage(cause.to_string()),
-                ScheduleError::Unknown(cause) => SchedulingError::Unknown(cause),
-            })
+            .map_err(|ScheduleError::Storage(cause)| SchedulingError::Storage(cause.to_string()))
     }
 
     async fn counts(&self) -> Result<IngestionCounts, SchedulingError> {
         IngestCall::counts(self)
             .await
             .map_err(|error| SchedulingError::Storage(error.to_string()))
+    }
+
+    fn memory_store_healthy(&self) {
+        IngestCall::memory_store_healthy(self);
     }
 }
 

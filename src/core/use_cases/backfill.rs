@@ -289,7 +289,6 @@ impl Backfill {
             }
             Err(IngestError::Interrupted) => return Ok(Step::Interrupted),
             Err(IngestError::Storage(error)) => return Err(error.into()),
-            Err(IngestError::Unknown(error)) => return Err(BackfillError::Unknown(error)),
         }
         Ok(Step::Done)
     }

@@ -1,4 +1,4 @@
-//! Learning from a finished call (ARCHITECTURE sections 3 and 4).
+//! Learning from a finished call.
 //!
 //! The post-call webhook archives the transcription and calls [`IngestCall::schedule`], which
 //! durably records a pending marker and wakes the background worker ([`IngestCall::run`]); the
@@ -30,7 +30,7 @@ use crate::core::ports::{
 use crate::core::{
     AddOutcome, CallerId, CompletedCall, ConversationId, NewMemory, ParseTranscription,
 };
-use records::{Folder, PendingMarker, TRANSCRIPTION_SUFFIX};
+use records::{Folder, PendingMarker};
 use retry::{pause, ShutDown};
 
 pub use crate::core::ports::IngestionCounts;
@@ -50,6 +50,8 @@ pub struct IngestCall {
     retry: RetryPolicy,
     wake: Notify,
     telemetry: Arc<dyn Telemetry>,
+    /// Ends a wait for the memory store early: it was seen working again.
+    store_recovered: Notify,
 }
 
 /// Why a call could not be scheduled for ingestion.
@@ -58,8 +60,6 @@ pub enum ScheduleError {
     /// The pending marker could not be stored; the webhook should fail so that it is retried.
     #[error("the pending ingestion could not be recorded: {0}")]
     Storage(#[from] BlobStoreError),
-    #[error(transparent)]
-    Unknown(anyhow::Error),
 }
 
 /// Why the ingestion of a conversation stopped before it was resolved. Its pending marker stays,
@@ -72,8 +72,6 @@ pub enum IngestError {
     /// The blob store failed while reading the call or recording progress.
     #[error("ingestion state could not be read or written: {0}")]
     Storage(#[from] BlobStoreError),
-    #[error(transparent)]
-    Unknown(anyhow::Error),
 }
 
 /// How the ingestion of a conversation was resolved.
@@ -134,6 +132,7 @@ impl IngestCall {
             retry: RetryPolicy::default(),
             wake: Notify::new(),
             telemetry: Arc::new(NoTelemetry),
+            store_recovered: Notify::new(),
         }
     }
 
@@ -158,6 +157,12 @@ impl IngestCall {
         self.mark_pending(conversation).await?;
         self.wake.notify_one();
         Ok(())
+    }
+
+    /// The memory store was seen working again (by a probe or a search): a memory waiting for it
+    /// is tried now instead of at the end of its backoff.
+    pub fn memory_store_healthy(&self) {
+        self.store_recovered.notify_one();
     }
 
     async fn mark_pending(&self, conversation: &ConversationId) -> Result<(), BlobStoreError> {
@@ -202,7 +207,13 @@ impl IngestCall {
         record: &mut IngestionRecord,
         shutdown: &CancellationToken,
     ) -> Result<IngestOutcome, Stop> {
-        let call = self.read_call(conversation).await?;
+        let mut call = self.read_call(conversation).await?;
+        if let Some(reason) = call.not_a_conversation() {
+            return Ok(IngestOutcome::Skipped {
+                reason: reason.to_owned(),
+            });
+        }
+        call.drop_empty_answers();
         let caller = match caller::resolve_caller(&call.caller) {
             Ok(caller) => caller,
             Err(reason) => return Ok(IngestOutcome::Skipped { reason }),
@@ -324,7 +335,7 @@ impl IngestCall {
                         retry_in_ms = delay.as_millis() as u64,
                         "memory store unavailable, will retry: {error}"
                     );
-                    pause(delay, shutdown).await?;
+                    pause(delay, shutdown, &self.store_recovered).await?;
                 }
                 other => return Ok(other),
             }

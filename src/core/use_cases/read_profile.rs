@@ -27,7 +27,7 @@ pub async fn read_profile(
         .await
         .map_err(|_| ReadProfileError::DeadlinePassed(deadline))??;
     match blob {
-        Some(blob) => Ok(Some(serde_json::from_slice(&blob.bytes)?)),
+        Some(blob) => Ok(Some(ProfileCard::decode(&blob.bytes)?)),
         None => Ok(None),
     }
 }

@@ -73,9 +73,19 @@ pub fn parse_transcription(bytes: &[u8]) -> Result<CompletedCall, UnreadableTran
             })
             .collect(),
         collected: collected_values(analysis.data_collection_results.unwrap_or_default()),
-        summary: analysis.transcript_summary.and_then(non_blank),
+        summary: analysis
+            .transcript_summary
+            .and_then(non_blank)
+            .filter(|summary| summary != PLACEHOLDER_SUMMARY),
+        failed: data.status.as_deref() == Some(FAILED_STATUS),
     })
 }
+
+/// What ElevenLabs writes as the summary of a call it could not summarise.
+const PLACEHOLDER_SUMMARY: &str = "Summary couldn't be generated for this call.";
+
+/// `data.status` of a call that never became a conversation.
+const FAILED_STATUS: &str = "failed";
 
 fn caller_candidates(
     phone_call: PhoneCall,
@@ -148,6 +158,8 @@ struct Data {
     conversation_id: Option<String>,
     #[serde(default, deserialize_with = "lenient")]
     user_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    status: Option<String>,
     #[serde(default, deserialize_with = "lenient")]
     transcript: Option<Vec<Value>>,
     #[serde(default, deserialize_with = "lenient")]

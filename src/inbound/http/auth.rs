@@ -12,8 +12,30 @@ use subtle::ConstantTimeEq;
 
 use crate::inbound::http::state::AppState;
 
-fn matches(presented: &str, expected: &str) -> bool {
-    presented.as_bytes().ct_eq(expected.as_bytes()).into()
+/// The header both webhooks authenticate with.
+pub const API_KEY_HEADER: &str = "X-Api-Key";
+
+/// Accepts `presented` when it equals `expected`; otherwise answers 401 naming the header, and
+/// logs that the key was wrong (never the key).
+fn check(presented: &str, expected: &str, webhook: &str) -> poem::Result<()> {
+    if bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
+        return Ok(());
+    }
+    tracing::warn!(webhook, "refused: {API_KEY_HEADER} is wrong");
+    Err(poem::Error::from_string(
+        format!("{API_KEY_HEADER} does not match the key configured for this webhook"),
+        poem::http::StatusCode::UNAUTHORIZED,
+    ))
+}
+
+/// The settings are always there; without them nothing could be checked.
+fn state(request: &Request) -> poem::Result<&Arc<AppState>> {
+    request.data::<Arc<AppState>>().ok_or_else(|| {
+        poem::Error::from_string(
+            "the service state is missing",
+            poem::http::StatusCode::INTERNAL_SERVER_ERROR,
+        )
+    })
 }
 
 /// `X-Api-Key` equal to `ELEVENLABS_CLIENT_DATA_KEY`.
@@ -26,9 +48,9 @@ fn matches(presented: &str, expected: &str) -> bool {
 )]
 pub struct ClientDataKey(());
 
-async fn check_client_data_key(request: &Request, key: ApiKey) -> Option<()> {
-    let state = request.data::<Arc<AppState>>()?;
-    matches(&key.key, state.keys.client_data.expose()).then_some(())
+async fn check_client_data_key(request: &Request, key: ApiKey) -> poem::Result<()> {
+    let expected = state(request)?.keys.client_data.expose();
+    check(&key.key, expected, "client-data")
 }
 
 /// `X-Api-Key` equal to `ELEVENLABS_SEARCH_DATA_KEY`.
@@ -41,7 +63,7 @@ async fn check_client_data_key(request: &Request, key: ApiKey) -> Option<()> {
 )]
 pub struct SearchDataKey(());
 
-async fn check_search_data_key(request: &Request, key: ApiKey) -> Option<()> {
-    let state = request.data::<Arc<AppState>>()?;
-    matches(&key.key, state.keys.search_data.expose()).then_some(())
+async fn check_search_data_key(request: &Request, key: ApiKey) -> poem::Result<()> {
+    let expected = state(request)?.keys.search_data.expose();
+    check(&key.key, expected, "search-data")
 }

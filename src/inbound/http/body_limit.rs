@@ -1,13 +1,15 @@
 //! A cap on the bodies of the small JSON webhooks, so that nobody can make the service buffer a
-//! huge body in memory, or hold a request open with a body that never comes. Post-call is left
-//! out: it streams to disk under its own limits (`MAX_BODY_BYTES`, `MAX_UNVERIFIED_BYTES`).
+//! huge body in memory, or hold a request open with a body that never comes. Each operation that
+//! buffers its body opts in with `#[oai(transform = "small_bodies")]`; post-call does not: it
+//! streams to disk under its own limits (`MAX_BODY_BYTES`, `MAX_UNVERIFIED_BYTES`). So where the
+//! API is mounted does not matter.
 
 use std::sync::Arc;
 
 use bytes::BytesMut;
 use poem::error::ReadBodyError;
 use poem::http::StatusCode;
-use poem::{Body, Endpoint, IntoResponse, Request, Response, Result};
+use poem::{Body, Endpoint, EndpointExt, IntoResponse, Request, Response, Result};
 
 use crate::inbound::http::edge::{BodyReadError, Edge};
 
@@ -15,33 +17,44 @@ use crate::inbound::http::edge::{BodyReadError, Edge};
 /// a kilobyte (a search query is at most 1,000 characters).
 pub const MAX_SMALL_BODY_BYTES: usize = 64 * 1024;
 
-/// The one route whose body may be large.
-const STREAMED_PATH: &str = "/webhook/post-call";
+/// An operation's endpoint with [`limit_small_bodies`] in front of it.
+pub fn small_bodies<E: Endpoint + 'static>(endpoint: E) -> impl Endpoint {
+    endpoint.around(limit_small_bodies)
+}
 
 /// Refuses with 413 a body over [`MAX_SMALL_BODY_BYTES`], whether or not it declares its length,
-/// and with 408 one that stops arriving for `BODY_STALL_TIMEOUT_MS`.
-pub async fn limit_small_bodies<E: Endpoint>(
-    edge: Arc<Edge>,
+/// and with 408 one that stops arriving for `BODY_STALL_TIMEOUT_MS` (the edge's deadline, when
+/// the route carries the edge).
+async fn limit_small_bodies<E: Endpoint>(
     endpoint: Arc<E>,
     mut request: Request,
 ) -> Result<Response> {
-    if request.uri().path() != STREAMED_PATH {
-        let declared = request
-            .header(poem::http::header::CONTENT_LENGTH)
-            .and_then(|length| length.parse::<u64>().ok());
-        if declared.is_some_and(|length| length > MAX_SMALL_BODY_BYTES as u64) {
-            return Err(ReadBodyError::PayloadTooLarge.into());
-        }
-        let mut chunks = request.take_body().into_bytes_stream();
-        let mut body = BytesMut::new();
-        while let Some(chunk) = edge.next_chunk(&mut chunks).await.map_err(body_error)? {
-            if body.len() + chunk.len() > MAX_SMALL_BODY_BYTES {
-                return Err(ReadBodyError::PayloadTooLarge.into());
-            }
-            body.extend_from_slice(&chunk);
-        }
-        request.set_body(Body::from_bytes(body.freeze()));
+    let declared = request
+        .header(poem::http::header::CONTENT_LENGTH)
+        .and_then(|length| length.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_SMALL_BODY_BYTES as u64) {
+        return Err(ReadBodyError::PayloadTooLarge.into());
     }
+    let body = match request.data::<Arc<Edge>>().cloned() {
+        Some(edge) => {
+            let mut chunks = request.take_body().into_bytes_stream();
+            let mut body = BytesMut::new();
+            while let Some(chunk) = edge.next_chunk(&mut chunks).await.map_err(body_error)? {
+                if body.len() + chunk.len() > MAX_SMALL_BODY_BYTES {
+                    return Err(ReadBodyError::PayloadTooLarge.into());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            body.freeze()
+        }
+        None => {
+            request
+                .take_body()
+                .into_bytes_limit(MAX_SMALL_BODY_BYTES)
+                .await?
+        }
+    };
+    request.set_body(Body::from_bytes(body));
     Ok(endpoint.call(request).await?.into_response())
 }
 

@@ -9,6 +9,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use crate::core::use_cases::Greeting;
 use crate::core::{mask_phone_number, AgentId, CallerId};
 use crate::inbound::http::auth::ClientDataKey;
+use crate::inbound::http::body_limit::small_bodies;
 use crate::inbound::http::error::ErrorBody;
 use crate::inbound::http::state::AppState;
 use crate::inbound::http::ApiTags;
@@ -89,10 +90,12 @@ pub enum ClientDataError {
     /// The body stopped arriving for `BODY_STALL_TIMEOUT_MS` (`request_timeout`).
     #[oai(status = 408)]
     RequestTimeout(Json<ErrorBody>),
-    /// The body is larger than 64 KiB (`payload_too_large`).
+    /// The body is larger than 64 KiB (`payload_too_large`). Answered by the body limit before
+    /// the operation runs; listed so that the documentation shows it.
     #[oai(status = 413)]
     PayloadTooLarge(Json<ErrorBody>),
-    /// The body is not sent as `application/json` (`unsupported_media_type`).
+    /// The body is not sent as `application/json` (`unsupported_media_type`). Answered by the
+    /// framework before the operation runs; listed so that the documentation shows it.
     #[oai(status = 415)]
     UnsupportedMediaType(Json<ErrorBody>),
     /// Too many failed authentications came from this address (`too_many_failures`); retry
@@ -152,7 +155,8 @@ impl ClientDataApi {
     #[oai(
         path = "/webhook/client-data",
         method = "post",
-        operation_id = "client_data"
+        operation_id = "client_data",
+        transform = "small_bodies"
     )]
     async fn client_data(
         &self,

@@ -4,6 +4,8 @@ use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
 use poem_openapi::Object;
 
+use crate::inbound::http::auth::API_KEY_HEADER;
+
 /// An error answer. `error` is a stable machine-readable code; `message` explains it to a person.
 #[derive(Debug, Clone, Object)]
 pub struct ErrorBody {
@@ -48,6 +50,33 @@ fn code_for(status: StatusCode) -> &'static str {
     }
 }
 
+/// A request body's parse error as `<field>: <problem>`: poem-openapi wraps the message of a
+/// field's own type (`query: the question is required`) in type names, which are dropped; an
+/// error about the body as a whole (not JSON, not an object) is about `body`.
+fn field_first(reason: &str) -> String {
+    let mut message = reason.trim();
+    if let Some(rest) = message.strip_prefix("failed to parse \"") {
+        message = rest.split_once("\": ").map_or(message, |(_, inner)| inner);
+    }
+    while let Some(at) = message.rfind(" (occurred while parsing \"") {
+        if !message.ends_with("\")") {
+            break;
+        }
+        message = &message[..at];
+    }
+    let names_a_field = message.split_once(": ").is_some_and(|(field, _)| {
+        !field.is_empty()
+            && field
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+    });
+    if names_a_field {
+        message.to_owned()
+    } else {
+        format!("body: {message}")
+    }
+}
+
 /// Turns any error that escaped an operation into the JSON error schema, keeping its status.
 /// The text of server errors is logged, never sent.
 pub async fn framework_error_to_json(error: poem::Error) -> Response {
@@ -56,7 +85,18 @@ pub async fn framework_error_to_json(error: poem::Error) -> Response {
         return error.into_response();
     }
     let status = error.status();
-    let body = if status.is_server_error() {
+    let body = if error.is::<poem_openapi::error::AuthorizationError>() {
+        // Raised before any checker runs: the header is not there (or not text).
+        tracing::warn!("refused: {API_KEY_HEADER} is missing");
+        ErrorBody::new(
+            code_for(status),
+            format!("{API_KEY_HEADER} header is missing"),
+        )
+    } else if let Some(parse) =
+        error.downcast_ref::<poem_openapi::error::ParseRequestPayloadError>()
+    {
+        ErrorBody::new(code_for(status), field_first(&parse.reason))
+    } else if status.is_server_error() {
         tracing::error!(error = %error, "request failed");
         ErrorBody::internal()
     } else {

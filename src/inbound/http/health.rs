@@ -7,6 +7,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use crate::core::ports::IngestionCounts;
+use crate::inbound::http::body_limit::small_bodies;
 use crate::inbound::http::state::AppState;
 use crate::inbound::http::ApiTags;
 
@@ -17,6 +18,10 @@ pub struct HealthStatus {
     pub status: String,
     /// One line per backend that is not ready, saying why.
     pub problems: Vec<String>,
+    /// Things about a working backend worth knowing, for example that the memory store keeps long
+    /// memories in parts (readiness only; absent when there are none).
+    #[oai(skip_serializing_if_is_empty)]
+    pub notices: Vec<String>,
     /// Archived calls not learnt from yet (readiness only).
     #[oai(skip_serializing_if_is_none)]
     pub pending_ingestions: Option<u64>,
@@ -24,6 +29,10 @@ pub struct HealthStatus {
     /// (readiness only).
     #[oai(skip_serializing_if_is_none)]
     pub failed_ingestions: Option<u64>,
+    /// Memories of learnt calls that the memory store declined to keep (OpenMemory merges
+    /// similar text across callers); `caller-memory replay` tries them again (readiness only).
+    #[oai(skip_serializing_if_is_none)]
+    pub not_stored_memories: Option<u64>,
 }
 
 #[derive(ApiResponse)]
@@ -50,13 +59,20 @@ impl HealthApi {
     /// Liveness
     ///
     /// Answers 200 as long as the process serves requests; checks no backend.
-    #[oai(path = "/health", method = "get", operation_id = "health")]
+    #[oai(
+        path = "/health",
+        method = "get",
+        operation_id = "health",
+        transform = "small_bodies"
+    )]
     async fn health(&self) -> LiveResponse {
         LiveResponse::Ok(Json(HealthStatus {
             status: "ok".into(),
             problems: Vec::new(),
+            notices: Vec::new(),
             pending_ingestions: None,
             failed_ingestions: None,
+            not_stored_memories: None,
         }))
     }
 
@@ -65,7 +81,12 @@ impl HealthApi {
     /// Checks every backend (memory store, payload storage) and answers 503 with the reasons
     /// when one is not ready. Also tells how many archived calls are waiting to be learnt from
     /// and how many failed.
-    #[oai(path = "/ready", method = "get", operation_id = "ready")]
+    #[oai(
+        path = "/ready",
+        method = "get",
+        operation_id = "ready",
+        transform = "small_bodies"
+    )]
     async fn ready(&self, state: Data<&Arc<AppState>>) -> ReadyResponse {
         let readiness = Readiness::assess(&state).await;
         let body = HealthStatus {
@@ -77,7 +98,9 @@ impl HealthApi {
             .into(),
             pending_ingestions: readiness.ingestion.map(|counts| counts.pending as u64),
             failed_ingestions: readiness.ingestion.map(|counts| counts.failed as u64),
+            not_stored_memories: readiness.ingestion.map(|counts| counts.not_stored as u64),
             problems: readiness.problems,
+            notices: readiness.notices,
         };
         if body.problems.is_empty() {
             ReadyResponse::Ready(Json(body))
@@ -92,6 +115,8 @@ impl HealthApi {
 pub struct Readiness {
     /// One line per backend that is not ready, saying why.
     pub problems: Vec<String>,
+    /// Things about working backends worth knowing.
+    pub notices: Vec<String>,
     /// The ingestion backlog, when it could be read.
     pub ingestion: Option<IngestionCounts>,
 }
@@ -99,14 +124,16 @@ pub struct Readiness {
 impl Readiness {
     /// Checks every backend and reads the ingestion backlog, all at once.
     pub async fn assess(state: &AppState) -> Self {
-        let (memory, storage, ingestion) = tokio::join!(
+        let (memory, notices, storage, ingestion) = tokio::join!(
             state.memory_store.check(),
+            state.memory_store.notices(),
             state.blob_store.check(),
             state.ingestion.counts()
         );
         let mut problems = Vec::new();
-        if let Err(error) = memory {
-            problems.push(format!("memory store: {error}"));
+        match memory {
+            Ok(()) => state.ingestion.memory_store_healthy(),
+            Err(error) => problems.push(format!("memory store: {error}")),
         }
         if let Err(error) = storage {
             problems.push(format!("payload storage: {error}"));
@@ -120,6 +147,10 @@ impl Readiness {
         };
         Self {
             problems,
+            notices: notices
+                .into_iter()
+                .map(|notice| format!("memory store: {notice}"))
+                .collect(),
             ingestion,
         }
     }

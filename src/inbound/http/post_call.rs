@@ -28,7 +28,9 @@ use crate::core::ConversationId;
 use crate::inbound::http::edge::{Edge, BUDGET_RETRY_AFTER_SECS};
 use crate::inbound::http::error::ErrorBody;
 use crate::inbound::http::raw_json::RawJsonBody;
-use crate::inbound::http::signature::{BodyVerifier, SignatureError, SignatureHeader};
+use crate::inbound::http::signature::{
+    BodyVerifier, SignatureError, SignatureHeader, SignatureParam,
+};
 use crate::inbound::http::state::AppState;
 use crate::inbound::http::ApiTags;
 use envelope::{read_envelope, Envelope, EnvelopeError};
@@ -150,14 +152,14 @@ impl PostCallApi {
         request: &Request,
         /// `t=<unix seconds>,v0=<hex HMAC-SHA256 of "{t}." + body>`.
         #[oai(name = "ElevenLabs-Signature")]
-        signature: Header<Option<String>>,
+        signature: Header<SignatureParam>,
         body: RawJsonBody,
     ) -> Result<PostCallSuccess, PostCallError> {
         let state = *state;
         let declared = declared_length(request);
         refuse_declared_oversize(declared, &state.post_call)?;
         let staged =
-            receive_verified(state, &edge, signature.0.as_deref(), declared, body.0).await?;
+            receive_verified(state, &edge, signature.0 .0.as_deref(), declared, body.0).await?;
         let path = staged.path().to_path_buf();
         let envelope = tokio::task::spawn_blocking(move || read_envelope(&path))
             .await

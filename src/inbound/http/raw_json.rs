@@ -21,9 +21,14 @@ impl Payload for RawJsonBody {
     }
 
     fn schema_ref() -> MetaSchemaRef {
-        MetaSchemaRef::Inline(Box::new(MetaSchema::new("object")))
+        let mut schema = MetaSchema::new("object");
+        schema.example = serde_json::from_str(EXAMPLE).ok();
+        MetaSchemaRef::Inline(Box::new(schema))
     }
 }
+
+/// The example the documentation shows: a real `post_call_transcription` event.
+const EXAMPLE: &str = include_str!("../../../payloads/post_call_transcription.json");
 
 impl ParsePayload for RawJsonBody {
     const IS_REQUIRED: bool = true;

@@ -7,15 +7,19 @@ use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 
+use crate::core::use_cases::MemorySearchStatus;
 use crate::core::ConversationId;
 use crate::inbound::http::auth::SearchDataKey;
+use crate::inbound::http::body_limit::small_bodies;
 use crate::inbound::http::error::ErrorBody;
 use crate::inbound::http::state::AppState;
 use crate::inbound::http::ApiTags;
 
+mod limit_number;
 mod mapping;
 mod query_text;
 
+pub use limit_number::LimitNumber;
 use mapping::ValidSearch;
 pub use query_text::QueryText;
 
@@ -34,7 +38,7 @@ pub struct SearchDataRequest {
     /// The conversation asking; fill it from `{{system__conversation_id}}`. Used in logs only.
     pub conversation_id: Option<String>,
     /// How many memories to return: 1 to 20, 5 when omitted.
-    pub limit: Option<i64>,
+    pub limit: Option<LimitNumber>,
 }
 
 /// The caller's profile and the memories most relevant to the query.
@@ -119,10 +123,12 @@ pub enum SearchDataError {
     /// The body stopped arriving for `BODY_STALL_TIMEOUT_MS` (`request_timeout`).
     #[oai(status = 408)]
     RequestTimeout(Json<ErrorBody>),
-    /// The body is larger than 64 KiB (`payload_too_large`).
+    /// The body is larger than 64 KiB (`payload_too_large`). Answered by the body limit before
+    /// the operation runs; listed so that the documentation shows it.
     #[oai(status = 413)]
     PayloadTooLarge(Json<ErrorBody>),
-    /// The body is not sent as `application/json` (`unsupported_media_type`).
+    /// The body is not sent as `application/json` (`unsupported_media_type`). Answered by the
+    /// framework before the operation runs; listed so that the documentation shows it.
     #[oai(status = 415)]
     UnsupportedMediaType(Json<ErrorBody>),
     /// Too many failed authentications came from this address (`too_many_failures`); retry
@@ -149,7 +155,8 @@ impl SearchDataApi {
     #[oai(
         path = "/webhook/search-data",
         method = "post",
-        operation_id = "search_data"
+        operation_id = "search_data",
+        transform = "small_bodies"
     )]
     async fn search_data(
         &self,
@@ -162,6 +169,9 @@ impl SearchDataApi {
             .search_memories
             .search(&search.caller, &search.query, search.limit)
             .await;
+        if found.status == MemorySearchStatus::Ok {
+            state.ingestion.memory_store_healthy();
+        }
         tracing::info!(
             caller = %search.caller,
             conversation_id = ?search.conversation.as_ref().map(ConversationId::as_str),

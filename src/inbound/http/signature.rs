@@ -160,3 +160,50 @@ impl BodyVerifier {
 mod properties;
 #[cfg(test)]
 mod tests;
+
+/// The `ElevenLabs-Signature` header as an operation receives it: documented as required, but
+/// its absence reaches the operation (as `None`), which refuses it with 401 `invalid_signature`
+/// like any other bad signature rather than a parameter error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureParam(pub Option<String>);
+
+impl poem_openapi::types::Type for SignatureParam {
+    const IS_REQUIRED: bool = true;
+
+    type RawValueType = String;
+    type RawElementValueType = String;
+
+    fn name() -> std::borrow::Cow<'static, str> {
+        "string".into()
+    }
+
+    fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
+        poem_openapi::registry::MetaSchemaRef::Inline(Box::new(
+            poem_openapi::registry::MetaSchema::new("string"),
+        ))
+    }
+
+    fn as_raw_value(&self) -> Option<&String> {
+        self.0.as_ref()
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a String> + 'a> {
+        Box::new(self.0.iter())
+    }
+}
+
+impl poem_openapi::types::ParseFromParameter for SignatureParam {
+    fn parse_from_parameter(value: &str) -> poem_openapi::types::ParseResult<Self> {
+        Ok(Self(Some(value.to_owned())))
+    }
+
+    fn parse_from_parameters<I: IntoIterator<Item = A>, A: AsRef<str>>(
+        iter: I,
+    ) -> poem_openapi::types::ParseResult<Self> {
+        Ok(Self(
+            iter.into_iter()
+                .next()
+                .map(|value| value.as_ref().to_owned()),
+        ))
+    }
+}

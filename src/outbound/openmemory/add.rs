@@ -2,16 +2,28 @@
 //!
 //! Before storing, the server looks for a memory with the same token-set hash among all users'
 //! memories and, when it finds one, answers `deduplicated: true` with that memory's id and stores
-//! nothing (LEGACY.md section 5.3; exchanges-legacy/l63, l67, l69, l71, l74). So a deduplicated
+//! nothing (exchanges-legacy/l63, l67, l69, l71, l74). So a deduplicated
 //! answer is checked with a read scoped to the caller (l64 vs l33):
 //! - the caller's own memory with the same conversation and key: a repeated delivery,
 //!   [`AddOutcome::AlreadyStored`];
 //! - anything else (another caller's memory, 403; or a different memory of this caller): the
 //!   memory was not stored, so a distinguished form is tried (see [`super::marker`]);
 //! - when every form is merged away: [`AddOutcome::NotStored`], never a silent success.
+//!
+//! An add whose outcome is unknown (it timed out, or the connection broke after it was sent) may
+//! still be stored later: a stalled server keeps such requests queued and stores each copy when
+//! it resumes, and its duplicate check is not atomic. So such a memory is never added again
+//! blindly: the next add of it first looks for it among the caller's memories (by its
+//! conversation and key), waiting a little for a late one to land, and adds only if it is
+//! really missing.
 
-use super::client::{Api, Ownership};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::client::{Api, Ownership, PostFailure};
 use super::marker::mark;
+use super::parts::parts;
 use super::wire::{AddRequest, AddResponse, MemoryMetadata};
 use crate::core::ports::MemoryStoreError;
 use crate::core::{AddOutcome, Decay, NewMemory};
@@ -22,11 +34,141 @@ const DISTINGUISHING_ATTEMPTS: u32 = 3;
 /// Value of `metadata.source` on every memory this service writes.
 pub(super) const SOURCE: &str = "caller-memory";
 
-pub(super) async fn add(api: &Api, memory: &NewMemory) -> Result<AddOutcome, MemoryStoreError> {
+/// How long a memory whose add had an unknown outcome is looked for before it is added again,
+/// and how often.
+const LANDING_WAIT: Duration = Duration::from_secs(2);
+const LOOK_EVERY: Duration = Duration::from_millis(250);
+
+/// Memories per page, and pages at most, when looking through a caller's memories.
+const PAGE: usize = 100;
+const MAX_PAGES: usize = 50;
+
+/// Memories whose last add had an unknown outcome, by caller, conversation and key.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Unsettled(Arc<Mutex<HashSet<String>>>);
+
+impl Unsettled {
+    fn id(memory: &NewMemory) -> String {
+        format!(
+            "{}\n{}\n{}",
+            memory.caller.as_e164(),
+            memory.conversation_id.as_str(),
+            memory.key
+        )
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn contains(&self, memory: &NewMemory) -> bool {
+        self.lock().contains(&Self::id(memory))
+    }
+
+    fn mark(&self, memory: &NewMemory) {
+        self.lock().insert(Self::id(memory));
+    }
+
+    fn settle(&self, memory: &NewMemory) {
+        self.lock().remove(&Self::id(memory));
+    }
+}
+
+/// Adds `memory`, in parts when it is too long to be kept whole (see [`super::parts`]): the
+/// outcome is the least favourable of its parts'.
+pub(super) async fn add(
+    api: &Api,
+    memory: &NewMemory,
+    unsettled: &Unsettled,
+) -> Result<AddOutcome, MemoryStoreError> {
+    let parts = parts(memory, DISTINGUISHING_ATTEMPTS);
+    let count = parts.len();
+    let mut outcomes = Vec::with_capacity(count);
+    for (index, part) in parts.iter().enumerate() {
+        match add_one(api, part, unsettled).await? {
+            AddOutcome::NotStored { reason } if count > 1 => {
+                return Ok(AddOutcome::NotStored {
+                    reason: format!("part {} of {count}: {reason}", index + 1),
+                })
+            }
+            AddOutcome::NotStored { reason } => return Ok(AddOutcome::NotStored { reason }),
+            outcome => outcomes.push(outcome),
+        }
+    }
+    Ok(if outcomes.contains(&AddOutcome::StoredDistinguished) {
+        AddOutcome::StoredDistinguished
+    } else if outcomes
+        .iter()
+        .all(|outcome| *outcome == AddOutcome::AlreadyStored)
+    {
+        AddOutcome::AlreadyStored
+    } else {
+        AddOutcome::Stored
+    })
+}
+
+async fn add_one(
+    api: &Api,
+    memory: &NewMemory,
+    unsettled: &Unsettled,
+) -> Result<AddOutcome, MemoryStoreError> {
+    if unsettled.contains(memory) {
+        if landed(api, memory).await? {
+            unsettled.settle(memory);
+            return Ok(AddOutcome::AlreadyStored);
+        }
+        unsettled.settle(memory);
+    }
+    let outcome = add_now(api, memory).await;
+    if let Err(PostFailure {
+        maybe_received: true,
+        ..
+    }) = &outcome
+    {
+        unsettled.mark(memory);
+    }
+    outcome.map_err(|failure| failure.error)
+}
+
+/// Whether the memory is among the caller's, looking again for [`LANDING_WAIT`].
+async fn landed(api: &Api, memory: &NewMemory) -> Result<bool, MemoryStoreError> {
+    let mut waited = Duration::ZERO;
+    loop {
+        if is_stored(api, memory).await? {
+            return Ok(true);
+        }
+        if waited >= LANDING_WAIT {
+            return Ok(false);
+        }
+        tokio::time::sleep(LOOK_EVERY).await;
+        waited += LOOK_EVERY;
+    }
+}
+
+async fn is_stored(api: &Api, memory: &NewMemory) -> Result<bool, MemoryStoreError> {
+    for page in 0..MAX_PAGES {
+        let memories = api.memories_of(&memory.caller, PAGE, page * PAGE).await?;
+        if memories.items.iter().any(|stored| {
+            let metadata = stored.metadata();
+            metadata.conversation_id == memory.conversation_id.as_str()
+                && metadata.key == memory.key
+        }) {
+            return Ok(true);
+        }
+        if memories.items.len() < PAGE {
+            break;
+        }
+    }
+    Ok(false)
+}
+
+async fn add_now(api: &Api, memory: &NewMemory) -> Result<AddOutcome, PostFailure> {
     for attempt in 0..=DISTINGUISHING_ATTEMPTS {
         let content = mark(memory, attempt);
         let answer: AddResponse = api
-            .post(&["memory", "add"], &request(memory, &content))
+            .post_telling_if_sent(&["memory", "add"], &request(memory, &content), None)
             .await?;
         if !answer.deduplicated {
             return Ok(if attempt == 0 {

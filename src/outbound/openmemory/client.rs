@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use url::Url;
 
-use super::wire::{ErrorBody, ListedMemory, StoredMemory, UserMemories};
+use super::wire::{ErrorBody, StoredMemory, UserMemories};
 use crate::core::ports::MemoryStoreError;
 use crate::core::CallerId;
 
@@ -23,6 +23,37 @@ pub(super) const TENANT_MISMATCH_EXPLANATION: &str =
 the api key (it answered 403 tenant_mismatch to a per-caller user_id), so it cannot keep callers \
 apart; use an openmemory release that accepts user_id (up to commit 1d38638, before the \
 fail-closed tenant change) or set MEMORY_BACKEND=embedded";
+
+/// What a newest OpenMemory server started without `OM_API_KEY` answers, with a 503, to every
+/// protected route (exchanges-newest/c01): a configuration error of that server, not an outage.
+pub(super) const AUTH_NOT_CONFIGURED: &str = "auth_not_configured";
+
+pub(super) const AUTH_NOT_CONFIGURED_EXPLANATION: &str =
+    "this openmemory server has no OM_API_KEY configured (it answered 503 \
+auth_not_configured), so it serves no memory route; set OM_API_KEY on that server to the value \
+of OPENMEMORY_KEY and restart it";
+
+/// Why a POST failed, and whether the server may still have acted on it.
+pub(super) struct PostFailure {
+    pub error: MemoryStoreError,
+    pub maybe_received: bool,
+}
+
+impl From<PostFailure> for MemoryStoreError {
+    fn from(failure: PostFailure) -> Self {
+        failure.error
+    }
+}
+
+/// The server answered with an error: the answer is the outcome.
+impl From<MemoryStoreError> for PostFailure {
+    fn from(error: MemoryStoreError) -> Self {
+        Self {
+            error,
+            maybe_received: false,
+        }
+    }
+}
 
 /// Who a memory read by id belongs to.
 pub(super) enum Ownership {
@@ -79,24 +110,68 @@ impl Api {
         segments: &[&str],
         body: &impl Serialize,
     ) -> Result<T, MemoryStoreError> {
-        let response = self
-            .client
-            .post(self.url(segments))
-            .json(body)
-            .send()
-            .await
-            .map_err(transport_error)?;
-        parse(success(response).await?).await
+        Ok(self.post_telling_if_sent(segments, body, None).await?)
     }
 
-    /// `GET /health`, which needs no key.
-    pub async fn health(&self) -> Result<(), MemoryStoreError> {
+    /// [`Api::post`], giving up after `timeout` instead of the client's timeout when given, and
+    /// telling apart a failure where the server may still act on the request (it timed out or
+    /// the connection broke after sending) from one where it certainly will not.
+    pub async fn post_telling_if_sent<T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        body: &impl Serialize,
+        timeout: Option<Duration>,
+    ) -> Result<T, PostFailure> {
+        let mut request = self.client.post(self.url(segments)).json(body);
+        if let Some(timeout) = timeout {
+            request = request.timeout(timeout);
+        }
+        let response = request.send().await.map_err(|error| PostFailure {
+            // A connection never made carried nothing; anything later may have reached the server.
+            maybe_received: !error.is_connect(),
+            error: self.transport_error(&error),
+        })?;
+        let answered = success(response).await?;
+        // A success whose body could not be read: the server acted, the answer is lost.
+        parse(answered).await.map_err(|error| PostFailure {
+            error,
+            maybe_received: true,
+        })
+    }
+
+    /// One page of `caller`'s memories, newest first (`GET /users/:id/memories?l=&u=`; the id is
+    /// a path segment, where a `+` is kept, exchanges-legacy/l20, l25).
+    pub async fn memories_of(
+        &self,
+        caller: &CallerId,
+        limit: usize,
+        offset: usize,
+    ) -> Result<UserMemories, MemoryStoreError> {
+        let mut url = self.url(&["users", caller.as_e164(), "memories"]);
+        url.query_pairs_mut()
+            .append_pair("l", &limit.to_string())
+            .append_pair("u", &offset.to_string());
+        parse(success(self.get(url).await?).await?).await
+    }
+
+    /// GETs `url`; any answer is returned, whatever its status.
+    async fn get(&self, url: Url) -> Result<Response, MemoryStoreError> {
+        self.client
+            .get(url)
+            .send()
+            .await
+            .map_err(|error| self.transport_error(&error))
+    }
+
+    /// `GET /health`, which needs no key, within `timeout`.
+    pub async fn health(&self, timeout: Duration) -> Result<(), MemoryStoreError> {
         let response = self
             .client
             .get(self.url(&["health"]))
+            .timeout(timeout)
             .send()
             .await
-            .map_err(transport_error)?;
+            .map_err(|error| self.transport_error(&error))?;
         success(response).await.map(drop)
     }
 
@@ -110,7 +185,7 @@ impl Api {
         let mut url = self.url(&["memory", id]);
         url.query_pairs_mut()
             .append_pair("user_id", caller.as_e164());
-        let response = self.client.get(url).send().await.map_err(transport_error)?;
+        let response = self.get(url).await?;
         let status = response.status();
         if status == StatusCode::NOT_FOUND {
             return Ok(Ownership::NotOwn);
@@ -129,22 +204,6 @@ impl Api {
 }
 
 impl Api {
-    /// One page of `caller`'s memories, newest first: at most `limit` from `offset`.
-    pub async fn list(
-        &self,
-        caller: &CallerId,
-        limit: usize,
-        offset: usize,
-    ) -> Result<Vec<ListedMemory>, MemoryStoreError> {
-        let mut url = self.url(&["users", caller.as_e164(), "memories"]);
-        url.query_pairs_mut()
-            .append_pair("l", &limit.to_string())
-            .append_pair("u", &offset.to_string());
-        let response = self.client.get(url).send().await.map_err(transport_error)?;
-        let page: UserMemories = parse(success(response).await?).await?;
-        Ok(page.items)
-    }
-
     /// Deletes a memory by id as `caller`: the server checks ownership only when `user_id` is
     /// sent (exchanges-legacy/l37). A memory already gone (404) counts as deleted.
     pub async fn delete_as(&self, id: &str, caller: &CallerId) -> Result<(), MemoryStoreError> {
@@ -156,32 +215,78 @@ impl Api {
             .delete(url)
             .send()
             .await
-            .map_err(transport_error)?;
+            .map_err(|error| self.transport_error(&error))?;
         if response.status() == StatusCode::NOT_FOUND {
             return Ok(());
         }
         success(response).await.map(drop)
     }
+
+    /// A request that got no answer: names the server (never the request's URL, whose query
+    /// string can hold a caller's number) and the whole cause (connection refused, DNS, TLS...).
+    fn transport_error(&self, error: &reqwest::Error) -> MemoryStoreError {
+        let what = if error.is_timeout() {
+            "timed out"
+        } else if error.is_connect() {
+            "cannot connect"
+        } else {
+            "request failed"
+        };
+        MemoryStoreError::Unavailable(format!(
+            "openmemory at {} {what}: {}",
+            server_of(&self.base),
+            cause_chain(error)
+        ))
+    }
 }
 
-fn transport_error(error: reqwest::Error) -> MemoryStoreError {
-    let what = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "cannot connect"
-    } else {
-        "request failed"
-    };
-    MemoryStoreError::Unavailable(format!("openmemory {what}: {}", without_url(error)))
+/// The server part of the base URL, without credentials, path or query.
+fn server_of(base: &Url) -> String {
+    match base.port() {
+        Some(port) => format!(
+            "{}://{}:{port}",
+            base.scheme(),
+            base.host_str().unwrap_or_default()
+        ),
+        None => format!(
+            "{}://{}",
+            base.scheme(),
+            base.host_str().unwrap_or_default()
+        ),
+    }
 }
 
-/// reqwest errors print the URL, which can hold a caller's number in its query string.
-fn without_url(error: reqwest::Error) -> String {
-    error.without_url().to_string()
+/// `error` and each of its sources, `: `-separated; reqwest's own message has its URL removed,
+/// and the sources (hyper, io, rustls) never print one.
+fn cause_chain(error: &reqwest::Error) -> String {
+    let mut chain = vec![strip_url(error)];
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if chain.last() != Some(&text) {
+            chain.push(text);
+        }
+        source = cause.source();
+    }
+    chain.join(": ")
+}
+
+/// reqwest prints `... for url (...)` when the error carries the request URL.
+fn strip_url(error: &reqwest::Error) -> String {
+    let text = error.to_string();
+    match (error.url(), text.find(" for url (")) {
+        (Some(_), Some(at)) => text[..at].to_owned(),
+        _ => text,
+    }
 }
 
 async fn parse<T: DeserializeOwned>(response: Response) -> Result<T, MemoryStoreError> {
-    let bytes = response.bytes().await.map_err(transport_error)?;
+    let bytes = response.bytes().await.map_err(|error| {
+        MemoryStoreError::Unavailable(format!(
+            "openmemory answer could not be read: {}",
+            cause_chain(&error)
+        ))
+    })?;
     serde_json::from_slice(&bytes)
         .context("openmemory answered with unexpected json")
         .map_err(MemoryStoreError::Unknown)
@@ -202,6 +307,9 @@ pub(super) async fn success(response: Response) -> Result<Response, MemoryStoreE
         .take(80)
         .collect();
     Err(match status {
+        StatusCode::SERVICE_UNAVAILABLE if code == AUTH_NOT_CONFIGURED => {
+            MemoryStoreError::Incompatible(AUTH_NOT_CONFIGURED_EXPLANATION.to_owned())
+        }
         StatusCode::TOO_MANY_REQUESTS => {
             MemoryStoreError::Unavailable(format!("openmemory is rate limiting ({code})"))
         }

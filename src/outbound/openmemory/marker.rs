@@ -20,7 +20,7 @@ const OPEN: &str = "[cm ";
 const CLOSE: &str = "] ";
 const TIME_FORMAT: &str = "%Y%m%dT%H%M%SZ";
 /// Words added per distinguishing attempt; several, because one extra word rarely flips the
-/// majority vote of a token-set hash (LEGACY.md section 5.3).
+/// majority vote of the server's token-set hash.
 const DISTINGUISHING_WORDS: usize = 6;
 
 /// What the marker of a stored memory says.

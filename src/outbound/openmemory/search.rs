@@ -47,7 +47,12 @@ pub(super) async fn search(
     };
     let answer: QueryResponse = api.post(&["memory", "query"], &request).await?;
     let matches = answer.matches.into_iter().take(wanted);
-    let hits: Vec<MemoryHit> = join_all(matches.map(|found| hit(api, caller, found))).await;
+    let hits: Vec<MemoryHit> = join_all(matches.map(|found| hit(api, caller, found)))
+        .await
+        .into_iter()
+        // A memory the server condensed to nothing says nothing.
+        .filter(|hit| !hit.content.trim().is_empty())
+        .collect();
     let similarities = match (embeddings, query.embedding()) {
         (Some(embeddings), Some(wanted)) => embeddings.similarities(wanted, &hits).await,
         _ => vec![None; hits.len()],
@@ -71,11 +76,14 @@ async fn recent(
     caller: &CallerId,
     limit: SearchLimit,
 ) -> Result<Vec<MemoryHit>, MemoryStoreError> {
-    let listed = api.list(caller, RECENT_LISTED, 0).await?;
+    let listed = api.memories_of(caller, RECENT_LISTED, 0).await?.items;
     let hits = listed
         .into_iter()
         .filter_map(|item| {
-            let (marker, content) = unmark(&item.content)?;
+            let (marker, content) = unmark(item.content.as_deref()?)?;
+            if content.trim().is_empty() {
+                return None;
+            }
             Some(MemoryHit {
                 content: content.to_owned(),
                 kind: marker.kind,

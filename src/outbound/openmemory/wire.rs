@@ -1,4 +1,4 @@
-//! OpenMemory's JSON, as the legacy servers send and accept it (LEGACY.md section 3).
+//! OpenMemory's JSON, as the legacy servers send and accept it.
 
 use serde::{Deserialize, Serialize};
 
@@ -81,6 +81,10 @@ pub(super) struct QueryMatch {
 #[derive(Debug, Deserialize)]
 pub(super) struct StoredMemory {
     #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub content: Option<String>,
+    #[serde(default)]
     pub metadata: serde_json::Value,
     #[serde(default)]
     pub created_at: Option<i64>,
@@ -92,27 +96,11 @@ impl StoredMemory {
     }
 }
 
-/// `GET /users/:user_id/memories?l=&u=` (exchanges-legacy/l25): the caller's memories, newest
-/// first.
+/// `GET /users/:id/memories` (exchanges-legacy/l25): the caller's memories, newest first.
 #[derive(Debug, Deserialize)]
 pub(super) struct UserMemories {
     #[serde(default)]
-    pub items: Vec<ListedMemory>,
-}
-
-#[derive(Debug, Deserialize)]
-pub(super) struct ListedMemory {
-    pub id: String,
-    #[serde(default)]
-    pub content: String,
-    #[serde(default)]
-    pub metadata: serde_json::Value,
-}
-
-impl ListedMemory {
-    pub fn metadata(&self) -> MemoryMetadata {
-        serde_json::from_value(self.metadata.clone()).unwrap_or_default()
-    }
+    pub items: Vec<StoredMemory>,
 }
 
 /// Error bodies: `{"error": "..."}` on auth and tenant errors, `{"err": "..."}` elsewhere.

@@ -1,6 +1,6 @@
 //! A fake OpenMemory server: a real HTTP server on 127.0.0.1 that reproduces the recorded
 //! behaviour of both server generations that matters to a per-caller client (see
-//! `contracts/openmemory/`, each behaviour names its recording).
+//! `recordings/`, each behaviour names its recording).
 //!
 //! ```ignore
 //! let fake = FakeOpenMemory::start(FakeMode::Legacy).await;
@@ -27,9 +27,9 @@ use url::Url;
 /// Which server generation to imitate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FakeMode {
-    /// Trusts `user_id` from the request (LEGACY.md, commit 1d38638).
+    /// Trusts `user_id` from the request (commit 1d38638 and earlier).
     Legacy,
-    /// Derives the user from the key; any other `user_id` is 403 `tenant_mismatch` (API.md).
+    /// Derives the user from the key; any other `user_id` is 403 `tenant_mismatch`.
     Newest,
 }
 
@@ -67,6 +67,12 @@ pub(crate) struct State {
     pub requests: Vec<RecordedRequest>,
     pub crashes: Vec<String>,
     pub deduplicate_every_add: bool,
+    pub auth_not_configured: bool,
+    /// Adds are checked for duplicates on arrival, then held this long before they are stored,
+    /// whether or not the client still waits (a stalled server resuming its queue).
+    pub stall_adds: Option<Duration>,
+    /// Stalled adds not stored yet.
+    pub stalled_in_flight: usize,
 }
 
 pub(crate) struct Shared {
@@ -160,16 +166,41 @@ impl FakeOpenMemory {
         self.shared.state().delay = Some(delay);
     }
 
+    /// Adds are accepted, checked for duplicates, held for `hold` (past the client's timeout)
+    /// and then stored, even though the client gave up: what a legacy server did after being
+    /// stopped for 12 to 25 s and resumed. New adds answer at once again after
+    /// [`FakeOpenMemory::heal`]; held ones still land.
+    pub fn stall_adds(&self, hold: Duration) {
+        self.shared.state().stall_adds = Some(hold);
+    }
+
+    /// Waits until every stalled add has been stored.
+    pub async fn wait_for_stalled_adds(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.shared.state().stalled_in_flight > 0 {
+            assert!(Instant::now() < deadline, "stalled adds never landed");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     pub fn heal(&self) {
         let mut state = self.shared.state();
         state.failure = None;
         state.delay = None;
+        state.stall_adds = None;
         state.deduplicate_every_add = false;
     }
 
     /// The worst case of exchanges-legacy/l74: every add collides with an existing memory.
     pub fn deduplicate_every_add(&self) {
         self.shared.state().deduplicate_every_add = true;
+    }
+
+    /// Plays a newest server started without `OM_API_KEY`: every protected route answers 503
+    /// `auth_not_configured`.
+    // exchanges-newest/c01_no_api_key_configured_production.json
+    pub fn without_api_key_configured(&self) {
+        self.shared.state().auth_not_configured = true;
     }
 
     /// Forgets cached query answers, as if 60 s had passed.

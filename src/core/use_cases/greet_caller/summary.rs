@@ -3,7 +3,7 @@
 //! The agent reads these values aloud or puts them in its prompt, so they are plain sentences of
 //! bounded length; caller text is cleaned of line breaks and clipped, never interpreted.
 
-use crate::core::ProfileCard;
+use crate::core::{says_something, ProfileCard};
 
 /// The longest profile summary, in characters.
 pub const MAX_PROFILE_SUMMARY_CHARS: usize = 300;
@@ -29,7 +29,7 @@ pub fn profile_summary(card: &ProfileCard) -> String {
         .facts
         .iter()
         .map(|(field, value)| (field.replace('_', " "), one_line(value)))
-        .filter(|(_, value)| !value.is_empty())
+        .filter(|(_, value)| says_something(value))
         .filter(|(_, value)| {
             name.as_deref()
                 .is_none_or(|n| !value.eq_ignore_ascii_case(n))

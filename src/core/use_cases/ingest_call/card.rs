@@ -37,7 +37,7 @@ pub(super) async fn record_call(
         let (mut card, condition) = match blobs.get(&key).await? {
             None => (ProfileCard::default(), PutCondition::IfAbsent),
             Some(blob) => {
-                let card = serde_json::from_slice(&blob.bytes)
+                let card = ProfileCard::decode(&blob.bytes)
                     .map_err(|error| CardError::Unreadable(caller.clone(), error))?;
                 (card, PutCondition::IfVersion(blob.version))
             }
@@ -79,15 +79,19 @@ fn apply(
     let is_latest = card.last_seen.is_none_or(|seen| at >= seen);
     let name = name_fields
         .iter()
-        .find_map(|field| call.collected.get(field))
-        .cloned();
+        .find_map(|wanted| {
+            call.collected
+                .iter()
+                .find(|(field, _)| same_field(field, wanted))
+        })
+        .map(|(_, value)| value.clone());
     if name.is_some() && (is_latest || card.name.is_none()) {
         card.name = name;
     }
     for (field, value) in call
         .collected
         .iter()
-        .filter(|(f, _)| !name_fields.contains(f))
+        .filter(|(field, _)| !name_fields.iter().any(|name| same_field(field, name)))
     {
         if is_latest || !card.facts.contains_key(field) {
             card.facts.insert(field.clone(), value.clone());
@@ -117,6 +121,18 @@ fn apply(
         .saturating_sub(COUNTED_CONVERSATIONS_KEPT);
     card.counted_conversations.drain(..excess);
     true
+}
+
+/// Whether two data-collection field names are the same field, whatever their case and
+/// separators: `First Name`, `first_name` and `firstName` are one field.
+fn same_field(a: &str, b: &str) -> bool {
+    let letters = |name: &str| {
+        name.chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .collect::<String>()
+    };
+    letters(a) == letters(b)
 }
 
 #[cfg(test)]

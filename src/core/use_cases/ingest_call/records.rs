@@ -4,7 +4,9 @@
 //! - `.state/ingestion/progress/{id}.json`: what was already learnt from a call (kept after
 //!   completion, so a repeated delivery adds nothing twice);
 //! - `.state/ingestion/failed/{id}.json`: a call that could not be learnt from, until a replay
-//!   succeeds.
+//!   succeeds;
+//! - `.state/ingestion/not_stored/{id}.json`: how many memories of a call the store declined to
+//!   keep, until a replay stores them.
 //!
 //! These records are stored as JSON, so they derive serde; their JSON form must stay backwards
 //! compatible.
@@ -16,16 +18,14 @@ use chrono::{DateTime, Utc};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::core::ports::{BlobKey, BlobStore, BlobStoreError, PutCondition};
+use crate::core::use_cases::archive_post_call::ArchivedPayload;
 use crate::core::{ConversationId, STATE_PREFIX};
 
-/// Where a conversation's archived transcription is: `{id}/{id}_transcription.json`.
+/// Where a conversation's archived transcription is (the archive decides:
+/// [`ArchivedPayload::key`]).
 pub fn transcription_key(conversation: &ConversationId) -> BlobKey {
-    key(&format!(
-        "{conversation}/{conversation}{TRANSCRIPTION_SUFFIX}"
-    ))
+    ArchivedPayload::Transcription.key(conversation)
 }
-
-pub(super) const TRANSCRIPTION_SUFFIX: &str = "_transcription.json";
 
 /// The folders of the ingestion state, each holding one `{id}.json` per conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +33,7 @@ pub(super) enum Folder {
     Pending,
     Progress,
     Failed,
+    NotStored,
 }
 
 impl Folder {
@@ -41,6 +42,7 @@ impl Folder {
             Folder::Pending => "pending",
             Folder::Progress => "progress",
             Folder::Failed => "failed",
+            Folder::NotStored => "not_stored",
         };
         format!("{STATE_PREFIX}ingestion/{name}/")
     }
@@ -73,6 +75,13 @@ pub(super) struct FailedMarker {
     pub conversation_id: String,
     pub reason: String,
     pub failed_at: DateTime<Utc>,
+}
+
+/// How many memories of a learnt call the store declined to keep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(super) struct NotStoredMarker {
+    pub conversation_id: String,
+    pub memories: usize,
 }
 
 /// Where the ingestion of one conversation stands.

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use rand::Rng;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 /// Exponential backoff with jitter: the n-th wait is between half and all of
@@ -40,10 +41,15 @@ impl RetryPolicy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct ShutDown;
 
-/// Sleeps for `delay` unless `shutdown` fires first.
-pub(super) async fn pause(delay: Duration, shutdown: &CancellationToken) -> Result<(), ShutDown> {
+/// Sleeps for `delay` unless `shutdown` fires or `wake` is notified first.
+pub(super) async fn pause(
+    delay: Duration,
+    shutdown: &CancellationToken,
+    wake: &Notify,
+) -> Result<(), ShutDown> {
     tokio::select! {
         () = tokio::time::sleep(delay) => Ok(()),
+        () = wake.notified() => Ok(()),
         () = shutdown.cancelled() => Err(ShutDown),
     }
 }
@@ -73,8 +79,18 @@ mod tests {
         let shutdown = CancellationToken::new();
         shutdown.cancel();
 
-        let waited = pause(Duration::from_secs(3600), &shutdown).await;
+        let waited = pause(Duration::from_secs(3600), &shutdown, &Notify::new()).await;
 
         assert_eq!(waited, Err(ShutDown));
+    }
+
+    #[tokio::test]
+    async fn a_wake_up_ends_the_wait_at_once() {
+        let wake = Notify::new();
+        wake.notify_one();
+
+        let waited = pause(Duration::from_secs(3600), &CancellationToken::new(), &wake).await;
+
+        assert_eq!(waited, Ok(()));
     }
 }

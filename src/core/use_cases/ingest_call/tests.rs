@@ -4,5 +4,6 @@ mod concurrency;
 mod delivery;
 mod failures;
 mod migration;
+mod real_calls;
 mod support;
 mod telemetry;

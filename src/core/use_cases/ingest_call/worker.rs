@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::records::{self, FailedMarker, Folder, IngestionRecord, IngestionStatus, PendingMarker};
-use super::{transcription_key, IngestCall, IngestError, IngestOutcome, TRANSCRIPTION_SUFFIX};
+use super::records::{
+    self, FailedMarker, Folder, IngestionRecord, IngestionStatus, NotStoredMarker, PendingMarker,
+};
+use super::{transcription_key, IngestCall, IngestError, IngestOutcome};
 use crate::core::ports::{BlobStoreError, IngestionCounts, IngestionResolution, IngestionRetry};
 use crate::core::ConversationId;
 
@@ -34,8 +36,6 @@ pub enum ReplayError {
     NotArchived(ConversationId),
     #[error("the archive could not be read or written: {0}")]
     Storage(#[from] BlobStoreError),
-    #[error(transparent)]
-    Unknown(anyhow::Error),
 }
 
 impl IngestCall {
@@ -130,32 +130,39 @@ impl IngestCall {
                     break;
                 }
                 Err(IngestError::Storage(error)) => return Err(error.into()),
-                Err(IngestError::Unknown(error)) => return Err(ReplayError::Unknown(error)),
             }
         }
         Ok(report)
     }
 
-    /// Conversations with an archived transcription (`{id}/{id}_transcription.json`).
+    /// Conversations with an archived transcription (`{id}/{id}_transcription.json`), from one
+    /// listing of the store, each key looked at once.
     async fn archived_conversations(&self) -> Result<Vec<ConversationId>, BlobStoreError> {
         let keys = self.blobs.list("").await?;
         Ok(keys
             .iter()
-            .filter(|key| key.as_str().ends_with(TRANSCRIPTION_SUFFIX))
-            .filter_map(|key| key.as_str().split('/').next())
-            .filter_map(|folder| ConversationId::parse(folder).ok())
-            .filter(|conversation| keys.contains(&transcription_key(conversation)))
+            .filter_map(|key| {
+                let folder = key.as_str().split('/').next()?;
+                let conversation = ConversationId::parse(folder).ok()?;
+                (transcription_key(&conversation) == *key).then_some(conversation)
+            })
             .collect())
     }
 
-    /// How many calls are pending and failed.
+    /// How many calls are pending and failed, and how many memories were not stored.
     ///
     /// # Errors
-    /// [`BlobStoreError::Storage`] when the state cannot be listed.
+    /// [`BlobStoreError::Storage`] when the state cannot be listed or read.
     pub async fn counts(&self) -> Result<IngestionCounts, BlobStoreError> {
+        let mut not_stored = 0;
+        for key in self.blobs.list(&Folder::NotStored.prefix()).await? {
+            let marker: Option<NotStoredMarker> = records::read(&*self.blobs, &key).await?;
+            not_stored += marker.map_or(0, |marker| marker.memories);
+        }
         Ok(IngestionCounts {
             pending: self.blobs.list(&Folder::Pending.prefix()).await?.len(),
             failed: self.blobs.list(&Folder::Failed.prefix()).await?.len(),
+            not_stored,
         })
     }
 
@@ -204,6 +211,16 @@ impl IngestCall {
             records::write(&*self.blobs, &failed_key, &marker).await?;
         } else {
             self.blobs.delete(&failed_key).await?;
+        }
+        let not_stored_key = Folder::NotStored.key(conversation);
+        if record.not_stored.is_empty() {
+            self.blobs.delete(&not_stored_key).await?;
+        } else {
+            let marker = NotStoredMarker {
+                conversation_id: conversation.to_string(),
+                memories: record.not_stored.len(),
+            };
+            records::write(&*self.blobs, &not_stored_key, &marker).await?;
         }
         self.blobs.delete(&pending_key).await?;
         log_outcome(conversation, record, outcome);

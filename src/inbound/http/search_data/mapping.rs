@@ -51,7 +51,7 @@ impl TryFrom<SearchDataRequest> for ValidSearch {
         let query =
             SearchQuery::parse(&request.query.0).map_err(|e| InvalidField::new("query", e))?;
         let limit = match request.limit {
-            Some(limit) => SearchLimit::new(limit).map_err(|e| InvalidField::new("limit", e))?,
+            Some(limit) => SearchLimit::new(limit.0).map_err(|e| InvalidField::new("limit", e))?,
             None => SearchLimit::DEFAULT,
         };
         Ok(Self {

@@ -66,6 +66,9 @@ impl Endpoint for FakeEndpoint {
                 .is_some_and(|value| value.contains("application/json")),
             body,
         };
+        if incoming.method == "POST" && incoming.segments == ["memory", "add"] {
+            return Ok(self.add(&incoming).await);
+        }
         Ok(self.route(incoming))
     }
 }
@@ -98,6 +101,12 @@ impl FakeEndpoint {
     /// `x-api-key`, `Authorization: Bearer` or `Authorization: ApiKey`.
     // exchanges-legacy/l38_missing_api_key.json, l39_wrong_api_key.json, l40_apikey_scheme.json
     fn authenticate(&self, request: &Request) -> Result<(), Refusal> {
+        if self.0.state().auth_not_configured {
+            return Err(Refusal(
+                503,
+                json!({"error": "auth_not_configured", "message": "Server has no OM_API_KEY configured. Protected endpoints are unavailable."}),
+            ));
+        }
         let sent = request.header("x-api-key").map(str::to_owned).or_else(|| {
             let value = request.header("authorization")?;
             let (scheme, key) = value.split_once(' ')?;
@@ -118,7 +127,6 @@ impl FakeEndpoint {
     fn route(&self, incoming: Incoming) -> Response {
         let segments: Vec<&str> = incoming.segments.iter().map(String::as_str).collect();
         match (incoming.method.as_str(), segments.as_slice()) {
-            ("POST", ["memory", "add"]) => self.add(&incoming),
             ("POST", ["memory", "query"]) => self.query(&incoming),
             ("GET", ["memory", id]) => self.get_memory(id, &incoming.query_string),
             ("GET", ["users", user, "summary"]) => self.summary(user),
@@ -155,7 +163,30 @@ impl FakeEndpoint {
     }
 
     // exchanges-legacy/l02_add_caller_a_1.json, l08_add_without_user_id.json, l41_add_missing_content.json
-    fn add(&self, incoming: &Incoming) -> Response {
+    async fn add(&self, incoming: &Incoming) -> Response {
+        let admitted = match self.admit(incoming) {
+            Ok(admitted) => admitted,
+            Err(answered) => return answered.into_response(),
+        };
+        let Some(hold) = self.0.state().stall_adds else {
+            return admitted.store(&self.0);
+        };
+        // The duplicate check ran on arrival; the store happens after the hold, in a task of its
+        // own, so it lands even when the client has given up: the check and the store are not
+        // atomic, as on the real server.
+        self.0.state().stalled_in_flight += 1;
+        let shared = Arc::clone(&self.0);
+        let landing = tokio::spawn(async move {
+            tokio::time::sleep(hold).await;
+            let answer = admitted.store(&shared);
+            shared.state().stalled_in_flight -= 1;
+            answer
+        });
+        landing.await.unwrap_or_else(|_| answer(500, json!({})))
+    }
+
+    /// Checks an add on arrival: content, user and the global duplicate lookup.
+    fn admit(&self, incoming: &Incoming) -> Result<Admitted, Refusal> {
         let body: Value = if incoming.json_content_type {
             serde_json::from_slice(&incoming.body).unwrap_or(Value::Null)
         } else {
@@ -163,13 +194,13 @@ impl FakeEndpoint {
         };
         let content = body["content"].as_str().unwrap_or_default();
         if content.is_empty() {
-            return answer(400, json!({"err": "content"}));
+            return Err(Refusal(400, json!({"err": "content"})));
         }
         let user = match self.acting_user(body["user_id"].as_str()) {
             Ok(user) => user.unwrap_or_else(|| "anonymous".to_owned()),
-            Err(refused) => return refused.into_response(),
+            Err(refused) => return Err(refused),
         };
-        let mut state = self.0.state();
+        let state = self.0.state();
         // exchanges-legacy/l63_dedup_caller_b_same_content_as_a.json: the lookup has no user
         // filter, the new memory's tags and metadata are dropped and nothing is stored.
         let hash = token_set_hash(content);
@@ -177,22 +208,17 @@ impl FakeEndpoint {
             memory.hash == hash || (state.deduplicate_every_add && memory.user_id != user)
         });
         if let Some(existing) = duplicate {
-            return answer(
+            return Err(Refusal(
                 200,
                 json!({"id": existing.id, "primary_sector": "semantic", "sectors": ["semantic"], "deduplicated": true}),
-            );
+            ));
         }
-        let id = store(
-            &mut state,
-            &user,
-            content,
-            body["tags"].clone(),
-            body["metadata"].clone(),
-        );
-        answer(
-            200,
-            json!({"id": id, "primary_sector": "semantic", "sectors": ["semantic"], "chunks": 1}),
-        )
+        Ok(Admitted {
+            user,
+            content: content.to_owned(),
+            tags: body["tags"].clone(),
+            metadata: body["metadata"].clone(),
+        })
     }
 
     // exchanges-legacy/l09 (filters.user_id), l11 (top-level), l12 (filters wins), l13 (no user:
@@ -330,7 +356,31 @@ fn query_parameter(query_string: &str, name: &str) -> Option<String> {
         .map(|(_, value)| value.into_owned())
 }
 
-/// A refusal, kept small until it becomes a response.
+/// An add that passed the checks made on arrival.
+struct Admitted {
+    user: String,
+    content: String,
+    tags: Value,
+    metadata: Value,
+}
+
+impl Admitted {
+    fn store(self, shared: &Shared) -> Response {
+        let id = store(
+            &mut shared.state(),
+            &self.user,
+            &self.content,
+            self.tags,
+            self.metadata,
+        );
+        answer(
+            200,
+            json!({"id": id, "primary_sector": "semantic", "sectors": ["semantic"], "chunks": 1}),
+        )
+    }
+}
+
+/// A refusal (or an answer given without storing), kept small until it becomes a response.
 struct Refusal(u16, Value);
 
 impl Refusal {

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-/// Content longer than this is condensed (LEGACY.md section 3, `OM_SUMMARY_MAX_LENGTH`).
+/// Content longer than this is condensed (the server's `OM_SUMMARY_MAX_LENGTH`).
 const CONDENSE_ABOVE_CHARS: usize = 200;
 
 /// The canonical token set: lower-cased, synonyms folded (like/love/enjoy -> prefer), lightly
@@ -74,7 +74,8 @@ fn fnv1a(token: &str) -> u32 {
 }
 
 /// Keeps the first two sentences and the last one of long content, as the server's essence
-/// extraction did with the recorded memory.
+/// extraction did with the recorded memory, and drops any kept sentence of 200 characters or more:
+/// a long first sentence (marker included) left `""` or only a later short sentence.
 // exchanges-legacy/l61_add_long_content.json, l62_get_long_content_stored.json
 pub fn condense(content: &str) -> String {
     if content.chars().count() <= CONDENSE_ABOVE_CHARS {
@@ -85,11 +86,15 @@ pub fn condense(content: &str) -> String {
         .map(str::trim)
         .filter(|sentence| !sentence.is_empty())
         .collect();
-    if sentences.len() <= 3 {
-        return content.to_owned();
-    }
-    let kept = [sentences[0], sentences[1], sentences[sentences.len() - 1]];
-    kept.join(" ")
+    let kept = if sentences.len() <= 3 {
+        sentences
+    } else {
+        vec![sentences[0], sentences[1], sentences[sentences.len() - 1]]
+    };
+    kept.into_iter()
+        .filter(|sentence| sentence.chars().count() < CONDENSE_ABOVE_CHARS)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// How many canonical tokens the query and the content share.

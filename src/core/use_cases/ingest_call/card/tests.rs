@@ -29,7 +29,27 @@ fn call(conversation: &str, collected: &[(&str, &str)], summary: &str) -> Comple
             .map(|(field, value)| (field.to_string(), value.to_string()))
             .collect::<BTreeMap<_, _>>(),
         summary: Some(summary.to_owned()),
+        failed: false,
     }
+}
+
+#[test]
+fn a_name_field_is_found_whatever_its_case_and_separators() {
+    let mut card = ProfileCard::default();
+    let spelled = call(
+        "conv_1",
+        &[("First Name", "Maria"), ("Last Name", "Lopez")],
+        "Moved the cleaning.",
+    );
+
+    assert!(apply(&mut card, &spelled, noon(), &name_fields()));
+
+    assert_eq!(card.name.as_deref(), Some("Maria"));
+    assert!(!card.facts.contains_key("First Name"), "{:?}", card.facts);
+    assert_eq!(
+        card.facts.get("Last Name").map(String::as_str),
+        Some("Lopez")
+    );
 }
 
 #[test]

@@ -1,3 +1,4 @@
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,6 +28,33 @@ async fn memories_wait_for_an_unavailable_store_and_all_land_when_it_is_back() {
     assert_eq!(app.store.keys().len(), FIXTURE_MEMORIES);
     app.store.assert_no_duplicates();
     assert_eq!(app.record(&id).await.status, IngestionStatus::Ingested);
+}
+
+#[tokio::test]
+async fn a_store_seen_healthy_again_ends_the_wait_for_it_at_once() {
+    let store = Arc::new(ScriptedStore {
+        unavailable_for: 1.into(),
+        ..ScriptedStore::default()
+    });
+    let app = Harness::patient(store);
+    let id = app.deliver(&serde_json::from_str(FIXTURE).unwrap()).await;
+    let learning = tokio::spawn({
+        let (ingest, id) = (app.ingest.clone(), id.clone());
+        async move { ingest.ingest(&id, &CancellationToken::new()).await }
+    });
+    while app.store.unavailable_for.load(Ordering::SeqCst) > 0 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+
+    app.ingest.memory_store_healthy();
+
+    let outcome = tokio::time::timeout(Duration::from_secs(30), learning)
+        .await
+        .expect("still waiting out an hour of backoff")
+        .unwrap()
+        .unwrap();
+    assert!(matches!(outcome, IngestOutcome::Ingested { .. }));
+    assert_eq!(app.store.keys().len(), FIXTURE_MEMORIES);
 }
 
 #[tokio::test]
@@ -77,7 +105,17 @@ async fn a_memory_the_store_declines_is_recorded_and_the_call_still_counts_as_le
     assert_eq!(outcome, expected);
     let record = app.record(&id).await;
     assert!(record.not_stored["fact-last_name"].contains("another caller"));
-    assert_eq!(app.counts().await.failed, 0);
+    let counts = app.counts().await;
+    assert_eq!((counts.failed, counts.not_stored), (0, 1));
+
+    let fixed = app.restarted(app.store.healthy_copy());
+    let target = ReplayTarget::Conversation(id.clone());
+    fixed
+        .ingest
+        .replay(target, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(fixed.counts().await.not_stored, 0);
 }
 
 #[tokio::test]

@@ -209,6 +209,17 @@ impl Harness {
         Self::over(Arc::default(), store)
     }
 
+    /// Waits an hour between attempts while the memory store is unavailable.
+    pub fn patient(store: Arc<ScriptedStore>) -> Self {
+        let mut harness = Self::new(store);
+        let ingest = Arc::into_inner(harness.ingest).expect("not shared yet");
+        harness.ingest = Arc::new(ingest.with_retry_policy(RetryPolicy {
+            first_delay: Duration::from_secs(3600),
+            max_delay: Duration::from_secs(3600),
+        }));
+        harness
+    }
+
     /// A fresh instance over the same blob store, as after a restart.
     pub fn restarted(&self, store: Arc<ScriptedStore>) -> Self {
         Self::over(self.blobs.clone(), store)
