@@ -384,8 +384,15 @@ impl Validator {
 
 /// Creates the directory if needed and proves that a file can be written in it.
 fn probe_writable(directory: &Path) -> std::io::Result<()> {
+    // Unique per probe, so that two validations at once (two services started by one program)
+    // never remove each other's probe.
+    static PROBES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let probe_number = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     std::fs::create_dir_all(directory)?;
-    let probe = directory.join(format!(".write-probe-{}", std::process::id()));
+    let probe = directory.join(format!(
+        ".write-probe-{}-{probe_number}",
+        std::process::id()
+    ));
     std::fs::write(&probe, b"probe")?;
     std::fs::remove_file(&probe)
 }
