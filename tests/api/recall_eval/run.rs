@@ -52,15 +52,22 @@ impl Configuration {
     pub async fn prepare(self) -> Result<(Backend, Vec<(String, String)>), String> {
         match self {
             Configuration::EmbeddedLexical => Ok((Backend::Embedded, Vec::new())),
-            Configuration::EmbeddedHybrid => match std::env::var(MODEL_FOLDER_VARIABLE) {
-                Ok(folder) if !folder.is_empty() => Ok((
+            Configuration::EmbeddedHybrid => {
+                // The model named by the variable, or the test model (all-MiniLM-L6-v2, fetched
+                // once per machine).
+                let folder = std::env::var(MODEL_FOLDER_VARIABLE)
+                    .ok()
+                    .filter(|folder| !folder.is_empty())
+                    .unwrap_or_else(|| {
+                        caller_memory::test_doubles::test_model_folder()
+                            .display()
+                            .to_string()
+                    });
+                Ok((
                     Backend::Embedded,
                     vec![(MODEL_FOLDER_VARIABLE.to_owned(), folder)],
-                )),
-                _ => Err(format!(
-                    "not configured ({MODEL_FOLDER_VARIABLE} unset), skipped"
-                )),
-            },
+                ))
+            }
             Configuration::OpenMemory => Ok((Backend::openmemory().await, Vec::new())),
         }
     }
