@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::{ConfigError, Profile, Settings};
+use crate::core::use_cases::caller_privacy::Recordings;
 use crate::core::use_cases::ingest_call::ReplayTarget;
 use crate::core::ConversationId;
 use crate::inbound::http::{openapi_json, openapi_yaml, signature};
@@ -56,6 +57,28 @@ enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// Erase everything held about a caller (profile, memories, archived calls), for good: a
+    /// retried delivery or a replay does not bring it back. With the server running, this goes
+    /// through its administration API (set ADMIN_API_KEY).
+    Forget {
+        /// The caller's number, with + (or 00) and the country code.
+        phone: String,
+    },
+    /// Write everything held about a caller to one file: JSON, or a tar file (export.json and
+    /// audio/*.mp3) with --audio.
+    Export {
+        /// The caller's number, with + (or 00) and the country code.
+        phone: String,
+        /// Include the call recordings (the file becomes a tar archive).
+        #[arg(long)]
+        audio: bool,
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Rebuild the caller -> conversations index from the archive (for calls archived before
+    /// the index existed). Safe to run at any time.
+    Reindex,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -105,6 +128,25 @@ pub async fn run() -> ExitCode {
         } => match (load(profile), replay_target(conversation_id, all)) {
             (Ok(settings), Ok(target)) => startup::replay(settings, target).await,
             (Err(error), _) | (_, Err(error)) => Err(error),
+        },
+        Command::Forget { phone } => match load(profile) {
+            Ok(settings) => startup::forget(settings, &phone).await,
+            Err(error) => Err(error),
+        },
+        Command::Export { phone, audio, out } => match load(profile) {
+            Ok(settings) => {
+                let recordings = if audio {
+                    Recordings::Included
+                } else {
+                    Recordings::Left
+                };
+                startup::export(settings, &phone, recordings, &out).await
+            }
+            Err(error) => Err(error),
+        },
+        Command::Reindex => match load(profile) {
+            Ok(settings) => startup::reindex(settings).await,
+            Err(error) => Err(error),
         },
         Command::Sign { payload_file } => {
             load(profile).and_then(|settings| sign(&settings, &payload_file))

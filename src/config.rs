@@ -44,6 +44,7 @@ pub const OPTIONAL_KEYS: &[&str] = &[
     "max_body_bytes",
     "signature_tolerance_secs",
     "name_fields",
+    "admin_api_key",
 ];
 
 /// Every variable the service reads (lower case; the environment uses upper case).
@@ -96,6 +97,8 @@ pub struct Settings {
     pub max_body_bytes: u64,
     pub signature_tolerance: Duration,
     pub name_fields: Vec<String>,
+    /// Opens the administration API (`Authorization: Bearer`); `None` turns it off.
+    pub admin_api_key: Option<Secret>,
 }
 
 /// Everything wrong with the configuration, one line per variable.

@@ -1,6 +1,10 @@
 //! Wiring: builds every adapter from the settings, checks them, and runs the commands that need
 //! them (`serve`, `check`, `replay`).
 
+mod privacy;
+
+pub use privacy::{export, forget, reindex};
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,10 +16,14 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogFormat, MemoryBackend, Settings};
 use crate::core::ports::{BlobStore, Clock, MemoryStore, MemoryStoreError};
+use crate::core::use_cases::caller_privacy::{
+    CallerHasher, CallerIndex, EraseCaller, ExportCaller, HASH_KEY_BYTES,
+};
 use crate::core::use_cases::ingest_call::{IngestCall, ReplayTarget};
 use crate::core::use_cases::{FirstMessagePolicy, GreetCaller, SearchMemories};
 use crate::core::FirstMessageTemplate;
 use crate::inbound::elevenlabs::parse_transcription;
+use crate::inbound::http::admin::{AdminOperations, PrivacyOperations};
 use crate::inbound::http::health::Readiness;
 use crate::inbound::http::post_call::{remove_staging_leftovers, PostCallSettings};
 use crate::inbound::http::state::{AppState, WebhookKeys};
@@ -47,6 +55,8 @@ pub fn init_tracing(format: LogFormat) {
 pub struct Service {
     pub state: Arc<AppState>,
     pub ingest: Arc<IngestCall>,
+    /// Erasure and export, also for the command line, which needs no admin key.
+    pub privacy: PrivacyOperations,
 }
 
 /// Builds every adapter from the settings.
@@ -58,13 +68,30 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Service> {
     ));
     let memory_store = build_memory_store(settings).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let ingest = Arc::new(IngestCall::new(
-        memory_store.clone(),
-        blob_store.clone(),
-        clock.clone(),
-        parse_transcription,
-        settings.name_fields.clone(),
-    ));
+    let index = caller_index(blob_store.as_ref()).await?;
+    let ingest = Arc::new(
+        IngestCall::new(
+            memory_store.clone(),
+            blob_store.clone(),
+            clock.clone(),
+            parse_transcription,
+            settings.name_fields.clone(),
+        )
+        .with_caller_index(index.clone()),
+    );
+    let privacy = PrivacyOperations {
+        erase: EraseCaller::new(
+            memory_store.clone(),
+            blob_store.clone(),
+            clock.clone(),
+            index.clone(),
+        ),
+        export: ExportCaller::new(memory_store.clone(), blob_store.clone(), index),
+    };
+    let admin = settings.admin_api_key.clone().map(|key| AdminOperations {
+        key,
+        privacy: privacy.clone(),
+    });
     let state = Arc::new(AppState {
         greet_caller: GreetCaller::new(
             blob_store.clone(),
@@ -86,8 +113,22 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Service> {
         },
         ingestion: ingest.clone(),
         post_call: PostCallSettings::from_settings(settings),
+        admin,
     });
-    Ok(Service { state, ingest })
+    Ok(Service {
+        state,
+        ingest,
+        privacy,
+    })
+}
+
+/// The caller -> conversations index, with the store's hash key (created on first use).
+async fn caller_index(blobs: &dyn BlobStore) -> anyhow::Result<CallerIndex> {
+    let candidate: [u8; HASH_KEY_BYTES] = rand::random();
+    let hasher = CallerHasher::load_or_create(blobs, candidate)
+        .await
+        .context("the caller hash key cannot be read or created in PAYLOAD_STORAGE_PATH")?;
+    Ok(CallerIndex::new(hasher))
 }
 
 async fn build_memory_store(settings: &Settings) -> anyhow::Result<Arc<dyn MemoryStore>> {

@@ -11,6 +11,9 @@ use crate::config::sources::RawValues;
 use crate::config::{ConfigError, LogFormat, MemoryBackend, Profile, Secret, Settings};
 use crate::core::FirstMessageTemplate;
 
+/// The shortest administration key accepted.
+const MIN_ADMIN_KEY_LENGTH: usize = 16;
+
 /// Reads typed values out of the raw text, remembering every problem.
 pub(super) struct Validator {
     raw: RawValues,
@@ -72,6 +75,11 @@ impl Validator {
                     .unwrap_or(0),
             ),
             name_fields: self.list("name_fields"),
+            admin_api_key: None,
+        };
+        let settings = Settings {
+            admin_api_key: self.admin_api_key(&settings),
+            ..settings
         };
         if self.problems.is_empty() {
             Ok(settings)
@@ -234,6 +242,31 @@ impl Validator {
             }
         }
         path
+    }
+
+    /// Optional; when set, long enough not to be guessed and distinct from every webhook key, so
+    /// that no webhook key ever opens the administration API.
+    fn admin_api_key(&mut self, settings: &Settings) -> Option<Secret> {
+        let value = self.raw.get("admin_api_key")?.trim().to_owned();
+        if value.is_empty() {
+            return None;
+        }
+        if value.len() < MIN_ADMIN_KEY_LENGTH {
+            self.problems.push(format!(
+                "ADMIN_API_KEY must be at least {MIN_ADMIN_KEY_LENGTH} characters long"
+            ));
+        }
+        let webhook_keys = [
+            &settings.post_call_key,
+            &settings.client_data_key,
+            &settings.search_data_key,
+        ];
+        if webhook_keys.iter().any(|key| key.expose() == value) {
+            self.problems.push(
+                "ADMIN_API_KEY must differ from every ELEVENLABS_*_KEY webhook key".to_owned(),
+            );
+        }
+        Some(Secret::new(value))
     }
 
     fn loopback_in_dev(&mut self, profile: Profile, host: Option<IpAddr>) -> IpAddr {

@@ -1,6 +1,7 @@
 //! The use cases: greet a caller, search their memories, ingest a finished call.
 
 mod archive_post_call;
+pub mod caller_privacy;
 pub mod greet_caller;
 pub mod ingest_call;
 mod read_profile;
@@ -8,7 +9,7 @@ pub mod search_memories;
 #[cfg(test)]
 mod test_support;
 
-pub use archive_post_call::{ArchiveError, ArchivePostCall, ArchivedPayload};
+pub use archive_post_call::{ArchiveError, ArchivePostCall, Archived, ArchivedPayload};
 pub use greet_caller::{FirstMessagePolicy, GreetCaller, Greeting};
 pub use read_profile::ReadProfileError;
 pub use search_memories::{MemorySearch, MemorySearchStatus, SearchMemories};

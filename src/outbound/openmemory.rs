@@ -18,6 +18,7 @@
 
 mod add;
 mod client;
+mod erase;
 mod marker;
 mod search;
 mod wire;
@@ -30,7 +31,9 @@ use url::Url;
 use self::client::Api;
 use self::wire::{QueryFilters, QueryRequest, QueryResponse};
 use crate::core::ports::{MemoryStore, MemoryStoreError};
-use crate::core::{AddOutcome, CallerId, MemoryHit, NewMemory, SearchLimit, SearchQuery};
+use crate::core::{
+    AddOutcome, CallerId, ConversationId, MemoryHit, NewMemory, SearchLimit, SearchQuery,
+};
 
 /// The `user_id` of the compatibility probe: `+999` is not an assigned country code, so no
 /// caller has it, and the probe only queries, so nothing is ever stored under it.
@@ -91,6 +94,18 @@ impl MemoryStore for OpenMemoryStore {
         limit: SearchLimit,
     ) -> Result<Vec<MemoryHit>, MemoryStoreError> {
         search::search(&self.api, caller, query, limit).await
+    }
+
+    async fn memories_of(&self, caller: &CallerId) -> Result<Vec<MemoryHit>, MemoryStoreError> {
+        erase::list(&self.api, caller).await
+    }
+
+    async fn delete_conversation(
+        &self,
+        caller: &CallerId,
+        conversation: &ConversationId,
+    ) -> Result<usize, MemoryStoreError> {
+        erase::delete_conversation(&self.api, caller, conversation).await
     }
 
     /// Reachable (`GET /health`), key accepted, and per-caller scoping honoured: a query for

@@ -4,7 +4,9 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use crate::core::ports::{MemoryStore, MemoryStoreError};
-use crate::core::{AddOutcome, CallerId, MemoryHit, NewMemory, SearchLimit, SearchQuery};
+use crate::core::{
+    AddOutcome, CallerId, ConversationId, MemoryHit, NewMemory, SearchLimit, SearchQuery,
+};
 
 /// A memory store held in process memory. Ranks by the number of query words a memory contains,
 /// newest first on ties; a query with no matching word returns the newest memories.
@@ -85,6 +87,34 @@ impl MemoryStore for InMemoryMemoryStore {
                 conversation_id: Some(memory.conversation_id.clone()),
             })
             .collect())
+    }
+
+    async fn memories_of(&self, caller: &CallerId) -> Result<Vec<MemoryHit>, MemoryStoreError> {
+        let memories = self.memories.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(memories
+            .iter()
+            .rev()
+            .filter(|memory| &memory.caller == caller)
+            .map(|memory| MemoryHit {
+                content: memory.content.clone(),
+                kind: memory.kind,
+                score: 0.0,
+                created_at: Some(memory.occurred_at),
+                conversation_id: Some(memory.conversation_id.clone()),
+            })
+            .collect())
+    }
+
+    async fn delete_conversation(
+        &self,
+        caller: &CallerId,
+        conversation: &ConversationId,
+    ) -> Result<usize, MemoryStoreError> {
+        let mut memories = self.memories.lock().unwrap_or_else(|p| p.into_inner());
+        let before = memories.len();
+        memories
+            .retain(|memory| &memory.caller != caller || &memory.conversation_id != conversation);
+        Ok(before - memories.len())
     }
 
     async fn check(&self) -> Result<(), MemoryStoreError> {

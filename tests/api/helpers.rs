@@ -119,6 +119,7 @@ impl TestApp {
                 signature_tolerance: Duration::from_secs(30 * 60),
                 staging_folder: staging_folder.clone(),
             },
+            admin: None,
         });
         let server = HttpServer::bind("127.0.0.1:0".parse().unwrap(), state)
             .await

@@ -7,6 +7,7 @@ mod client_data;
 mod crash;
 mod embedded_store;
 mod end_to_end;
+mod erasure;
 mod faults;
 mod health;
 mod helpers;

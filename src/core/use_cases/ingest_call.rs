@@ -11,7 +11,7 @@
 mod caller;
 mod card;
 mod memories;
-mod records;
+pub(crate) mod records;
 mod retry;
 mod worker;
 
@@ -24,6 +24,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::core::ports::{BlobStore, BlobStoreError, Clock, MemoryStore, MemoryStoreError};
+use crate::core::use_cases::caller_privacy::{is_erased, CallerIndex};
 use crate::core::{AddOutcome, CompletedCall, ConversationId, NewMemory, ParseTranscription};
 use records::{Folder, PendingMarker, TRANSCRIPTION_SUFFIX};
 use retry::{pause, ShutDown};
@@ -43,6 +44,8 @@ pub struct IngestCall {
     name_fields: Vec<String>,
     retry: RetryPolicy,
     wake: Notify,
+    /// Kept up to date at each ingestion, when set.
+    index: Option<CallerIndex>,
 }
 
 /// Why a call could not be scheduled for ingestion.
@@ -126,12 +129,19 @@ impl IngestCall {
             name_fields,
             retry: RetryPolicy::default(),
             wake: Notify::new(),
+            index: None,
         }
     }
 
     /// Replaces the default backoff used while the memory store is unavailable.
     pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
+        self
+    }
+
+    /// Records each learnt conversation in the caller -> conversations index.
+    pub fn with_caller_index(mut self, index: CallerIndex) -> Self {
+        self.index = Some(index);
         self
     }
 
@@ -187,6 +197,10 @@ impl IngestCall {
         record: &mut IngestionRecord,
         shutdown: &CancellationToken,
     ) -> Result<IngestOutcome, Stop> {
+        if is_erased(&*self.blobs, conversation).await? {
+            let reason = "the caller's data was erased".to_owned();
+            return Ok(IngestOutcome::Skipped { reason });
+        }
         let call = self.read_call(conversation).await?;
         let caller = match caller::resolve_caller(&call.caller) {
             Ok(caller) => caller,
@@ -194,6 +208,9 @@ impl IngestCall {
         };
         let at = call.started_at.unwrap_or_else(|| self.clock.now());
         let progress_key = Folder::Progress.key(conversation);
+        if let Some(index) = &self.index {
+            index.record(&*self.blobs, &caller, conversation).await?;
+        }
         if !record.card_updated {
             card::record_call(&*self.blobs, &caller, &call, at, &self.name_fields).await?;
             record.card_updated = true;

@@ -23,7 +23,7 @@ use tokio_util::io::ReaderStream;
 
 use crate::config::Settings;
 use crate::core::ports::ByteStream;
-use crate::core::use_cases::{ArchiveError, ArchivePostCall, ArchivedPayload};
+use crate::core::use_cases::{ArchiveError, ArchivePostCall, Archived, ArchivedPayload};
 use crate::core::ConversationId;
 use crate::inbound::http::error::ErrorBody;
 use crate::inbound::http::raw_json::RawJsonBody;
@@ -215,12 +215,20 @@ async fn archive(
         })?;
     let content = payload_content(staged, payload, envelope.full_audio).await?;
     let archive = ArchivePostCall::new(state.blob_store.clone(), state.ingestion.clone());
-    let key = archive
+    match archive
         .archive(payload, &conversation, content)
         .await
-        .map_err(archive_error)?;
-    tracing::info!(event_type = %kind, %conversation, %key, "post-call event archived");
-    Ok(accepted("stored", kind, Some(conversation.to_string())))
+        .map_err(archive_error)?
+    {
+        Archived::Stored(key) => {
+            tracing::info!(event_type = %kind, %conversation, %key, "post-call event archived");
+            Ok(accepted("stored", kind, Some(conversation.to_string())))
+        }
+        Archived::Erased => {
+            tracing::info!(event_type = %kind, %conversation, "post-call event of an erased caller dropped");
+            Ok(accepted("ignored", kind, Some(conversation.to_string())))
+        }
+    }
 }
 
 /// The bytes to archive: the whole event, or the decoded `full_audio` of an audio event.

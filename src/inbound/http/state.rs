@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::config::Secret;
 use crate::core::ports::{BlobStore, Clock, IngestionScheduler, MemoryStore};
 use crate::core::use_cases::{GreetCaller, SearchMemories};
+use crate::inbound::http::admin::AdminOperations;
 use crate::inbound::http::post_call::PostCallSettings;
 
 /// Shared by all requests; operations reach it through `Data<&Arc<AppState>>`.
@@ -18,6 +19,8 @@ pub struct AppState {
     pub post_call: PostCallSettings,
     pub greet_caller: GreetCaller,
     pub search_memories: SearchMemories,
+    /// Erasure and export; `None` turns the administration API off.
+    pub admin: Option<AdminOperations>,
 }
 
 /// The secrets ElevenLabs presents on each webhook.

@@ -126,6 +126,38 @@ impl Api {
         }
         Ok(Ownership::Own(parse(success(response).await?).await?))
     }
+
+    /// GETs `segments` with `query` pairs (encoded, so a `+` is sent as `%2B`) and parses a 2xx
+    /// answer.
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        query: &[(&str, &str)],
+    ) -> Result<T, MemoryStoreError> {
+        let mut url = self.url(segments);
+        url.query_pairs_mut().extend_pairs(query);
+        let response = self.client.get(url).send().await.map_err(transport_error)?;
+        parse(success(response).await?).await
+    }
+
+    /// Deletes a memory by id as `caller` (`DELETE /memory/:id?user_id=`, exchanges-legacy/l37;
+    /// exchanges-newest/a22, a24): `true` when it was deleted, `false` when it was already gone.
+    /// Another caller's memory is refused by the server and reported as rejected.
+    pub async fn delete_as(&self, id: &str, caller: &CallerId) -> Result<bool, MemoryStoreError> {
+        let mut url = self.url(&["memory", id]);
+        url.query_pairs_mut()
+            .append_pair("user_id", caller.as_e164());
+        let response = self
+            .client
+            .delete(url)
+            .send()
+            .await
+            .map_err(transport_error)?;
+        if response.status() == StatusCode::NOT_FOUND {
+            return Ok(false);
+        }
+        success(response).await.map(|_| true)
+    }
 }
 
 fn transport_error(error: reqwest::Error) -> MemoryStoreError {

@@ -92,6 +92,30 @@ impl StoredMemory {
     }
 }
 
+/// `GET /users/:id/memories?l=&u=` (exchanges-legacy/l25, l26): newest first, paged.
+#[derive(Debug, Deserialize)]
+pub(super) struct UserMemories {
+    #[serde(default)]
+    pub items: Vec<UserMemory>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct UserMemory {
+    pub id: String,
+    #[serde(default)]
+    pub content: String,
+    #[serde(default)]
+    pub metadata: serde_json::Value,
+    #[serde(default)]
+    pub created_at: Option<i64>,
+}
+
+impl UserMemory {
+    pub fn metadata(&self) -> MemoryMetadata {
+        serde_json::from_value(self.metadata.clone()).unwrap_or_default()
+    }
+}
+
 /// Error bodies: `{"error": "..."}` on auth and tenant errors, `{"err": "..."}` elsewhere.
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct ErrorBody {

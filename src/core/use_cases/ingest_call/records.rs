@@ -117,7 +117,7 @@ pub struct IngestionRecord {
 
 /// Reads a JSON record; a record that is not valid JSON is a storage fault, never silently
 /// replaced.
-pub(super) async fn read<T: DeserializeOwned>(
+pub(crate) async fn read<T: DeserializeOwned>(
     blobs: &dyn BlobStore,
     key: &BlobKey,
 ) -> Result<Option<T>, BlobStoreError> {
@@ -129,7 +129,7 @@ pub(super) async fn read<T: DeserializeOwned>(
         .map_err(|error| BlobStoreError::Storage(format!("{key} is not a valid record: {error}")))
 }
 
-pub(super) async fn write<T: Serialize>(
+pub(crate) async fn write<T: Serialize>(
     blobs: &dyn BlobStore,
     key: &BlobKey,
     record: &T,
@@ -140,4 +140,24 @@ pub(super) async fn write<T: Serialize>(
         .put(key, Bytes::from(bytes), PutCondition::Overwrite)
         .await
         .map(drop)
+}
+
+/// Removes every ingestion record of `conversation` (pending, progress, failed) and returns how
+/// many there were.
+///
+/// # Errors
+/// [`BlobStoreError::Storage`] when the records cannot be read or removed.
+pub(crate) async fn delete_all(
+    blobs: &dyn BlobStore,
+    conversation: &ConversationId,
+) -> Result<usize, BlobStoreError> {
+    let mut deleted = 0;
+    for folder in [Folder::Pending, Folder::Progress, Folder::Failed] {
+        let key = folder.key(conversation);
+        if blobs.get(&key).await?.is_some() {
+            blobs.delete(&key).await?;
+            deleted += 1;
+        }
+    }
+    Ok(deleted)
 }

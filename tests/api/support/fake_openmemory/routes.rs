@@ -121,8 +121,11 @@ impl FakeEndpoint {
             ("POST", ["memory", "add"]) => self.add(&incoming),
             ("POST", ["memory", "query"]) => self.query(&incoming),
             ("GET", ["memory", id]) => self.get_memory(id, &incoming.query_string),
+            ("DELETE", ["memory", id]) => self.delete_memory(id, &incoming.query_string),
             ("GET", ["users", user, "summary"]) => self.summary(user),
-            ("GET", ["users", user, "memories"]) => self.user_memories(user),
+            ("GET", ["users", user, "memories"]) => {
+                self.user_memories(user, &incoming.query_string)
+            }
             // exchanges-legacy/l43_unknown_route.json
             _ => Response::builder()
                 .status(StatusCode::NOT_FOUND)
@@ -260,6 +263,27 @@ impl FakeEndpoint {
         answer(200, full)
     }
 
+    // exchanges-legacy/l37 (other user: 403); exchanges-newest/a22 (deleted: ok), a24 (unknown
+    // id: 404 nf). Without user_id anyone's memory is deleted, as GET reads it (l31).
+    fn delete_memory(&self, id: &str, query_string: &str) -> Response {
+        let requested = url::form_urlencoded::parse(query_string.as_bytes())
+            .find(|(name, _)| name == "user_id")
+            .map(|(_, value)| value.into_owned());
+        let user = match self.acting_user(requested.as_deref()) {
+            Ok(user) => user,
+            Err(refused) => return refused.into_response(),
+        };
+        let mut state = self.0.state();
+        let Some(position) = state.memories.iter().position(|memory| memory.id == id) else {
+            return answer(404, json!({"err": "nf"}));
+        };
+        if user.is_some_and(|user| user != state.memories[position].user_id) {
+            return answer(403, json!({"err": "forbidden"}));
+        }
+        state.memories.remove(position);
+        answer(200, json!({"ok": true}))
+    }
+
     // exchanges-legacy/l20 (placeholder summary), l22 (unknown user: 404)
     fn summary(&self, user: &str) -> Response {
         let user = match self.acting_user(Some(user)) {
@@ -276,11 +300,18 @@ impl FakeEndpoint {
         }
     }
 
-    // exchanges-legacy/l25 (newest first), l29 (unknown user: empty)
-    fn user_memories(&self, user: &str) -> Response {
+    // exchanges-legacy/l25 (newest first), l26 (l = limit, u = offset), l27 (empty: 100 and 0),
+    // l29 (unknown user: empty)
+    fn user_memories(&self, user: &str, query_string: &str) -> Response {
         let user = match self.acting_user(Some(user)) {
             Ok(user) => user.unwrap_or_default(),
             Err(refused) => return refused.into_response(),
+        };
+        let number = |name: &str, default: usize| {
+            url::form_urlencoded::parse(query_string.as_bytes())
+                .find(|(key, _)| key == name)
+                .and_then(|(_, value)| value.parse().ok())
+                .unwrap_or(default)
         };
         let state = self.0.state();
         let items: Vec<Value> = state
@@ -288,6 +319,8 @@ impl FakeEndpoint {
             .iter()
             .rev()
             .filter(|memory| memory.user_id == user)
+            .skip(number("u", 0))
+            .take(number("l", 100))
             .map(memory_json)
             .collect();
         answer(200, json!({"user_id": user, "items": items}))
