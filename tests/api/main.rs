@@ -18,6 +18,7 @@ mod openapi;
 mod openmemory_store;
 mod post_call;
 mod privacy;
+mod privacy_commands;
 mod profiles;
 mod search_data;
 mod service_process;
