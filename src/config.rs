@@ -14,6 +14,8 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::core::redaction::Redaction;
+
 pub use secret::Secret;
 use validator::Validator;
 
@@ -45,6 +47,7 @@ pub const OPTIONAL_KEYS: &[&str] = &[
     "signature_tolerance_secs",
     "name_fields",
     "admin_api_key",
+    "redact",
 ];
 
 /// Every variable the service reads (lower case; the environment uses upper case).
@@ -99,6 +102,8 @@ pub struct Settings {
     pub name_fields: Vec<String>,
     /// Opens the administration API (`Authorization: Bearer`); `None` turns it off.
     pub admin_api_key: Option<Secret>,
+    /// What is redacted before anything is learnt (`REDACT`); nothing by default.
+    pub redaction: Redaction,
 }
 
 /// Everything wrong with the configuration, one line per variable.

@@ -11,6 +11,7 @@ mod first_message;
 mod memory;
 pub mod ports;
 mod profile;
+pub mod redaction;
 mod search_query;
 pub mod use_cases;
 

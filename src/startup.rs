@@ -77,7 +77,8 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Service> {
             parse_transcription,
             settings.name_fields.clone(),
         )
-        .with_caller_index(index.clone()),
+        .with_caller_index(index.clone())
+        .with_redaction(settings.redaction.clone()),
     );
     let privacy = PrivacyOperations {
         erase: EraseCaller::new(

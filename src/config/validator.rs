@@ -9,6 +9,7 @@ use url::Url;
 
 use crate::config::sources::RawValues;
 use crate::config::{ConfigError, LogFormat, MemoryBackend, Profile, Secret, Settings};
+use crate::core::redaction::{Redaction, Sensitive};
 use crate::core::FirstMessageTemplate;
 
 /// The shortest administration key accepted.
@@ -76,6 +77,7 @@ impl Validator {
             ),
             name_fields: self.list("name_fields"),
             admin_api_key: None,
+            redaction: self.redaction(),
         };
         let settings = Settings {
             admin_api_key: self.admin_api_key(&settings),
@@ -267,6 +269,29 @@ impl Validator {
             );
         }
         Some(Secret::new(value))
+    }
+
+    /// `REDACT`: a comma-separated list of `cards`, `emails`; empty or unset redacts nothing.
+    fn redaction(&mut self) -> Redaction {
+        let value = self.raw.get("redact").cloned().unwrap_or_default();
+        let mut kinds = Vec::new();
+        for name in value
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+        {
+            match Sensitive::from_name(&name.to_ascii_lowercase()) {
+                Some(kind) => kinds.push(kind),
+                None => {
+                    let known: Vec<&str> = Sensitive::ALL.iter().map(|kind| kind.name()).collect();
+                    self.problems.push(format!(
+                        "REDACT may only list {}, not {name:?}",
+                        known.join(", ")
+                    ));
+                }
+            }
+        }
+        Redaction::of(kinds)
     }
 
     fn loopback_in_dev(&mut self, profile: Profile, host: Option<IpAddr>) -> IpAddr {

@@ -20,6 +20,7 @@ mod post_call;
 mod privacy;
 mod privacy_commands;
 mod profiles;
+mod redaction;
 mod search_data;
 mod service_process;
 mod support;

@@ -24,6 +24,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::core::ports::{BlobStore, BlobStoreError, Clock, MemoryStore, MemoryStoreError};
+use crate::core::redaction::Redaction;
 use crate::core::use_cases::caller_privacy::{is_erased, CallerIndex};
 use crate::core::{AddOutcome, CompletedCall, ConversationId, NewMemory, ParseTranscription};
 use records::{Folder, PendingMarker, TRANSCRIPTION_SUFFIX};
@@ -46,6 +47,8 @@ pub struct IngestCall {
     wake: Notify,
     /// Kept up to date at each ingestion, when set.
     index: Option<CallerIndex>,
+    /// Applied to a call before anything is learnt from it.
+    redaction: Redaction,
 }
 
 /// Why a call could not be scheduled for ingestion.
@@ -130,6 +133,7 @@ impl IngestCall {
             retry: RetryPolicy::default(),
             wake: Notify::new(),
             index: None,
+            redaction: Redaction::default(),
         }
     }
 
@@ -142,6 +146,12 @@ impl IngestCall {
     /// Records each learnt conversation in the caller -> conversations index.
     pub fn with_caller_index(mut self, index: CallerIndex) -> Self {
         self.index = Some(index);
+        self
+    }
+
+    /// Redacts each call (card numbers, emails...) before its card and memories are updated.
+    pub fn with_redaction(mut self, redaction: Redaction) -> Self {
+        self.redaction = redaction;
         self
     }
 
@@ -201,7 +211,8 @@ impl IngestCall {
             let reason = "the caller's data was erased".to_owned();
             return Ok(IngestOutcome::Skipped { reason });
         }
-        let call = self.read_call(conversation).await?;
+        let mut call = self.read_call(conversation).await?;
+        self.redaction.redact_call(&mut call);
         let caller = match caller::resolve_caller(&call.caller) {
             Ok(caller) => caller,
             Err(reason) => return Ok(IngestOutcome::Skipped { reason }),
