@@ -48,6 +48,7 @@ pub const OPTIONAL_KEYS: &[&str] = &[
     "name_fields",
     "admin_api_key",
     "redact",
+    "do_not_remember_field",
 ];
 
 /// Every variable the service reads (lower case; the environment uses upper case).
@@ -104,6 +105,8 @@ pub struct Settings {
     pub admin_api_key: Option<Secret>,
     /// What is redacted before anything is learnt (`REDACT`); nothing by default.
     pub redaction: Redaction,
+    /// The data-collection field by which a caller asks not to be remembered.
+    pub do_not_remember_field: String,
 }
 
 /// Everything wrong with the configuration, one line per variable.

@@ -17,7 +17,7 @@ use tracing_subscriber::EnvFilter;
 use crate::config::{LogFormat, MemoryBackend, Settings};
 use crate::core::ports::{BlobStore, Clock, MemoryStore, MemoryStoreError};
 use crate::core::use_cases::caller_privacy::{
-    CallerHasher, CallerIndex, EraseCaller, ExportCaller, HASH_KEY_BYTES,
+    CallerHasher, CallerIndex, EraseCaller, ExportCaller, MarkDoNotRemember, HASH_KEY_BYTES,
 };
 use crate::core::use_cases::ingest_call::{IngestCall, ReplayTarget};
 use crate::core::use_cases::{FirstMessagePolicy, GreetCaller, SearchMemories};
@@ -78,7 +78,8 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Service> {
             settings.name_fields.clone(),
         )
         .with_caller_index(index.clone())
-        .with_redaction(settings.redaction.clone()),
+        .with_redaction(settings.redaction.clone())
+        .with_do_not_remember_field(settings.do_not_remember_field.clone()),
     );
     let privacy = PrivacyOperations {
         erase: EraseCaller::new(
@@ -87,7 +88,8 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Service> {
             clock.clone(),
             index.clone(),
         ),
-        export: ExportCaller::new(memory_store.clone(), blob_store.clone(), index),
+        export: ExportCaller::new(memory_store.clone(), blob_store.clone(), index.clone()),
+        do_not_remember: MarkDoNotRemember::new(blob_store.clone(), clock.clone(), index),
     };
     let admin = settings.admin_api_key.clone().map(|key| AdminOperations {
         key,

@@ -78,6 +78,7 @@ impl Validator {
             name_fields: self.list("name_fields"),
             admin_api_key: None,
             redaction: self.redaction(),
+            do_not_remember_field: self.text("do_not_remember_field"),
         };
         let settings = Settings {
             admin_api_key: self.admin_api_key(&settings),

@@ -306,3 +306,39 @@ async fn the_administration_api_needs_its_own_key_and_is_off_without_one() {
     assert_eq!(off.status(), 404);
     assert_eq!(json_body(off).await["error"], "not_found");
 }
+
+#[tokio::test]
+async fn a_caller_marked_not_to_be_remembered_is_archived_but_never_learnt() {
+    let app = service_with_admin(&Backend::Embedded).await;
+    let webhooks = app.webhooks();
+    let (maria, juan) = (Call::maria(), Call::juan());
+    let marked = admin(
+        &app,
+        reqwest::Method::PUT,
+        "/admin/callers/+14155550123/do-not-remember",
+        Some(ADMIN_KEY),
+    )
+    .await;
+    assert_eq!(marked.status(), 200);
+    // Juan asks during his call, through the data-collection field.
+    let mut juans_call = juan.transcription();
+    juans_call["data"]["analysis"]["data_collection_results"]["do_not_remember"] =
+        serde_json::json!({"data_collection_id": "do_not_remember", "value": "yes"});
+
+    webhooks.deliver_call(&maria.transcription()).await;
+    webhooks.deliver_call(&juans_call).await;
+    webhooks.wait_until_learnt().await;
+
+    for (call, number) in [(&maria, maria.number), (&juan, juan.number)] {
+        let greeting = webhooks.greet(number).await;
+        assert_eq!(
+            greeting["dynamic_variables"]["is_returning_caller"], false,
+            "{greeting}"
+        );
+        let found = webhooks.search(number, "appointment crown", 20).await;
+        assert_eq!(found["memories"], Value::Array(vec![]), "{found}");
+        assert_eq!(files_in(&app.archive().join(call.conversation)), 1);
+    }
+    let receipt = forget(&app, maria.number).await;
+    assert_eq!(receipt["transcripts"], 1, "{receipt}");
+}

@@ -21,4 +21,4 @@ mod records;
 pub use erase::{EraseCaller, EraseError, ErasureReceipt};
 pub use export::{CallerExport, ExportCaller, ExportedCall, Recordings};
 pub use hasher::{CallerHash, CallerHasher, HASH_KEY_BYTES};
-pub use records::{is_erased, CallerIndex};
+pub use records::{is_erased, CallerIndex, MarkDoNotRemember};

@@ -49,6 +49,8 @@ pub struct IngestCall {
     index: Option<CallerIndex>,
     /// Applied to a call before anything is learnt from it.
     redaction: Redaction,
+    /// The data-collection field by which a caller asks not to be remembered.
+    do_not_remember_field: Option<String>,
 }
 
 /// Why a call could not be scheduled for ingestion.
@@ -134,6 +136,7 @@ impl IngestCall {
             wake: Notify::new(),
             index: None,
             redaction: Redaction::default(),
+            do_not_remember_field: None,
         }
     }
 
@@ -147,6 +150,25 @@ impl IngestCall {
     pub fn with_caller_index(mut self, index: CallerIndex) -> Self {
         self.index = Some(index);
         self
+    }
+
+    /// Callers whose call collects a true value in `field` ("true", "yes" or "1") are not
+    /// remembered from that call on.
+    pub fn with_do_not_remember_field(mut self, field: String) -> Self {
+        self.do_not_remember_field = Some(field);
+        self
+    }
+
+    fn asks_not_to_be_remembered(&self, call: &CompletedCall) -> bool {
+        self.do_not_remember_field
+            .as_ref()
+            .and_then(|field| call.collected.get(field))
+            .is_some_and(|value| {
+                matches!(
+                    value.trim().to_ascii_lowercase().as_str(),
+                    "true" | "yes" | "1"
+                )
+            })
     }
 
     /// Redacts each call (card numbers, emails...) before its card and memories are updated.
@@ -221,6 +243,15 @@ impl IngestCall {
         let progress_key = Folder::Progress.key(conversation);
         if let Some(index) = &self.index {
             index.record(&*self.blobs, &caller, conversation).await?;
+            if self.asks_not_to_be_remembered(&call) {
+                index
+                    .mark_do_not_remember(&*self.blobs, &caller, self.clock.now())
+                    .await?;
+            }
+            if index.is_do_not_remember(&*self.blobs, &caller).await? {
+                let reason = "the caller asked not to be remembered".to_owned();
+                return Ok(IngestOutcome::Skipped { reason });
+            }
         }
         if !record.card_updated {
             card::record_call(&*self.blobs, &caller, &call, at, &self.name_fields).await?;

@@ -17,7 +17,8 @@ use subtle::ConstantTimeEq;
 use crate::config::Secret;
 use crate::core::ports::MemoryStoreError;
 use crate::core::use_cases::caller_privacy::{
-    CallerExport, EraseCaller, EraseError, ErasureReceipt, ExportCaller, Recordings,
+    CallerExport, EraseCaller, EraseError, ErasureReceipt, ExportCaller, MarkDoNotRemember,
+    Recordings,
 };
 use crate::core::CallerId;
 use crate::inbound::http::error::ErrorBody;
@@ -30,6 +31,7 @@ use crate::inbound::http::ApiTags;
 pub struct PrivacyOperations {
     pub erase: EraseCaller,
     pub export: ExportCaller,
+    pub do_not_remember: MarkDoNotRemember,
 }
 
 /// What the administration API runs on; `None` in [`AppState`] turns it off.
@@ -167,6 +169,22 @@ pub enum ExportSuccess {
     Exported(Json<CallerExportBody>),
 }
 
+/// A caller marked as not to be remembered.
+#[derive(Debug, Object)]
+pub struct DoNotRememberBody {
+    /// The caller, masked.
+    pub caller: String,
+    /// Always `do_not_remember`.
+    pub status: String,
+}
+
+#[derive(ApiResponse)]
+pub enum DoNotRememberSuccess {
+    /// From now on the caller's calls are archived but never learnt.
+    #[oai(status = 200)]
+    Marked(Json<DoNotRememberBody>),
+}
+
 #[derive(ApiResponse)]
 pub enum AdminError {
     /// The phone number is not usable.
@@ -234,6 +252,33 @@ impl AdminApi {
         Ok(ExportSuccess::Exported(Json(CallerExportBody::new(
             &caller, export,
         ))))
+    }
+
+    /// Stop remembering a caller
+    ///
+    /// From now on the caller's calls are archived but never learnt (no profile card update, no
+    /// memories). What was learnt before stays until the caller is erased. A caller can also ask
+    /// during a call, through the data-collection field named by `DO_NOT_REMEMBER_FIELD`.
+    /// Idempotent.
+    #[oai(path = "/admin/callers/:phone/do-not-remember", method = "put")]
+    async fn do_not_remember(
+        &self,
+        state: Data<&Arc<AppState>>,
+        AdminKey(access): AdminKey,
+        /// The caller's number, with `+` (or `00`) and the country code.
+        phone: Path<String>,
+    ) -> Result<DoNotRememberSuccess, AdminError> {
+        let (admin, caller) = admin_and_caller(&state, access, &phone)?;
+        admin
+            .privacy
+            .do_not_remember
+            .mark(&caller)
+            .await
+            .map_err(|error| failure(EraseError::Storage(error)))?;
+        Ok(DoNotRememberSuccess::Marked(Json(DoNotRememberBody {
+            caller: caller.masked(),
+            status: "do_not_remember".to_owned(),
+        })))
     }
 }
 

@@ -81,6 +81,18 @@ pub(super) async fn mark_erased(
     write(blobs, &erased_conversation_key(conversation), &marker).await
 }
 
+pub(super) fn do_not_remember_key(caller: &CallerHash) -> BlobKey {
+    key(format!(
+        "{STATE_PREFIX}privacy/do-not-remember/{caller}.json"
+    ))
+}
+
+/// A caller who asked that their calls be archived but never learnt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(super) struct DoNotRemember {
+    pub since: DateTime<Utc>,
+}
+
 /// The caller -> conversations index, maintained at ingestion and rebuilt from the archive.
 #[derive(Clone)]
 pub struct CallerIndex {
@@ -136,6 +148,42 @@ impl CallerIndex {
         )))
     }
 
+    /// Marks `caller` so that their later calls are archived but never learnt. Marking again
+    /// changes nothing.
+    ///
+    /// # Errors
+    /// [`BlobStoreError::Storage`] when the mark cannot be stored.
+    pub async fn mark_do_not_remember(
+        &self,
+        blobs: &dyn BlobStore,
+        caller: &CallerId,
+        since: DateTime<Utc>,
+    ) -> Result<(), BlobStoreError> {
+        let location = do_not_remember_key(&self.hash(caller));
+        let bytes = serde_json::to_vec(&DoNotRemember { since })
+            .map_err(|error| BlobStoreError::Unknown(error.into()))?;
+        match blobs
+            .put(&location, Bytes::from(bytes), PutCondition::IfAbsent)
+            .await
+        {
+            Ok(_) | Err(BlobStoreError::ConditionFailed) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Whether `caller` asked not to be remembered.
+    ///
+    /// # Errors
+    /// [`BlobStoreError::Storage`] when the mark cannot be read.
+    pub async fn is_do_not_remember(
+        &self,
+        blobs: &dyn BlobStore,
+        caller: &CallerId,
+    ) -> Result<bool, BlobStoreError> {
+        let location = do_not_remember_key(&self.hash(caller));
+        Ok(blobs.get(&location).await?.is_some())
+    }
+
     /// The conversations recorded for `caller`.
     ///
     /// # Errors
@@ -153,5 +201,38 @@ impl CallerIndex {
             .iter()
             .filter_map(|id| ConversationId::parse(id).ok())
             .collect())
+    }
+}
+
+/// Marks callers who ask not to be remembered (from the administration API).
+#[derive(Clone)]
+pub struct MarkDoNotRemember {
+    blobs: std::sync::Arc<dyn BlobStore>,
+    clock: std::sync::Arc<dyn crate::core::ports::Clock>,
+    index: CallerIndex,
+}
+
+impl MarkDoNotRemember {
+    pub fn new(
+        blobs: std::sync::Arc<dyn BlobStore>,
+        clock: std::sync::Arc<dyn crate::core::ports::Clock>,
+        index: CallerIndex,
+    ) -> Self {
+        Self {
+            blobs,
+            clock,
+            index,
+        }
+    }
+
+    /// From now on, `caller`'s calls are archived but never learnt. What was learnt before stays
+    /// until the caller is erased.
+    ///
+    /// # Errors
+    /// [`BlobStoreError::Storage`] when the mark cannot be stored.
+    pub async fn mark(&self, caller: &CallerId) -> Result<(), BlobStoreError> {
+        self.index
+            .mark_do_not_remember(&*self.blobs, caller, self.clock.now())
+            .await
     }
 }
