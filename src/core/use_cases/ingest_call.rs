@@ -269,6 +269,15 @@ impl IngestCall {
             note_added(record, &memory.key, added)?;
             records::write(&*self.blobs, &progress_key, record).await?;
         }
+        if is_erased(&*self.blobs, conversation).await? {
+            // The caller was erased while this call was being learnt: what was just added goes.
+            self.memories
+                .delete_conversation(&caller, conversation)
+                .await
+                .map_err(|error| Stop::Failed(format!("the memory store failed: {error}")))?;
+            let reason = "the caller's data was erased".to_owned();
+            return Ok(IngestOutcome::Skipped { reason });
+        }
         if !record.rejected.is_empty() {
             let keys: Vec<&str> = record.rejected.keys().map(String::as_str).collect();
             let reason = format!("the memory store rejected {}", keys.join(", "));
