@@ -38,6 +38,13 @@ pub(super) struct MemoryMetadata {
     pub time_in_call_secs: Option<u64>,
 }
 
+impl MemoryMetadata {
+    /// Metadata is whatever the writer sent, so it is read leniently.
+    fn read(stored: &serde_json::Value) -> Self {
+        serde_json::from_value(stored.clone()).unwrap_or_default()
+    }
+}
+
 /// exchanges-legacy/l02 (stored) and l63 (`deduplicated: true`, another memory's id).
 #[derive(Debug, Deserialize)]
 pub(super) struct AddResponse {
@@ -88,7 +95,7 @@ pub(super) struct StoredMemory {
 
 impl StoredMemory {
     pub fn metadata(&self) -> MemoryMetadata {
-        serde_json::from_value(self.metadata.clone()).unwrap_or_default()
+        MemoryMetadata::read(&self.metadata)
     }
 }
 
@@ -112,7 +119,7 @@ pub(super) struct UserMemory {
 
 impl UserMemory {
     pub fn metadata(&self) -> MemoryMetadata {
-        serde_json::from_value(self.metadata.clone()).unwrap_or_default()
+        MemoryMetadata::read(&self.metadata)
     }
 }
 

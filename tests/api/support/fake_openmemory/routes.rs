@@ -244,9 +244,7 @@ impl FakeEndpoint {
     // exchanges-legacy/l30 (other user: 403), l31 (no user_id: anyone's), l32 (a raw + in the
     // query string decodes to a space), l33 (owner: 200 with metadata).
     fn get_memory(&self, id: &str, query_string: &str) -> Response {
-        let requested = url::form_urlencoded::parse(query_string.as_bytes())
-            .find(|(name, _)| name == "user_id")
-            .map(|(_, value)| value.into_owned());
+        let requested = query_value(query_string, "user_id");
         let user = match self.acting_user(requested.as_deref()) {
             Ok(user) => user,
             Err(refused) => return refused.into_response(),
@@ -266,9 +264,7 @@ impl FakeEndpoint {
     // exchanges-legacy/l37 (other user: 403); exchanges-newest/a22 (deleted: ok), a24 (unknown
     // id: 404 nf). Without user_id anyone's memory is deleted, as GET reads it (l31).
     fn delete_memory(&self, id: &str, query_string: &str) -> Response {
-        let requested = url::form_urlencoded::parse(query_string.as_bytes())
-            .find(|(name, _)| name == "user_id")
-            .map(|(_, value)| value.into_owned());
+        let requested = query_value(query_string, "user_id");
         let user = match self.acting_user(requested.as_deref()) {
             Ok(user) => user,
             Err(refused) => return refused.into_response(),
@@ -308,9 +304,8 @@ impl FakeEndpoint {
             Err(refused) => return refused.into_response(),
         };
         let number = |name: &str, default: usize| {
-            url::form_urlencoded::parse(query_string.as_bytes())
-                .find(|(key, _)| key == name)
-                .and_then(|(_, value)| value.parse().ok())
+            query_value(query_string, name)
+                .and_then(|value| value.parse().ok())
                 .unwrap_or(default)
         };
         let state = self.0.state();
@@ -325,6 +320,14 @@ impl FakeEndpoint {
             .collect();
         answer(200, json!({"user_id": user, "items": items}))
     }
+}
+
+/// The decoded value of `name` in a query string (a raw `+` decodes to a space, as on the real
+/// server: exchanges-legacy/l32).
+fn query_value(query_string: &str, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(query_string.as_bytes())
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
 }
 
 /// A refusal, kept small until it becomes a response.
