@@ -49,6 +49,7 @@ pub const OPTIONAL_KEYS: &[&str] = &[
     "admin_api_key",
     "redact",
     "do_not_remember_field",
+    "redact_archive",
 ];
 
 /// Every variable the service reads (lower case; the environment uses upper case).
@@ -107,6 +108,8 @@ pub struct Settings {
     pub redaction: Redaction,
     /// The data-collection field by which a caller asks not to be remembered.
     pub do_not_remember_field: String,
+    /// Whether the archive stores a redacted copy instead of the exact bytes.
+    pub redact_archive: bool,
 }
 
 /// Everything wrong with the configuration, one line per variable.

@@ -79,7 +79,12 @@ impl Validator {
             admin_api_key: None,
             redaction: self.redaction(),
             do_not_remember_field: self.text("do_not_remember_field"),
+            redact_archive: self.flag("redact_archive"),
         };
+        if settings.redact_archive && settings.redaction.is_off() {
+            self.problems
+                .push("REDACT_ARCHIVE=true needs REDACT to say what to redact".to_owned());
+        }
         let settings = Settings {
             admin_api_key: self.admin_api_key(&settings),
             ..settings

@@ -118,6 +118,7 @@ impl TestApp {
                 max_body_bytes: ports.max_body_bytes,
                 signature_tolerance: Duration::from_secs(30 * 60),
                 staging_folder: staging_folder.clone(),
+                archive_redaction: Default::default(),
             },
             admin: None,
         });

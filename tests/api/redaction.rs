@@ -56,3 +56,34 @@ async fn card_numbers_and_emails_said_in_a_call_are_not_learnt_but_stay_archived
     .unwrap();
     assert_eq!(archived, event.to_string().into_bytes());
 }
+
+#[tokio::test]
+async fn with_redact_archive_the_archive_keeps_a_redacted_copy() {
+    let app = TestApp::spawn_service(
+        &Backend::Embedded,
+        &[("REDACT", "cards"), ("REDACT_ARCHIVE", "true")],
+    )
+    .await;
+    let webhooks = app.webhooks();
+    let maria = Call::maria();
+    let mut event = maria.transcription();
+    event["data"]["transcript"][3]["message"] = json!("Card 4111 1111 1111 1111, thanks.");
+    webhooks.deliver_call(&event).await;
+    webhooks.wait_until_learnt().await;
+
+    let archived: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            app.archive()
+                .join(maria.conversation)
+                .join(format!("{}_transcription.json", maria.conversation)),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        archived["data"]["transcript"][3]["message"],
+        "Card [card number], thanks."
+    );
+    assert_eq!(archived["data"]["conversation_id"], maria.conversation);
+    assert!(!archived.to_string().contains("4111 1111"));
+}
