@@ -6,8 +6,6 @@
 //! used: it would also erase memories this service did not write, and cannot keep one
 //! conversation apart from the others.
 
-use chrono::{DateTime, Utc};
-
 use super::client::Api;
 use super::marker::unmark;
 use super::wire::{UserMemories, UserMemory};
@@ -67,15 +65,14 @@ fn hit(memory: &UserMemory) -> MemoryHit {
             conversation_id: Some(marker.conversation_id),
         };
     }
-    let metadata = memory.metadata();
-    MemoryHit {
+    let mut hit = MemoryHit {
         content: memory.content.clone(),
-        kind: MemoryKind::from_name(&metadata.kind).unwrap_or(MemoryKind::Utterance),
+        // Without metadata, a caller's own words are the most likely kind.
+        kind: MemoryKind::Utterance,
         score: 0.0,
-        created_at: DateTime::parse_from_rfc3339(&metadata.occurred_at)
-            .map(|time| time.with_timezone(&Utc))
-            .ok()
-            .or_else(|| memory.created_at.and_then(DateTime::from_timestamp_millis)),
-        conversation_id: ConversationId::parse(&metadata.conversation_id).ok(),
-    }
+        created_at: None,
+        conversation_id: None,
+    };
+    memory.metadata().describe(&mut hit, memory.created_at);
+    hit
 }

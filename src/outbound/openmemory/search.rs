@@ -1,13 +1,12 @@
 //! Searching one caller's memories and giving each match back its kind, time and conversation.
 
-use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
 
 use super::client::{Api, Ownership};
 use super::marker::unmark;
 use super::wire::{QueryFilters, QueryMatch, QueryRequest, QueryResponse};
 use crate::core::ports::MemoryStoreError;
-use crate::core::{CallerId, ConversationId, MemoryHit, MemoryKind, SearchLimit, SearchQuery};
+use crate::core::{CallerId, MemoryHit, MemoryKind, SearchLimit, SearchQuery};
 
 pub(super) async fn search(
     api: &Api,
@@ -48,17 +47,7 @@ async fn hit(api: &Api, caller: &CallerId, found: QueryMatch) -> MemoryHit {
         conversation_id: None,
     };
     match api.read_as(&found.id, caller).await {
-        Ok(Ownership::Own(stored)) => {
-            let metadata = stored.metadata();
-            if let Some(kind) = MemoryKind::from_name(&metadata.kind) {
-                hit.kind = kind;
-            }
-            hit.conversation_id = ConversationId::parse(&metadata.conversation_id).ok();
-            hit.created_at = DateTime::parse_from_rfc3339(&metadata.occurred_at)
-                .map(|time| time.with_timezone(&Utc))
-                .ok()
-                .or_else(|| stored.created_at.and_then(DateTime::from_timestamp_millis));
-        }
+        Ok(Ownership::Own(stored)) => stored.metadata().describe(&mut hit, stored.created_at),
         Ok(Ownership::NotOwn) => {}
         Err(error) => {
             tracing::debug!(%caller, %error, "cannot read the details of a memory match");

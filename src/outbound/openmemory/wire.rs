@@ -1,6 +1,9 @@
 //! OpenMemory's JSON, as the legacy servers send and accept it (LEGACY.md section 3).
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use crate::core::{ConversationId, MemoryHit, MemoryKind};
 
 /// `POST /memory/add`. `salience` and `decay_lambda` are ignored by every server release
 /// (exchanges-legacy/l06, l07) but sent so that a server that honours them gets them.
@@ -42,6 +45,19 @@ impl MemoryMetadata {
     /// Metadata is whatever the writer sent, so it is read leniently.
     fn read(stored: &serde_json::Value) -> Self {
         serde_json::from_value(stored.clone()).unwrap_or_default()
+    }
+
+    /// Gives `hit` the kind, conversation and time this metadata records; the server's own
+    /// creation time (ms) stands in for a missing time.
+    pub fn describe(&self, hit: &mut MemoryHit, created_at_ms: Option<i64>) {
+        if let Some(kind) = MemoryKind::from_name(&self.kind) {
+            hit.kind = kind;
+        }
+        hit.conversation_id = ConversationId::parse(&self.conversation_id).ok();
+        hit.created_at = DateTime::parse_from_rfc3339(&self.occurred_at)
+            .map(|time| time.with_timezone(&Utc))
+            .ok()
+            .or_else(|| created_at_ms.and_then(DateTime::from_timestamp_millis));
     }
 }
 
