@@ -33,9 +33,11 @@ async fn a_caller_learnt_from_their_call_is_greeted_and_only_they_find_their_wor
         .search(maria.number, "move my cleaning appointment", 5)
         .await;
     assert_eq!(found["status"], "ok", "{found}");
-    assert_eq!(
-        found["memories"][0]["content"],
-        maria.exchanges()[1],
+    // The exchange that holds her words (with OpenMemory, which condenses long content, the
+    // caller's part of it).
+    let first = found["memories"][0]["content"].as_str().unwrap_or_default();
+    assert!(
+        maria.exchanges()[1].ends_with(first) && first.contains(maria.sentences[1]),
         "{found}"
     );
 
