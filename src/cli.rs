@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::commands::{self, ElevenLabsCommand};
 use crate::config::{ConfigError, Profile, Settings};
+use crate::core::use_cases::caller_privacy::Recordings;
 use crate::core::use_cases::ingest_call::ReplayTarget;
 use crate::core::ConversationId;
 use crate::inbound::http::{openapi_json, openapi_yaml, signature};
@@ -83,6 +84,28 @@ enum Command {
         #[command(subcommand)]
         command: ModelCommand,
     },
+    /// Erase everything held about a caller (profile, memories, archived calls), for good: a
+    /// retried delivery or a replay does not bring it back. With the server running, this goes
+    /// through its administration API (set ADMIN_API_KEY).
+    Forget {
+        /// The caller's number, with + (or 00) and the country code.
+        phone: String,
+    },
+    /// Write everything held about a caller to one file: JSON, or a tar file (export.json and
+    /// audio/*.mp3) with --audio.
+    Export {
+        /// The caller's number, with + (or 00) and the country code.
+        phone: String,
+        /// Include the call recordings (the file becomes a tar archive).
+        #[arg(long)]
+        audio: bool,
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Rebuild the caller -> conversations index from the archive (for calls archived before
+    /// the index existed). Safe to run at any time.
+    Reindex,
 }
 
 #[derive(Debug, Subcommand)]
@@ -192,6 +215,25 @@ pub async fn run() -> ExitCode {
                 };
                 startup::model::download(&settings, options).await
             }
+            Err(error) => Err(error),
+        },
+        Command::Forget { phone } => match load(profile) {
+            Ok(settings) => startup::forget(settings, &phone).await,
+            Err(error) => Err(error),
+        },
+        Command::Export { phone, audio, out } => match load(profile) {
+            Ok(settings) => {
+                let recordings = if audio {
+                    Recordings::Included
+                } else {
+                    Recordings::Left
+                };
+                startup::export(settings, &phone, recordings, &out).await
+            }
+            Err(error) => Err(error),
+        },
+        Command::Reindex => match load(profile) {
+            Ok(settings) => startup::reindex(settings).await,
             Err(error) => Err(error),
         },
         Command::Sign { payload_file } => {

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::core::redaction::Redaction;
 use crate::core::FirstMessageTemplate;
 pub use edge::{EdgeSettings, ELEVENLABS_SOURCE_PRESETS};
 pub use secret::Secret;
@@ -70,6 +71,10 @@ pub const OPTIONAL_KEYS: &[&str] = &[
     "embedding_model",
     "embedding_timeout_ms",
     "embedding_query_budget_ms",
+    "admin_api_key",
+    "redact",
+    "do_not_remember_field",
+    "redact_archive",
 ];
 
 /// Every variable the service reads (lower case; the environment uses upper case).
@@ -169,6 +174,14 @@ pub struct Settings {
     /// Where values came from other than the built-in defaults and the profile, for the dev
     /// profile to say at start (a `.env` file silently overriding its keys surprised users).
     pub overrides: Overrides,
+    /// Opens the administration API (`Authorization: Bearer`); `None` turns it off.
+    pub admin_api_key: Option<Secret>,
+    /// What is redacted before anything is learnt (`REDACT`); nothing by default.
+    pub redaction: Redaction,
+    /// The data-collection field by which a caller asks not to be remembered.
+    pub do_not_remember_field: String,
+    /// Whether the archive stores a redacted copy instead of the exact bytes.
+    pub redact_archive: bool,
 }
 
 /// Where sentence embeddings come from (see the README's section on embeddings).

@@ -12,6 +12,7 @@ mod memory;
 pub mod ports;
 mod profile;
 pub mod recall;
+pub mod redaction;
 mod search_query;
 pub mod use_cases;
 

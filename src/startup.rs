@@ -1,6 +1,10 @@
 //! Wiring: builds every adapter from the settings, checks them, and runs the commands that need
 //! them (`serve`, `check`, `replay`).
 
+mod privacy;
+
+pub use privacy::{export, forget, reindex};
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,9 +18,13 @@ use crate::config::{LogFormat, MemoryBackend, Profile, Settings};
 use crate::core::ports::{
     BlobStore, Clock, Embedder, MemoryStore, MemoryStoreError, NoTelemetry, Telemetry,
 };
+use crate::core::use_cases::caller_privacy::{
+    CallerHasher, CallerIndex, EraseCaller, ExportCaller, MarkDoNotRemember, HASH_KEY_BYTES,
+};
 use crate::core::use_cases::ingest_call::{IngestCall, ReplayTarget};
 use crate::core::use_cases::{FirstMessagePolicy, GreetCaller, SearchMemories};
 use crate::inbound::elevenlabs::parse_transcription;
+use crate::inbound::http::admin::{AdminOperations, PrivacyOperations};
 use crate::inbound::http::health::Readiness;
 use crate::inbound::http::post_call::{remove_staging_leftovers, PostCallSettings};
 use crate::inbound::http::state::{AppState, WebhookKeys};
@@ -62,6 +70,8 @@ pub struct Service {
     /// The sentence embedder, if one is configured or downloaded (see [`EmbedderSource`]).
     pub embedder: Option<Arc<dyn Embedder>>,
     pub embedder_source: EmbedderSource,
+    /// Erasure and export, also for the command line, which needs no admin key.
+    pub privacy: PrivacyOperations,
 }
 
 /// Builds every adapter from the settings.
@@ -82,6 +92,7 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Service> {
         None => Arc::new(NoTelemetry),
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let index = caller_index(blob_store.as_ref()).await?;
     let ingest = Arc::new(
         IngestCall::new(
             memory_store.clone(),
@@ -90,8 +101,25 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Service> {
             parse_transcription,
             settings.name_fields.clone(),
         )
-        .with_telemetry(telemetry.clone()),
+        .with_telemetry(telemetry.clone())
+        .with_caller_index(index.clone())
+        .with_redaction(settings.redaction.clone())
+        .with_do_not_remember_field(settings.do_not_remember_field.clone()),
     );
+    let privacy = PrivacyOperations {
+        erase: EraseCaller::new(
+            memory_store.clone(),
+            blob_store.clone(),
+            clock.clone(),
+            index.clone(),
+        ),
+        export: ExportCaller::new(memory_store.clone(), blob_store.clone(), index.clone()),
+        do_not_remember: MarkDoNotRemember::new(blob_store.clone(), clock.clone(), index),
+    };
+    let admin = settings.admin_api_key.clone().map(|key| AdminOperations {
+        key,
+        privacy: privacy.clone(),
+    });
     let mut greet_caller = GreetCaller::new(
         blob_store.clone(),
         first_message_policy(settings)?,
@@ -115,13 +143,24 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Service> {
         ingestion: ingest.clone(),
         post_call: PostCallSettings::from_settings(settings),
         metrics,
+        admin,
     });
     Ok(Service {
         state,
         ingest,
         embedder,
         embedder_source,
+        privacy,
     })
+}
+
+/// The caller -> conversations index, with the store's hash key (created on first use).
+async fn caller_index(blobs: &dyn BlobStore) -> anyhow::Result<CallerIndex> {
+    let candidate: [u8; HASH_KEY_BYTES] = rand::random();
+    let hasher = CallerHasher::load_or_create(blobs, candidate)
+        .await
+        .context("the caller hash key cannot be read or created in PAYLOAD_STORAGE_PATH")?;
+    Ok(CallerIndex::new(hasher))
 }
 
 /// The memory store and the blob store, with their calls measured when metrics are on.

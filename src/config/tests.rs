@@ -406,3 +406,35 @@ fn an_embeddings_api_is_configured_with_its_model_and_secret_key() {
         Ok(())
     });
 }
+
+#[test]
+fn the_admin_key_and_redaction_are_off_by_default_and_checked_when_set() {
+    Jail::expect_with(|jail| {
+        let settings = Settings::load(Profile::Dev).unwrap();
+        assert!(settings.admin_api_key.is_none());
+        assert!(settings.redaction.is_off());
+        jail.set_env("ADMIN_API_KEY", "short");
+        jail.set_env("REDACT", "cards,passports");
+        let error = Settings::load(Profile::Dev).unwrap_err().to_string();
+        assert!(
+            error.contains("ADMIN_API_KEY must be at least 16"),
+            "{error}"
+        );
+        assert!(
+            error.contains("REDACT may only list cards, emails, not \"passports\""),
+            "{error}"
+        );
+        jail.set_env("ADMIN_API_KEY", "dev-only-client-data-key");
+        jail.set_env("REDACT", "cards, emails");
+        let error = Settings::load(Profile::Dev).unwrap_err().to_string();
+        assert!(error.contains("ADMIN_API_KEY must differ"), "{error}");
+        jail.set_env("ADMIN_API_KEY", "a-long-enough-admin-key");
+        let settings = Settings::load(Profile::Dev).unwrap();
+        assert_eq!(
+            settings.admin_api_key.unwrap().expose(),
+            "a-long-enough-admin-key"
+        );
+        assert!(!settings.redaction.is_off());
+        Ok(())
+    });
+}

@@ -11,9 +11,13 @@ use crate::config::sources::RawValues;
 use crate::config::{
     ConfigError, EmbeddingSettings, LogFormat, MemoryBackend, Overrides, Profile, Secret, Settings,
 };
+use crate::core::redaction::{Redaction, Sensitive};
 use crate::core::FirstMessageTemplate;
 
 mod edge;
+
+/// The shortest administration key accepted.
+const MIN_ADMIN_KEY_LENGTH: usize = 16;
 
 /// Reads typed values out of the raw text, remembering every problem.
 pub(super) struct Validator {
@@ -102,6 +106,18 @@ impl Validator {
             metrics_address: self.metrics_address(profile),
             embedding: self.embedding(),
             overrides: Overrides::default(),
+            admin_api_key: None,
+            redaction: self.redaction(),
+            do_not_remember_field: self.text("do_not_remember_field"),
+            redact_archive: self.flag("redact_archive"),
+        };
+        if settings.redact_archive && settings.redaction.is_off() {
+            self.problems
+                .push("REDACT_ARCHIVE=true needs REDACT to say what to redact".to_owned());
+        }
+        let settings = Settings {
+            admin_api_key: self.admin_api_key(&settings),
+            ..settings
         };
         self.metrics_placement(&settings);
         if self.problems.is_empty() {
@@ -369,6 +385,54 @@ impl Validator {
                  to serve /metrics on the main port"
             ));
         }
+    }
+
+    /// Optional; when set, long enough not to be guessed and distinct from every webhook key, so
+    /// that no webhook key ever opens the administration API.
+    fn admin_api_key(&mut self, settings: &Settings) -> Option<Secret> {
+        let value = self.raw.get("admin_api_key")?.trim().to_owned();
+        if value.is_empty() {
+            return None;
+        }
+        if value.len() < MIN_ADMIN_KEY_LENGTH {
+            self.problems.push(format!(
+                "ADMIN_API_KEY must be at least {MIN_ADMIN_KEY_LENGTH} characters long"
+            ));
+        }
+        let webhook_keys = [
+            &settings.post_call_key,
+            &settings.client_data_key,
+            &settings.search_data_key,
+        ];
+        if webhook_keys.iter().any(|key| key.expose() == value) {
+            self.problems.push(
+                "ADMIN_API_KEY must differ from every ELEVENLABS_*_KEY webhook key".to_owned(),
+            );
+        }
+        Some(Secret::new(value))
+    }
+
+    /// `REDACT`: a comma-separated list of `cards`, `emails`; empty or unset redacts nothing.
+    fn redaction(&mut self) -> Redaction {
+        let value = self.raw.get("redact").cloned().unwrap_or_default();
+        let mut kinds = Vec::new();
+        for name in value
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+        {
+            match Sensitive::from_name(&name.to_ascii_lowercase()) {
+                Some(kind) => kinds.push(kind),
+                None => {
+                    let known: Vec<&str> = Sensitive::ALL.iter().map(|kind| kind.name()).collect();
+                    self.problems.push(format!(
+                        "REDACT may only list {}, not {name:?}",
+                        known.join(", ")
+                    ));
+                }
+            }
+        }
+        Redaction::of(kinds)
     }
 
     fn loopback_in_dev(&mut self, profile: Profile, host: Option<IpAddr>) -> IpAddr {

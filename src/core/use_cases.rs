@@ -2,6 +2,7 @@
 
 mod archive_post_call;
 pub mod backfill;
+pub mod caller_privacy;
 pub mod greet_caller;
 pub mod ingest_call;
 mod read_profile;
@@ -9,7 +10,7 @@ pub mod search_memories;
 #[cfg(test)]
 mod test_support;
 
-pub use archive_post_call::{ArchiveError, ArchivePostCall, ArchivedPayload};
+pub use archive_post_call::{ArchiveError, ArchivePostCall, Archived, ArchivedPayload};
 pub use backfill::{Backfill, BackfillCounts, BackfillError, BackfillOutcome, BackfillProgress};
 pub use greet_caller::{
     FirstMessagePolicy, GreetCaller, Greeting, OverrideGate, OverrideVerdict, WithheldReason,

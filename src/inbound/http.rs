@@ -4,6 +4,7 @@
 //! The underlying HTTP framework is not part of this module's interface: callers get an
 //! [`HttpServer`] and the spec as text.
 
+pub mod admin;
 mod auth;
 mod body_limit;
 pub mod client_data;
@@ -37,6 +38,8 @@ pub enum ApiTags {
     Webhooks,
     /// Probes for orchestrators and load balancers.
     Operations,
+    /// Erasing and exporting a caller's data (off unless `ADMIN_API_KEY` is set).
+    Administration,
 }
 
 type Apis = (
@@ -44,6 +47,7 @@ type Apis = (
     search_data::SearchDataApi,
     post_call::PostCallApi,
     health::HealthApi,
+    admin::AdminApi,
 );
 
 const TITLE: &str = "caller-memory";
@@ -56,6 +60,7 @@ fn api_service() -> OpenApiService<Apis, ()> {
         search_data::SearchDataApi,
         post_call::PostCallApi,
         health::HealthApi,
+        admin::AdminApi,
     );
     OpenApiService::new(apis, TITLE, env!("CARGO_PKG_VERSION")).description(DESCRIPTION)
 }

@@ -130,6 +130,18 @@ impl MemoryStore for MeasuredMemoryStore {
             .await
     }
 
+    async fn memories_of(&self, caller: &CallerId) -> Result<Vec<MemoryHit>, MemoryStoreError> {
+        self.inner.memories_of(caller).await
+    }
+
+    async fn delete_conversation(
+        &self,
+        caller: &CallerId,
+        conversation: &ConversationId,
+    ) -> Result<usize, MemoryStoreError> {
+        self.inner.delete_conversation(caller, conversation).await
+    }
+
     async fn check(&self) -> Result<(), MemoryStoreError> {
         let call = self.inner.check();
         let result = self

@@ -267,6 +267,37 @@ impl MemoryStore for EmbeddedMemoryStore {
         .await
     }
 
+    async fn memories_of(&self, caller: &CallerId) -> Result<Vec<MemoryHit>, MemoryStoreError> {
+        let caller = caller.clone();
+        self.read(move |connection| statements::list(connection, &caller))
+            .await
+    }
+
+    /// Deleted rows are overwritten in the file (`secure_delete`), the full-text index is merged
+    /// so that no segment keeps the deleted words, and the write-ahead log is checkpointed and
+    /// truncated, so that erased text is left in no page of either file.
+    async fn delete_conversation(
+        &self,
+        caller: &CallerId,
+        conversation: &ConversationId,
+    ) -> Result<usize, MemoryStoreError> {
+        let (caller, conversation) = (caller.clone(), conversation.clone());
+        self.write(move |connection| {
+            let transaction = connection.transaction()?;
+            let deleted = statements::delete_conversation(&transaction, &caller, &conversation)?;
+            transaction.commit()?;
+            if deleted > 0 {
+                connection.execute(
+                    "INSERT INTO memories_fts (memories_fts) VALUES ('optimize')",
+                    [],
+                )?;
+                connection.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            }
+            Ok(deleted)
+        })
+        .await
+    }
+
     async fn check(&self) -> Result<(), MemoryStoreError> {
         self.read(|connection| {
             connection.query_row(

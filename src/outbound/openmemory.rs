@@ -23,6 +23,7 @@ mod add;
 mod client;
 mod condensation;
 mod embeddings;
+mod erase;
 mod marker;
 mod parts;
 mod search;
@@ -245,9 +246,21 @@ impl MemoryStore for OpenMemoryStore {
             }
         }
         for id in &doomed {
-            self.api.delete_as(id, caller).await?;
+            let _deleted = self.api.delete_as(id, caller).await?;
         }
         Ok(doomed.len())
+    }
+
+    async fn memories_of(&self, caller: &CallerId) -> Result<Vec<MemoryHit>, MemoryStoreError> {
+        erase::list(&self.api, caller).await
+    }
+
+    async fn delete_conversation(
+        &self,
+        caller: &CallerId,
+        conversation: &ConversationId,
+    ) -> Result<usize, MemoryStoreError> {
+        erase::delete_conversation(&self.api, caller, conversation).await
     }
 
     /// Reachable (`GET /health`), key accepted, and per-caller scoping honoured: a query for

@@ -137,6 +137,32 @@ impl MemoryStore for InMemoryMemoryStore {
         Ok(before - memories.len())
     }
 
+    async fn memories_of(&self, caller: &CallerId) -> Result<Vec<MemoryHit>, MemoryStoreError> {
+        let memories = self.lock();
+        Ok(memories
+            .iter()
+            .rev()
+            .filter(|stored| &stored.memory.caller == caller)
+            .map(|stored| MemoryHit {
+                score: 0.0,
+                ..hit(&stored.memory)
+            })
+            .collect())
+    }
+
+    async fn delete_conversation(
+        &self,
+        caller: &CallerId,
+        conversation: &ConversationId,
+    ) -> Result<usize, MemoryStoreError> {
+        let mut memories = self.lock();
+        let before = memories.len();
+        memories.retain(|stored| {
+            &stored.memory.caller != caller || &stored.memory.conversation_id != conversation
+        });
+        Ok(before - memories.len())
+    }
+
     async fn check(&self) -> Result<(), MemoryStoreError> {
         Ok(())
     }

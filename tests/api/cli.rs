@@ -5,7 +5,7 @@ use std::process::{Command, Output};
 
 /// The binary with a clean environment in `working_dir`: no variables, and no `.env` file unless
 /// the test puts one there.
-fn caller_memory(working_dir: &Path) -> Command {
+pub(crate) fn caller_memory(working_dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_caller-memory"));
     command.env_clear().current_dir(working_dir);
     command
@@ -13,7 +13,7 @@ fn caller_memory(working_dir: &Path) -> Command {
 
 /// Runs the command, fails the test with everything it printed unless it succeeded, and returns
 /// what it printed on standard output.
-fn succeeds(command: &mut Command) -> String {
+pub(crate) fn succeeds(command: &mut Command) -> String {
     let Output {
         status,
         stdout,

@@ -153,8 +153,10 @@ impl TestApp {
                 max_body_bytes: ports.max_body_bytes,
                 signature_tolerance: Duration::from_secs(30 * 60),
                 staging_folder: staging_folder.clone(),
+                archive_redaction: Default::default(),
             },
             metrics: Some(metrics),
+            admin: None,
         });
         let server = HttpServer::bind("127.0.0.1:0".parse().unwrap(), state, &ports.edge)
             .await

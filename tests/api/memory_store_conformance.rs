@@ -424,6 +424,41 @@ async fn forgetting_removes_only_the_named_memories_of_that_conversation(subject
     assert_eq!(store.add(&again).await.unwrap(), AddOutcome::Stored);
 }
 
+async fn deleting_a_conversation_removes_only_that_callers_memories_of_it(subject: Subject) {
+    let store = subject.store.as_ref();
+    for added in [
+        memory(ALICE, "conv_a1", 1, "Alice wants the blue bicycle"),
+        memory(ALICE, "conv_a1", 2, "Alice lives near the harbour"),
+        memory(ALICE, "conv_a2", 3, "Alice asked about a refund"),
+        memory(BOB, "conv_a1", 4, "Bob wants the red scooter"),
+    ] {
+        store.add(&added).await.unwrap();
+    }
+    let conversation = ConversationId::parse("conv_a1").unwrap();
+
+    let deleted = store
+        .delete_conversation(&caller(ALICE), &conversation)
+        .await;
+
+    assert_eq!(deleted.unwrap(), 2);
+    let left: Vec<String> = store
+        .memories_of(&caller(ALICE))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|memory| memory.content)
+        .collect();
+    assert_eq!(left, ["Alice asked about a refund"]);
+    assert_eq!(
+        search(store, BOB, "scooter", 5).await,
+        ["Bob wants the red scooter"]
+    );
+    let again = store
+        .delete_conversation(&caller(ALICE), &conversation)
+        .await;
+    assert_eq!(again.unwrap(), 0);
+}
+
 macro_rules! conformance_suite {
     ($subject:ident $(, $extra:ident)*) => {
         mod $subject {
@@ -438,6 +473,7 @@ macro_rules! conformance_suite {
                 another_word_form_finds_the_memory,
                 a_question_about_something_never_said_finds_nothing,
                 forgetting_removes_only_the_named_memories_of_that_conversation,
+                deleting_a_conversation_removes_only_that_callers_memories_of_it,
                 $($extra,)*
             );
         }

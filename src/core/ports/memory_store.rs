@@ -76,6 +76,39 @@ pub trait MemoryStore: Send + Sync + 'static {
         keys: &[String],
     ) -> Result<usize, MemoryStoreError>;
 
+    /// Every memory of `caller`, newest first, for an export; `score` is 0 in each.
+    ///
+    /// # Errors
+    /// - [`MemoryStoreError::Unavailable`] when the store cannot be reached.
+    /// - [`MemoryStoreError::Rejected`] when the store refuses the listing, or cannot list (the
+    ///   default, for stores written before listing existed).
+    async fn memories_of(&self, caller: &CallerId) -> Result<Vec<MemoryHit>, MemoryStoreError> {
+        let _ = caller;
+        Err(MemoryStoreError::Rejected(
+            "this memory store cannot list a caller's memories".to_owned(),
+        ))
+    }
+
+    /// Deletes every memory of `caller` learnt from `conversation`, and only those, and returns
+    /// how many were deleted. Deleting what is already gone succeeds with 0.
+    ///
+    /// # Errors
+    /// - [`MemoryStoreError::Unavailable`] when the store cannot be reached; some memories may
+    ///   be deleted already, and calling again finishes the work.
+    /// - [`MemoryStoreError::Rejected`] when the store refuses the deletion, or cannot delete
+    ///   (the default, for stores written before erasure existed): an erasure then fails loudly
+    ///   instead of leaving memories behind.
+    async fn delete_conversation(
+        &self,
+        caller: &CallerId,
+        conversation: &ConversationId,
+    ) -> Result<usize, MemoryStoreError> {
+        let _ = (caller, conversation);
+        Err(MemoryStoreError::Rejected(
+            "this memory store cannot delete memories".to_owned(),
+        ))
+    }
+
     /// Checks that the store is reachable, accepts our credentials and scopes memories per caller.
     ///
     /// # Errors

@@ -9,6 +9,7 @@ use crate::core::ports::{
     BlobKey, BlobStore, BlobStoreError, ByteStream, IngestionCounts, IngestionScheduler,
     SchedulingError,
 };
+use crate::core::use_cases::caller_privacy::is_erased;
 use crate::core::use_cases::ingest_call::{IngestCall, ScheduleError};
 use crate::core::ConversationId;
 
@@ -24,6 +25,13 @@ pub enum ArchivedPayload {
 }
 
 impl ArchivedPayload {
+    /// Every kind of archived payload.
+    pub const ALL: [ArchivedPayload; 3] = [
+        ArchivedPayload::Transcription,
+        ArchivedPayload::Audio,
+        ArchivedPayload::InitiationFailure,
+    ];
+
     /// `{id}/{id}_transcription.json`, `{id}/{id}_audio.mp3` or `{id}/{id}_failure.json`.
     pub fn key(self, conversation: &ConversationId) -> BlobKey {
         let suffix = match self {
@@ -72,6 +80,15 @@ impl From<BlobStoreError> for ArchiveError {
     }
 }
 
+/// What became of a delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Archived {
+    /// Stored under this key.
+    Stored(BlobKey),
+    /// Dropped: the conversation's caller was erased.
+    Erased,
+}
+
 /// Archives post-call deliveries.
 #[derive(Clone)]
 pub struct ArchivePostCall {
@@ -85,19 +102,23 @@ impl ArchivePostCall {
     }
 
     /// Stores `content` as the `payload` of `conversation`, replacing an identical earlier
-    /// delivery, and returns its key. A transcription is then scheduled for ingestion.
+    /// delivery. A transcription is then scheduled for ingestion. A conversation whose caller was
+    /// erased is not stored again (a retried delivery must not bring it back).
     pub async fn archive(
         &self,
         payload: ArchivedPayload,
         conversation: &ConversationId,
         content: ByteStream,
-    ) -> Result<BlobKey, ArchiveError> {
+    ) -> Result<Archived, ArchiveError> {
+        if is_erased(&*self.blobs, conversation).await? {
+            return Ok(Archived::Erased);
+        }
         let key = payload.key(conversation);
         self.blobs.put_stream(&key, content).await?;
         if payload == ArchivedPayload::Transcription {
             self.ingestion.schedule(conversation).await?;
         }
-        Ok(key)
+        Ok(Archived::Stored(key))
     }
 }
 
@@ -128,7 +149,7 @@ mod tests {
     use futures_util::{stream, StreamExt};
 
     use super::*;
-    use crate::core::ports::{MockBlobStore, MockIngestionScheduler};
+    use crate::core::ports::{MockBlobStore, MockIngestionScheduler, PutCondition};
     use crate::test_doubles::InMemoryBlobStore;
 
     fn conversation() -> ConversationId {
@@ -183,10 +204,13 @@ mod tests {
         let ingestion = Arc::new(RequiresArchivedTranscription(blobs.clone()));
         let archive = ArchivePostCall::new(blobs.clone(), ingestion);
         let body = content(vec![Ok(b"{\"type\":"), Ok(b"\"post_call_transcription\"}")]);
-        let key = archive
+        let Archived::Stored(key) = archive
             .archive(ArchivedPayload::Transcription, &conversation(), body)
             .await
-            .unwrap();
+            .unwrap()
+        else {
+            panic!("the transcription was not stored")
+        };
         let stored = blobs.get(&key).await.unwrap().unwrap();
         assert_eq!(
             stored.bytes,
@@ -199,12 +223,33 @@ mod tests {
         let blobs = Arc::new(InMemoryBlobStore::new());
         let archive = ArchivePostCall::new(blobs.clone(), never_scheduled());
         for payload in [ArchivedPayload::Audio, ArchivedPayload::InitiationFailure] {
-            let key = archive
+            let Archived::Stored(key) = archive
                 .archive(payload, &conversation(), content(vec![Ok(b"x")]))
                 .await
-                .unwrap();
+                .unwrap()
+            else {
+                panic!("{payload:?} was not stored")
+            };
             assert!(blobs.get(&key).await.unwrap().is_some(), "{key}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_delivery_of_an_erased_conversation_stores_nothing_and_schedules_nothing() {
+        let blobs = Arc::new(InMemoryBlobStore::new());
+        let erased = BlobKey::parse(".state/privacy/erased-conversations/conv_1.json").unwrap();
+        blobs
+            .put(&erased, Bytes::from_static(b"{}"), PutCondition::Overwrite)
+            .await
+            .unwrap();
+        let archive = ArchivePostCall::new(blobs.clone(), never_scheduled());
+        let body = content(vec![Ok(b"{}")]);
+        let outcome = archive
+            .archive(ArchivedPayload::Transcription, &conversation(), body)
+            .await
+            .unwrap();
+        assert_eq!(outcome, Archived::Erased);
+        assert_eq!(blobs.list("conv_1/").await.unwrap(), vec![]);
     }
 
     #[tokio::test]
@@ -225,6 +270,7 @@ mod tests {
     #[tokio::test]
     async fn a_storage_failure_is_reported_and_nothing_is_scheduled() {
         let mut blobs = MockBlobStore::new();
+        blobs.expect_get().returning(|_| Ok(None));
         blobs
             .expect_put_stream()
             .returning(|_, _| Err(BlobStoreError::Storage("disk full".into())));

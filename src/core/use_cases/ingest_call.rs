@@ -11,7 +11,7 @@
 mod caller;
 mod card;
 mod memories;
-mod records;
+pub(crate) mod records;
 mod retry;
 mod worker;
 
@@ -27,6 +27,8 @@ use crate::core::ports::{
     BlobStore, BlobStoreError, Clock, IngestionRetry, MemoryStore, MemoryStoreError, NoTelemetry,
     Telemetry,
 };
+use crate::core::redaction::Redaction;
+use crate::core::use_cases::caller_privacy::{is_erased, CallerIndex};
 use crate::core::{
     AddOutcome, CallerId, CompletedCall, ConversationId, NewMemory, ParseTranscription,
 };
@@ -52,6 +54,12 @@ pub struct IngestCall {
     telemetry: Arc<dyn Telemetry>,
     /// Ends a wait for the memory store early: it was seen working again.
     store_recovered: Notify,
+    /// Kept up to date at each ingestion, when set.
+    index: Option<CallerIndex>,
+    /// Applied to a call before anything is learnt from it.
+    redaction: Redaction,
+    /// The data-collection field by which a caller asks not to be remembered.
+    do_not_remember_field: Option<String>,
 }
 
 /// Why a call could not be scheduled for ingestion.
@@ -133,6 +141,9 @@ impl IngestCall {
             wake: Notify::new(),
             telemetry: Arc::new(NoTelemetry),
             store_recovered: Notify::new(),
+            index: None,
+            redaction: Redaction::default(),
+            do_not_remember_field: None,
         }
     }
 
@@ -145,6 +156,37 @@ impl IngestCall {
     /// Replaces the default backoff used while the memory store is unavailable.
     pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
+        self
+    }
+
+    /// Records each learnt conversation in the caller -> conversations index.
+    pub fn with_caller_index(mut self, index: CallerIndex) -> Self {
+        self.index = Some(index);
+        self
+    }
+
+    /// Callers whose call collects a true value in `field` ("true", "yes" or "1") are not
+    /// remembered from that call on.
+    pub fn with_do_not_remember_field(mut self, field: String) -> Self {
+        self.do_not_remember_field = Some(field);
+        self
+    }
+
+    fn asks_not_to_be_remembered(&self, call: &CompletedCall) -> bool {
+        self.do_not_remember_field
+            .as_ref()
+            .and_then(|field| call.collected.get(field))
+            .is_some_and(|value| {
+                matches!(
+                    value.trim().to_ascii_lowercase().as_str(),
+                    "true" | "yes" | "1"
+                )
+            })
+    }
+
+    /// Redacts each call (card numbers, emails...) before its card and memories are updated.
+    pub fn with_redaction(mut self, redaction: Redaction) -> Self {
+        self.redaction = redaction;
         self
     }
 
@@ -207,6 +249,10 @@ impl IngestCall {
         record: &mut IngestionRecord,
         shutdown: &CancellationToken,
     ) -> Result<IngestOutcome, Stop> {
+        if is_erased(&*self.blobs, conversation).await? {
+            let reason = "the caller's data was erased".to_owned();
+            return Ok(IngestOutcome::Skipped { reason });
+        }
         let mut call = self.read_call(conversation).await?;
         if let Some(reason) = call.not_a_conversation() {
             return Ok(IngestOutcome::Skipped {
@@ -214,12 +260,25 @@ impl IngestCall {
             });
         }
         call.drop_empty_answers();
+        self.redaction.redact_call(&mut call);
         let caller = match caller::resolve_caller(&call.caller) {
             Ok(caller) => caller,
             Err(reason) => return Ok(IngestOutcome::Skipped { reason }),
         };
         let at = call.started_at.unwrap_or_else(|| self.clock.now());
         let progress_key = Folder::Progress.key(conversation);
+        if let Some(index) = &self.index {
+            index.record(&*self.blobs, &caller, conversation).await?;
+            if self.asks_not_to_be_remembered(&call) {
+                index
+                    .mark_do_not_remember(&*self.blobs, &caller, self.clock.now())
+                    .await?;
+            }
+            if index.is_do_not_remember(&*self.blobs, &caller).await? {
+                let reason = "the caller asked not to be remembered".to_owned();
+                return Ok(IngestOutcome::Skipped { reason });
+            }
+        }
         if !record.card_updated {
             card::record_call(&*self.blobs, &caller, &call, at, &self.name_fields).await?;
             record.card_updated = true;
@@ -244,6 +303,15 @@ impl IngestCall {
         }
         self.forget_outdated(&caller, conversation, &memories, record, shutdown)
             .await?;
+        if is_erased(&*self.blobs, conversation).await? {
+            // The caller was erased while this call was being learnt: what was just added goes.
+            self.memories
+                .delete_conversation(&caller, conversation)
+                .await
+                .map_err(|error| Stop::Failed(format!("the memory store failed: {error}")))?;
+            let reason = "the caller's data was erased".to_owned();
+            return Ok(IngestOutcome::Skipped { reason });
+        }
         if !record.rejected.is_empty() {
             let keys: Vec<&str> = record.rejected.keys().map(String::as_str).collect();
             let reason = format!("the memory store rejected {}", keys.join(", "));

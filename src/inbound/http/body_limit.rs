@@ -13,7 +13,7 @@ use poem::{Body, Endpoint, EndpointExt, IntoResponse, Request, Response, Result}
 
 use crate::inbound::http::edge::{BodyReadError, Edge};
 
-/// The largest body of `client-data`, `search-data` and the probes. Real requests are well under
+/// The largest body of `client-data`, `search-data`, the probes and the administration API. Real requests are well under
 /// a kilobyte (a search query is at most 1,000 characters).
 pub const MAX_SMALL_BODY_BYTES: usize = 64 * 1024;
 

@@ -23,7 +23,8 @@ use tokio_util::io::ReaderStream;
 
 use crate::config::Settings;
 use crate::core::ports::ByteStream;
-use crate::core::use_cases::{ArchiveError, ArchivePostCall, ArchivedPayload};
+use crate::core::redaction::Redaction;
+use crate::core::use_cases::{ArchiveError, ArchivePostCall, Archived, ArchivedPayload};
 use crate::core::ConversationId;
 use crate::inbound::http::edge::{Edge, BUDGET_RETRY_AFTER_SECS};
 use crate::inbound::http::error::ErrorBody;
@@ -45,6 +46,9 @@ pub struct PostCallSettings {
     pub signature_tolerance: Duration,
     /// Where bodies wait while their signature is checked.
     pub staging_folder: PathBuf,
+    /// Applied to transcriptions and failures before they are archived (`REDACT_ARCHIVE`); off
+    /// keeps the exact bytes.
+    pub archive_redaction: Redaction,
 }
 
 impl PostCallSettings {
@@ -54,6 +58,11 @@ impl PostCallSettings {
             max_body_bytes: settings.max_body_bytes,
             signature_tolerance: settings.signature_tolerance,
             staging_folder: settings.payload_storage_path.join(".staging"),
+            archive_redaction: if settings.redact_archive {
+                settings.redaction.clone()
+            } else {
+                Redaction::default()
+            },
         }
     }
 }
@@ -277,16 +286,28 @@ async fn archive(
                 .map_err(|error| bad_request(format!("data.conversation_id is invalid: {error}")))
         })?;
     let content = payload_content(staged, payload, envelope.full_audio).await?;
+    let content = redacted(content, payload, &state.post_call.archive_redaction).await?;
     let archive = ArchivePostCall::new(state.blob_store.clone(), state.ingestion.clone());
-    let key = archive
+    match archive
         .archive(payload, &conversation, content)
         .await
-        .map_err(archive_error)?;
-    tracing::info!(event_type = %kind, %conversation, %key, "post-call event archived");
-    if let Some(metrics) = &state.metrics {
-        metrics.post_call_accepted(&kind, true);
+        .map_err(archive_error)?
+    {
+        Archived::Stored(key) => {
+            tracing::info!(event_type = %kind, %conversation, %key, "post-call event archived");
+            if let Some(metrics) = &state.metrics {
+                metrics.post_call_accepted(&kind, true);
+            }
+            Ok(accepted("stored", kind, Some(conversation.to_string())))
+        }
+        Archived::Erased => {
+            tracing::info!(event_type = %kind, %conversation, "post-call event of an erased caller dropped");
+            if let Some(metrics) = &state.metrics {
+                metrics.post_call_accepted(&kind, false);
+            }
+            Ok(accepted("ignored", kind, Some(conversation.to_string())))
+        }
     }
-    Ok(accepted("stored", kind, Some(conversation.to_string())))
 }
 
 /// The bytes to archive: the whole event, or the decoded `full_audio` of an audio event.
@@ -310,6 +331,50 @@ async fn payload_content(
                 .map_err(unreadable)?;
             Ok(Box::pin(ReaderStream::with_capacity(file, 64 * 1024)))
         }
+    }
+}
+
+/// The content with every JSON string redacted, when the archive keeps redacted copies. Audio
+/// cannot be redacted and is kept as it is.
+async fn redacted(
+    content: ByteStream,
+    payload: ArchivedPayload,
+    redaction: &Redaction,
+) -> Result<ByteStream, PostCallError> {
+    if redaction.is_off() || payload == ArchivedPayload::Audio {
+        return Ok(content);
+    }
+    let bytes: Vec<u8> =
+        futures_util::TryStreamExt::try_fold(content, Vec::new(), |mut all, chunk| async move {
+            all.extend_from_slice(&chunk);
+            Ok(all)
+        })
+        .await
+        .map_err(|error| internal("the staged body could not be read", &error))?;
+    let Ok(mut event) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return Err(bad_request("the event is not valid JSON".to_owned()));
+    };
+    redact_strings(&mut event, redaction);
+    let redacted = bytes::Bytes::from(event.to_string());
+    Ok(Box::pin(futures_util::stream::once(
+        async move { Ok(redacted) },
+    )))
+}
+
+fn redact_strings(value: &mut serde_json::Value, redaction: &Redaction) {
+    match value {
+        serde_json::Value::String(text) => {
+            if let std::borrow::Cow::Owned(redacted) = redaction.redact(text) {
+                *text = redacted;
+            }
+        }
+        serde_json::Value::Array(items) => items
+            .iter_mut()
+            .for_each(|item| redact_strings(item, redaction)),
+        serde_json::Value::Object(fields) => fields
+            .values_mut()
+            .for_each(|field| redact_strings(field, redaction)),
+        _ => {}
     }
 }
 

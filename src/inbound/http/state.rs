@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::config::Secret;
 use crate::core::ports::{BlobStore, Clock, IngestionScheduler, MemoryStore};
 use crate::core::use_cases::{GreetCaller, SearchMemories};
+use crate::inbound::http::admin::AdminOperations;
 use crate::inbound::http::post_call::PostCallSettings;
 use crate::metrics::Metrics;
 
@@ -21,6 +22,8 @@ pub struct AppState {
     pub search_memories: SearchMemories,
     /// `None` when metrics are switched off (`METRICS_ENABLED=false`).
     pub metrics: Option<Arc<Metrics>>,
+    /// Erasure and export; `None` turns the administration API off.
+    pub admin: Option<AdminOperations>,
 }
 
 /// The secrets ElevenLabs presents on each webhook.

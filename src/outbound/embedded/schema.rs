@@ -74,6 +74,8 @@ pub(super) fn configure(connection: &Connection) -> anyhow::Result<()> {
         .context("cannot switch the memory database to WAL mode")?;
     connection.pragma_update(None, "synchronous", "NORMAL")?;
     connection.pragma_update(None, "foreign_keys", "ON")?;
+    // Erased memories must not survive in free pages of the file.
+    connection.pragma_update(None, "secure_delete", "ON")?;
     connection.busy_timeout(std::time::Duration::from_secs(5))?;
     Ok(())
 }

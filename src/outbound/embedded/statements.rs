@@ -351,3 +351,51 @@ fn hit_from_row(row: &Row<'_>) -> rusqlite::Result<MemoryHit> {
         conversation_id: ConversationId::parse(&conversation).ok(),
     })
 }
+
+const LIST_CALLER: &str = "
+SELECT content, kind, occurred_at, conversation_id, 0.0
+FROM memories
+WHERE caller = ?1
+ORDER BY occurred_at DESC, id DESC";
+
+const CONVERSATION_MEMORIES: &str =
+    "SELECT id, content FROM memories WHERE caller = ?1 AND conversation_id = ?2";
+
+/// A caller without memories keeps no row, so an erased number is nowhere in the file.
+const FORGET_EMPTY_CALLER: &str = "
+DELETE FROM callers WHERE caller = ?1
+AND NOT EXISTS (SELECT 1 FROM memories WHERE caller = ?1)";
+
+pub(super) fn list(connection: &Connection, caller: &CallerId) -> rusqlite::Result<Vec<MemoryHit>> {
+    connection
+        .prepare_cached(LIST_CALLER)?
+        .query_map([caller.as_e164()], hit_from_row)?
+        .collect()
+}
+
+/// Deletes the caller's memories of one conversation with their index entries; the caller
+/// provides the transaction.
+pub(super) fn delete_conversation(
+    connection: &Connection,
+    caller: &CallerId,
+    conversation: &ConversationId,
+) -> rusqlite::Result<usize> {
+    let caller = caller.as_e164();
+    let rows: Vec<(i64, String)> = connection
+        .prepare_cached(CONVERSATION_MEMORIES)?
+        .query_map(params![caller, conversation.as_str()], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    for (id, content) in &rows {
+        connection
+            .prepare_cached(DELETE_INDEX)?
+            .execute(params![id, content])?;
+        connection.prepare_cached(DELETE_VECTOR)?.execute([id])?;
+        connection.prepare_cached(DELETE_MEMORY)?.execute([id])?;
+    }
+    connection
+        .prepare_cached(FORGET_EMPTY_CALLER)?
+        .execute([caller])?;
+    Ok(rows.len())
+}

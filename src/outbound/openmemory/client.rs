@@ -205,8 +205,10 @@ impl Api {
 
 impl Api {
     /// Deletes a memory by id as `caller`: the server checks ownership only when `user_id` is
-    /// sent (exchanges-legacy/l37). A memory already gone (404) counts as deleted.
-    pub async fn delete_as(&self, id: &str, caller: &CallerId) -> Result<(), MemoryStoreError> {
+    /// sent (`DELETE /memory/:id?user_id=`, exchanges-legacy/l37; exchanges-newest/a22, a24):
+    /// `true` when it was deleted, `false` when it was already gone (404). Another caller's
+    /// memory is refused by the server and reported as rejected.
+    pub async fn delete_as(&self, id: &str, caller: &CallerId) -> Result<bool, MemoryStoreError> {
         let mut url = self.url(&["memory", id]);
         url.query_pairs_mut()
             .append_pair("user_id", caller.as_e164());
@@ -217,9 +219,9 @@ impl Api {
             .await
             .map_err(|error| self.transport_error(&error))?;
         if response.status() == StatusCode::NOT_FOUND {
-            return Ok(());
+            return Ok(false);
         }
-        success(response).await.map(drop)
+        success(response).await.map(|_| true)
     }
 
     /// A request that got no answer: names the server (never the request's URL, whose query

@@ -7,7 +7,6 @@
 //! own: topic words in any word form, and with an embedder, the similarity of their embeddings
 //! (see [`super::embeddings`]). A generic request lists the caller's newest memories instead.
 
-use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
 
 use super::client::{Api, Ownership};
@@ -16,7 +15,7 @@ use super::marker::unmark;
 use super::wire::{QueryFilters, QueryMatch, QueryRequest, QueryResponse};
 use crate::core::ports::MemoryStoreError;
 use crate::core::recall::{rank, recent_context, word_overlap, Candidate, RecallQuery};
-use crate::core::{CallerId, ConversationId, MemoryHit, MemoryKind, SearchLimit};
+use crate::core::{CallerId, MemoryHit, MemoryKind, SearchLimit};
 
 /// Candidates fetched per wanted result.
 const CANDIDATES_PER_RESULT: usize = 4;
@@ -117,17 +116,7 @@ async fn hit(api: &Api, caller: &CallerId, found: QueryMatch) -> MemoryHit {
         conversation_id: None,
     };
     match api.read_as(&found.id, caller).await {
-        Ok(Ownership::Own(stored)) => {
-            let metadata = stored.metadata();
-            if let Some(kind) = MemoryKind::from_name(&metadata.kind) {
-                hit.kind = kind;
-            }
-            hit.conversation_id = ConversationId::parse(&metadata.conversation_id).ok();
-            hit.created_at = DateTime::parse_from_rfc3339(&metadata.occurred_at)
-                .map(|time| time.with_timezone(&Utc))
-                .ok()
-                .or_else(|| stored.created_at.and_then(DateTime::from_timestamp_millis));
-        }
+        Ok(Ownership::Own(stored)) => stored.metadata().describe(&mut hit, stored.created_at),
         Ok(Ownership::NotOwn) => {}
         Err(error) => {
             tracing::debug!(%caller, %error, "cannot read the details of a memory match");

@@ -1,6 +1,9 @@
 //! OpenMemory's JSON, as the legacy servers send and accept it.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use crate::core::{ConversationId, MemoryHit, MemoryKind};
 
 /// `POST /memory/add`. `salience` and `decay_lambda` are ignored by every server release
 /// (exchanges-legacy/l06, l07) but sent so that a server that honours them gets them.
@@ -36,6 +39,26 @@ pub(super) struct MemoryMetadata {
     pub turn_index: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_in_call_secs: Option<u64>,
+}
+
+impl MemoryMetadata {
+    /// Metadata is whatever the writer sent, so it is read leniently.
+    fn read(stored: &serde_json::Value) -> Self {
+        serde_json::from_value(stored.clone()).unwrap_or_default()
+    }
+
+    /// Gives `hit` the kind, conversation and time this metadata records; the server's own
+    /// creation time (ms) stands in for a missing time.
+    pub fn describe(&self, hit: &mut MemoryHit, created_at_ms: Option<i64>) {
+        if let Some(kind) = MemoryKind::from_name(&self.kind) {
+            hit.kind = kind;
+        }
+        hit.conversation_id = ConversationId::parse(&self.conversation_id).ok();
+        hit.created_at = DateTime::parse_from_rfc3339(&self.occurred_at)
+            .map(|time| time.with_timezone(&Utc))
+            .ok()
+            .or_else(|| created_at_ms.and_then(DateTime::from_timestamp_millis));
+    }
 }
 
 /// exchanges-legacy/l02 (stored) and l63 (`deduplicated: true`, another memory's id).
@@ -92,7 +115,7 @@ pub(super) struct StoredMemory {
 
 impl StoredMemory {
     pub fn metadata(&self) -> MemoryMetadata {
-        serde_json::from_value(self.metadata.clone()).unwrap_or_default()
+        MemoryMetadata::read(&self.metadata)
     }
 }
 

@@ -5,6 +5,8 @@ use super::*;
 #[tokio::test]
 async fn a_storage_failure_answers_500_so_that_elevenlabs_retries() {
     let mut failing = MockBlobStore::new();
+    // Nothing is erased: the tombstone lookup finds no marker.
+    failing.expect_get().returning(|_| Ok(None));
     failing
         .expect_put_stream()
         .returning(|_, _| Err(BlobStoreError::Storage("disk full".into())));

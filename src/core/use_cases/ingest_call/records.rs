@@ -150,3 +150,23 @@ pub(crate) async fn write<T: Serialize>(
         .await
         .map(drop)
 }
+
+/// Removes every ingestion record of `conversation` (pending, progress, failed) and returns how
+/// many there were.
+///
+/// # Errors
+/// [`BlobStoreError::Storage`] when the records cannot be read or removed.
+pub(crate) async fn delete_all(
+    blobs: &dyn BlobStore,
+    conversation: &ConversationId,
+) -> Result<usize, BlobStoreError> {
+    let mut deleted = 0;
+    for folder in [Folder::Pending, Folder::Progress, Folder::Failed] {
+        let key = folder.key(conversation);
+        if blobs.get(&key).await?.is_some() {
+            blobs.delete(&key).await?;
+            deleted += 1;
+        }
+    }
+    Ok(deleted)
+}

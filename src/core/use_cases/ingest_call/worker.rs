@@ -5,11 +5,13 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use super::caller::resolve_caller;
 use super::records::{
     self, FailedMarker, Folder, IngestionRecord, IngestionStatus, NotStoredMarker, PendingMarker,
 };
-use super::{transcription_key, IngestCall, IngestError, IngestOutcome};
+use super::{transcription_key, IngestCall, IngestError, IngestOutcome, Stop};
 use crate::core::ports::{BlobStoreError, IngestionCounts, IngestionResolution, IngestionRetry};
+use crate::core::use_cases::caller_privacy::is_erased;
 use crate::core::ConversationId;
 
 /// Which archived conversations to learn from again.
@@ -147,6 +149,34 @@ impl IngestCall {
                 (transcription_key(&conversation) == *key).then_some(conversation)
             })
             .collect())
+    }
+
+    /// Records every archived call in the caller -> conversations index (for archives kept
+    /// before the index existed) and returns how many calls were indexed; calls without a
+    /// usable number, erased calls and unreadable transcriptions are left out.
+    ///
+    /// # Errors
+    /// [`BlobStoreError::Storage`] when the archive or the index cannot be read or written.
+    pub async fn rebuild_caller_index(&self) -> Result<usize, BlobStoreError> {
+        let Some(index) = &self.index else {
+            return Ok(0);
+        };
+        let mut indexed = 0;
+        for conversation in self.archived_conversations().await? {
+            if is_erased(&*self.blobs, &conversation).await? {
+                continue;
+            }
+            let call = match self.read_call(&conversation).await {
+                Ok(call) => call,
+                Err(Stop::Storage(error)) => return Err(error),
+                Err(_) => continue,
+            };
+            if let Ok(caller) = resolve_caller(&call.caller) {
+                index.record(&*self.blobs, &caller, &conversation).await?;
+                indexed += 1;
+            }
+        }
+        Ok(indexed)
     }
 
     /// How many calls are pending and failed, and how many memories were not stored.

@@ -129,11 +129,11 @@ impl FakeEndpoint {
         match (incoming.method.as_str(), segments.as_slice()) {
             ("POST", ["memory", "query"]) => self.query(&incoming),
             ("GET", ["memory", id]) => self.get_memory(id, &incoming.query_string),
+            ("DELETE", ["memory", id]) => self.delete_memory(id, &incoming.query_string),
             ("GET", ["users", user, "summary"]) => self.summary(user),
             ("GET", ["users", user, "memories"]) => {
                 self.user_memories(user, &incoming.query_string)
             }
-            ("DELETE", ["memory", id]) => self.delete_memory(id, &incoming.query_string),
             // exchanges-legacy/l43_unknown_route.json
             _ => Response::builder()
                 .status(StatusCode::NOT_FOUND)

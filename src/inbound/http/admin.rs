@@ -1,0 +1,342 @@
+//! The administration API: erase and export one caller's data.
+//!
+//! It is off unless `ADMIN_API_KEY` is set; then every operation answers 404, as if it did not
+//! exist. It has its own security scheme (`Authorization: Bearer <ADMIN_API_KEY>`), and the
+//! webhook keys never open it.
+
+use std::sync::Arc;
+
+use poem::web::Data;
+use poem::Request;
+use poem_openapi::auth::Bearer;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi, SecurityScheme};
+use subtle::ConstantTimeEq;
+
+use crate::config::Secret;
+use crate::core::ports::MemoryStoreError;
+use crate::core::use_cases::caller_privacy::{
+    CallerExport, EraseCaller, EraseError, ErasureReceipt, ExportCaller, MarkDoNotRemember,
+    Recordings,
+};
+use crate::core::CallerId;
+use crate::inbound::http::body_limit::small_bodies;
+use crate::inbound::http::error::ErrorBody;
+use crate::inbound::http::search_data::FoundMemory;
+use crate::inbound::http::state::AppState;
+use crate::inbound::http::ApiTags;
+
+/// Erasure and export of a caller's data, for the administration API and the command line.
+#[derive(Clone)]
+pub struct PrivacyOperations {
+    pub erase: EraseCaller,
+    pub export: ExportCaller,
+    pub do_not_remember: MarkDoNotRemember,
+}
+
+/// What the administration API runs on; `None` in [`AppState`] turns it off.
+pub struct AdminOperations {
+    pub key: Secret,
+    pub privacy: PrivacyOperations,
+}
+
+/// Whether the request may use the administration API.
+enum Access {
+    Granted,
+    /// The API is off (no `ADMIN_API_KEY`).
+    Off,
+}
+
+/// `Authorization: Bearer <ADMIN_API_KEY>`.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", checker = "check_admin_key")]
+pub struct AdminKey(Access);
+
+async fn check_admin_key(request: &Request, bearer: Bearer) -> Option<Access> {
+    let state = request.data::<Arc<AppState>>()?;
+    let Some(admin) = &state.admin else {
+        return Some(Access::Off);
+    };
+    let matches: bool = bearer
+        .token
+        .as_bytes()
+        .ct_eq(admin.key.expose().as_bytes())
+        .into();
+    matches.then_some(Access::Granted)
+}
+
+/// What an erasure removed. It names no content and only a masked number.
+#[derive(Debug, Object)]
+pub struct ErasureReceiptBody {
+    /// The caller, masked.
+    pub caller: String,
+    /// Conversations of the caller that were erased.
+    pub conversations: u64,
+    /// Memories deleted from the memory store.
+    pub memories: u64,
+    /// Archived transcriptions deleted.
+    pub transcripts: u64,
+    /// Archived recordings deleted.
+    pub audio_files: u64,
+    /// Archived call-initiation failures deleted.
+    pub failure_files: u64,
+    /// Ingestion records deleted.
+    pub ingestion_records: u64,
+    /// Profile cards deleted (0 or 1).
+    pub profile_cards: u64,
+}
+
+impl ErasureReceiptBody {
+    pub fn new(caller: &CallerId, receipt: ErasureReceipt) -> Self {
+        let count = |value: usize| value as u64;
+        Self {
+            caller: caller.masked(),
+            conversations: count(receipt.conversations),
+            memories: count(receipt.memories),
+            transcripts: count(receipt.transcripts),
+            audio_files: count(receipt.audio_files),
+            failure_files: count(receipt.failure_files),
+            ingestion_records: count(receipt.ingestion_records),
+            profile_cards: count(receipt.profile_cards),
+        }
+    }
+}
+
+/// Everything held about one caller.
+#[derive(Debug, Object)]
+pub struct CallerExportBody {
+    /// The caller's number (E.164).
+    pub caller: String,
+    /// The profile card as stored (name, facts, call count, last calls), or null.
+    pub profile: Option<serde_json::Value>,
+    /// Every memory, newest first (`score` is 0).
+    pub memories: Vec<FoundMemory>,
+    /// Every call, with its archived transcription.
+    pub calls: Vec<ExportedCallBody>,
+}
+
+/// One call of the caller.
+#[derive(Debug, Object)]
+pub struct ExportedCallBody {
+    pub conversation_id: String,
+    /// The archived `post_call_transcription` event as received, or null.
+    pub transcription: Option<serde_json::Value>,
+    /// The archived `call_initiation_failure` event as received, or null.
+    pub failure: Option<serde_json::Value>,
+    /// Whether a recording is archived (`caller-memory export --audio` includes it).
+    pub has_audio: bool,
+}
+
+impl CallerExportBody {
+    /// The JSON form of an export, shared by the API and the `export` command.
+    pub fn new(caller: &CallerId, export: CallerExport) -> Self {
+        let json = |bytes: &[u8]| {
+            serde_json::from_slice(bytes).unwrap_or_else(|_| {
+                serde_json::Value::String(String::from_utf8_lossy(bytes).into_owned())
+            })
+        };
+        Self {
+            caller: caller.as_e164().to_owned(),
+            profile: export
+                .profile
+                .and_then(|card| serde_json::to_value(card).ok()),
+            memories: export.memories.into_iter().map(FoundMemory::from).collect(),
+            calls: export
+                .calls
+                .into_iter()
+                .map(|call| ExportedCallBody {
+                    conversation_id: call.conversation_id.to_string(),
+                    transcription: call.transcription.as_deref().map(json),
+                    failure: call.failure.as_deref().map(json),
+                    has_audio: call.has_audio,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+pub enum EraseSuccess {
+    /// Everything held about the caller is erased (counts are 0 when there was nothing).
+    #[oai(status = 200)]
+    Erased(Json<ErasureReceiptBody>),
+}
+
+#[derive(ApiResponse)]
+pub enum ExportSuccess {
+    /// Everything held about the caller.
+    #[oai(status = 200)]
+    Exported(Json<CallerExportBody>),
+}
+
+/// A caller marked as not to be remembered.
+#[derive(Debug, Object)]
+pub struct DoNotRememberBody {
+    /// The caller, masked.
+    pub caller: String,
+    /// Always `do_not_remember`.
+    pub status: String,
+}
+
+#[derive(ApiResponse)]
+pub enum DoNotRememberSuccess {
+    /// From now on the caller's calls are archived but never learnt.
+    #[oai(status = 200)]
+    Marked(Json<DoNotRememberBody>),
+}
+
+#[derive(ApiResponse)]
+pub enum AdminError {
+    /// The phone number is not usable.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// The administration API is off (no `ADMIN_API_KEY`).
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// A store could not be reached; what was done stays done, and sending the request again
+    /// finishes the work.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+    /// Something unexpected failed; it has been logged.
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+}
+
+pub struct AdminApi;
+
+#[OpenApi(tag = "ApiTags::Administration")]
+impl AdminApi {
+    /// Erase a caller
+    ///
+    /// Deletes everything held about the caller in every store: the profile card, every memory,
+    /// every archived transcription, recording and failure of their calls, and the ingestion
+    /// records. A tombstone (a keyed hash of the number and the erased conversation ids, never
+    /// the number) keeps a retried delivery or a replay from bringing the calls back. Calls made
+    /// after the erasure are remembered as usual. Idempotent.
+    #[oai(
+        path = "/admin/callers/:phone",
+        method = "delete",
+        transform = "small_bodies"
+    )]
+    async fn erase(
+        &self,
+        state: Data<&Arc<AppState>>,
+        AdminKey(access): AdminKey,
+        /// The caller's number, with `+` (or `00`) and the country code; spaces and dashes are
+        /// ignored.
+        phone: Path<String>,
+    ) -> Result<EraseSuccess, AdminError> {
+        let (admin, caller) = admin_and_caller(&state, access, &phone)?;
+        let receipt = admin.privacy.erase.erase(&caller).await.map_err(failure)?;
+        Ok(EraseSuccess::Erased(Json(ErasureReceiptBody::new(
+            &caller, receipt,
+        ))))
+    }
+
+    /// Export a caller's data
+    ///
+    /// Everything held about the caller in one JSON document: the profile card, every memory
+    /// with its kind and time, and every call with its archived transcription. Recordings are
+    /// only listed; `caller-memory export --audio` writes them into a tar file.
+    #[oai(
+        path = "/admin/callers/:phone/export",
+        method = "get",
+        transform = "small_bodies"
+    )]
+    async fn export(
+        &self,
+        state: Data<&Arc<AppState>>,
+        AdminKey(access): AdminKey,
+        /// The caller's number, with `+` (or `00`) and the country code.
+        phone: Path<String>,
+    ) -> Result<ExportSuccess, AdminError> {
+        let (admin, caller) = admin_and_caller(&state, access, &phone)?;
+        let export = admin
+            .privacy
+            .export
+            .export(&caller, Recordings::Left)
+            .await
+            .map_err(failure)?;
+        Ok(ExportSuccess::Exported(Json(CallerExportBody::new(
+            &caller, export,
+        ))))
+    }
+
+    /// Stop remembering a caller
+    ///
+    /// From now on the caller's calls are archived but never learnt (no profile card update, no
+    /// memories). What was learnt before stays until the caller is erased. A caller can also ask
+    /// during a call, through the data-collection field named by `DO_NOT_REMEMBER_FIELD`.
+    /// Idempotent.
+    #[oai(
+        path = "/admin/callers/:phone/do-not-remember",
+        method = "put",
+        transform = "small_bodies"
+    )]
+    async fn do_not_remember(
+        &self,
+        state: Data<&Arc<AppState>>,
+        AdminKey(access): AdminKey,
+        /// The caller's number, with `+` (or `00`) and the country code.
+        phone: Path<String>,
+    ) -> Result<DoNotRememberSuccess, AdminError> {
+        let (admin, caller) = admin_and_caller(&state, access, &phone)?;
+        admin
+            .privacy
+            .do_not_remember
+            .mark(&caller)
+            .await
+            .map_err(|error| failure(EraseError::Storage(error)))?;
+        Ok(DoNotRememberSuccess::Marked(Json(DoNotRememberBody {
+            caller: caller.masked(),
+            status: "do_not_remember".to_owned(),
+        })))
+    }
+}
+
+fn admin_and_caller<'a>(
+    state: &'a AppState,
+    access: Access,
+    phone: &str,
+) -> Result<(&'a AdminOperations, CallerId), AdminError> {
+    let admin = match (access, &state.admin) {
+        (Access::Granted, Some(admin)) => admin,
+        (Access::Off, _) | (Access::Granted, None) => {
+            return Err(AdminError::NotFound(Json(ErrorBody::new(
+                "not_found",
+                "the administration API is off; set ADMIN_API_KEY to turn it on",
+            ))))
+        }
+    };
+    let caller = CallerId::parse(phone).map_err(|error| {
+        AdminError::BadRequest(Json(ErrorBody::new(
+            "invalid_request",
+            format!("phone: {error}"),
+        )))
+    })?;
+    Ok((admin, caller))
+}
+
+fn failure(error: EraseError) -> AdminError {
+    match error {
+        EraseError::MemoryStore(MemoryStoreError::Unavailable(reason)) => {
+            tracing::warn!(%reason, "the memory store is unavailable for an administration request");
+            AdminError::Unavailable(Json(ErrorBody::new(
+                "unavailable",
+                "the memory store cannot be reached; send the request again later",
+            )))
+        }
+        EraseError::MemoryStore(
+            error @ (MemoryStoreError::Rejected(_)
+            | MemoryStoreError::Incompatible(_)
+            | MemoryStoreError::Unknown(_)),
+        ) => internal(&error),
+        EraseError::Storage(error) => internal(&error),
+    }
+}
+
+fn internal(error: &dyn std::fmt::Display) -> AdminError {
+    tracing::error!(%error, "an administration request failed");
+    AdminError::Internal(Json(ErrorBody::internal()))
+}
