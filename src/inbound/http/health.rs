@@ -20,7 +20,7 @@ pub struct HealthStatus {
     pub problems: Vec<String>,
     /// Things about a working backend worth knowing, for example that the memory store keeps long
     /// memories in parts (readiness only; absent when there are none).
-    #[oai(skip_serializing_if_is_empty)]
+    #[oai(default, skip_serializing_if_is_empty)]
     pub notices: Vec<String>,
     /// Archived calls not learnt from yet (readiness only).
     #[oai(skip_serializing_if_is_none)]

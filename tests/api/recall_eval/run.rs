@@ -63,9 +63,14 @@ impl Configuration {
                             .display()
                             .to_string()
                     });
+                // The question's embedding gets ample time: on a busy machine (CI, a debug build)
+                // the default budget would turn quality figures into lexical-fallback figures.
                 Ok((
                     Backend::Embedded,
-                    vec![(MODEL_FOLDER_VARIABLE.to_owned(), folder)],
+                    vec![
+                        (MODEL_FOLDER_VARIABLE.to_owned(), folder),
+                        ("EMBEDDING_QUERY_BUDGET_MS".to_owned(), "5000".to_owned()),
+                    ],
                 ))
             }
             Configuration::OpenMemory => Ok((Backend::openmemory().await, Vec::new())),
