@@ -191,6 +191,10 @@ pub enum AdminError {
     /// The phone number is not usable.
     #[oai(status = 400)]
     BadRequest(Json<ErrorBody>),
+    /// The `Authorization: Bearer` key is missing or wrong (`unauthorized`). Answered before the
+    /// operation runs; listed so that the documentation shows it.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
     /// The administration API is off (no `ADMIN_API_KEY`).
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
