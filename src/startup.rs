@@ -16,7 +16,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogFormat, MemoryBackend, Profile, Settings};
 use crate::core::ports::{
-    BlobStore, Clock, Embedder, MemoryStore, MemoryStoreError, NoTelemetry, Telemetry,
+    BlobStore, Clock, Embedder, ErrorChain, MemoryStore, MemoryStoreError, NoTelemetry, Telemetry,
 };
 use crate::core::use_cases::caller_privacy::{
     CallerHasher, CallerIndex, EraseCaller, ExportCaller, MarkDoNotRemember, HASH_KEY_BYTES,
@@ -230,7 +230,9 @@ fn embed_missing_in_background(store: EmbeddedMemoryStore) {
         match store.embed_missing().await {
             Ok(0) => {}
             Ok(embedded) => tracing::info!(embedded, "stored memories embedded"),
-            Err(error) => tracing::warn!(%error, "stored memories could not all be embedded"),
+            Err(error) => {
+                tracing::warn!(error = %ErrorChain(&error), "stored memories could not all be embedded")
+            }
         }
     });
 }
@@ -282,13 +284,19 @@ pub(crate) async fn require_compatible_memory_store(store: &dyn MemoryStore) -> 
     match store.check().await {
         Ok(()) => Ok(()),
         Err(MemoryStoreError::Incompatible(reason)) => {
-            anyhow::bail!("the memory store cannot be used: {reason}")
+            anyhow::bail!(
+                "the memory store cannot be used: {}",
+                ErrorChain(reason.as_ref())
+            )
         }
         Err(MemoryStoreError::Rejected(reason)) => {
-            anyhow::bail!("the memory store refused the service: {reason}")
+            anyhow::bail!(
+                "the memory store refused the service: {}",
+                ErrorChain(reason.as_ref())
+            )
         }
         Err(error) => {
-            tracing::warn!(%error, "the memory store is not reachable yet; /ready answers 503 and ingestion waits until it is");
+            tracing::warn!(error = %ErrorChain(&error), "the memory store is not reachable yet; /ready answers 503 and ingestion waits until it is");
             Ok(())
         }
     }

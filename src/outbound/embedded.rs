@@ -115,7 +115,9 @@ impl EmbeddedMemoryStore {
             }
             let texts: Vec<String> = batch.iter().map(|(_, content)| content.clone()).collect();
             let vectors = embedder.embed(&texts).await.map_err(|error| {
-                MemoryStoreError::Unavailable(format!("the embedder failed: {error}"))
+                MemoryStoreError::unavailable(
+                    anyhow::Error::new(error).context("the embedder failed"),
+                )
             })?;
             embedded += batch.len();
             let model = model.clone();
@@ -340,9 +342,9 @@ fn open_reader(path: &Path) -> Result<Connection, MemoryStoreError> {
 /// Lock contention is worth retrying; anything else is a defect or a broken file.
 fn storage_error(error: rusqlite::Error) -> MemoryStoreError {
     match error.sqlite_error_code() {
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
-            MemoryStoreError::Unavailable(format!("memory database is busy: {error}"))
-        }
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => MemoryStoreError::unavailable(
+            anyhow::Error::new(error).context("memory database is busy"),
+        ),
         _ => MemoryStoreError::Unknown(anyhow::Error::new(error).context("memory database error")),
     }
 }

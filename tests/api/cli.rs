@@ -128,6 +128,9 @@ fn check_fails_and_names_the_memory_store_when_openmemory_is_unreachable() {
     let report = String::from_utf8_lossy(&output.stdout);
     assert!(!output.status.success(), "{report}");
     assert!(report.contains("backend problem: memory store"), "{report}");
+    // The whole cause, down to the operating system's answer, and where it was asked.
+    assert!(report.contains(&format!("127.0.0.1:{port}")), "{report}");
+    assert!(report.contains("Connection refused"), "{report}");
 }
 
 #[test]

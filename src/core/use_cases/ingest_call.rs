@@ -24,8 +24,8 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::core::ports::{
-    BlobStore, BlobStoreError, Clock, IngestionRetry, MemoryStore, MemoryStoreError, NoTelemetry,
-    Telemetry,
+    BlobStore, BlobStoreError, Clock, ErrorChain, IngestionRetry, MemoryStore, MemoryStoreError,
+    NoTelemetry, Telemetry,
 };
 use crate::core::redaction::Redaction;
 use crate::core::use_cases::caller_privacy::{is_erased, CallerIndex};
@@ -401,7 +401,8 @@ impl IngestCall {
                         %conversation,
                         attempt = failed_attempts,
                         retry_in_ms = delay.as_millis() as u64,
-                        "memory store unavailable, will retry: {error}"
+                        error = %ErrorChain(&error),
+                        "memory store unavailable, will retry"
                     );
                     pause(delay, shutdown, &self.store_recovered).await?;
                 }
@@ -445,6 +446,7 @@ fn note_added(
             record.not_stored.insert(key.to_owned(), reason);
         }
         Err(MemoryStoreError::Rejected(reason)) => {
+            let reason = ErrorChain(reason.as_ref()).to_string();
             record.rejected.insert(key.to_owned(), reason);
         }
         Err(error) => return Err(Stop::Failed(format!("the memory store failed: {error}"))),

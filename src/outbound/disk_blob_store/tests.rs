@@ -3,6 +3,7 @@ use std::sync::Arc;
 use futures_util::stream;
 
 use super::*;
+use crate::core::ports::ErrorChain;
 
 fn key(raw: &str) -> BlobKey {
     BlobKey::parse(raw).expect("valid key")
@@ -248,6 +249,26 @@ async fn an_unusable_root_is_reported_as_a_storage_failure() {
     assert!(matches!(put, Err(BlobStoreError::Storage(_))));
     let streamed = store.put_stream(&key("k"), chunks(vec![Ok(b"x")])).await;
     assert!(matches!(streamed, Err(BlobStoreError::Storage(_))));
+}
+
+#[tokio::test]
+async fn a_storage_failure_keeps_the_file_system_error_as_its_cause() {
+    let root = tempfile::tempdir().unwrap();
+    let file = root.path().join("not-a-folder");
+    std::fs::write(&file, b"").unwrap();
+    let store = DiskBlobStore::new(file.join("payloads"));
+    let error = store
+        .put(&key("k"), Bytes::new(), PutCondition::Overwrite)
+        .await
+        .unwrap_err();
+    let mut causes =
+        std::iter::successors(std::error::Error::source(&error), |cause| cause.source());
+    let io_error = causes
+        .find_map(|cause| cause.downcast_ref::<std::io::Error>())
+        .expect("no I/O error among the causes");
+    let logged = ErrorChain(&error).to_string();
+    assert!(logged.contains(&io_error.to_string()), "{logged}");
+    assert!(logged.contains("not-a-folder"), "{logged}");
 }
 
 #[tokio::test]
