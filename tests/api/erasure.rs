@@ -291,7 +291,17 @@ async fn the_administration_api_needs_its_own_key_and_is_off_without_one() {
     ] {
         let response = admin(&app, reqwest::Method::DELETE, path, key).await;
         assert_eq!(response.status(), 401, "{key:?}");
-        assert_eq!(json_body(response).await["error"], "unauthorized");
+        let body = json_body(response).await;
+        assert_eq!(body["error"], "unauthorized");
+        // The administration API names its own credential, never the webhooks' header.
+        let message = body["message"].as_str().unwrap();
+        assert!(message.starts_with("Authorization: Bearer"), "{message}");
+        let why = if key.is_none() {
+            "missing"
+        } else {
+            "does not match"
+        };
+        assert!(message.contains(why), "{key:?} -> {message}");
     }
     let bad = admin(
         &app,
