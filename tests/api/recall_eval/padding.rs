@@ -54,7 +54,7 @@ pub async fn measure_padded_latency() {
             let padded = padded_caller(&exchanges, count);
             let mut scores = Scores {
                 ingestion_time: service.learn(&transcriptions(&padded)).await,
-                memories_learnt: service.memories_stored(&[PADDED_NUMBER]),
+                memories_learnt: service.memories_stored(&[PADDED_NUMBER]).await,
                 ..Scores::default()
             };
             for question in &questions {
