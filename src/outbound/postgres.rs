@@ -133,7 +133,7 @@ impl PostgresMemoryStore {
         let mut embedded = 0;
         loop {
             let client = self.client().await?;
-            let batch = statements::missing_vectors(&**client, model, EMBEDDING_BATCH)
+            let batch = statements::missing_vectors(&client, model, EMBEDDING_BATCH)
                 .await
                 .map_err(|error| self.failed(error))?;
             if batch.is_empty() {
@@ -144,7 +144,7 @@ impl PostgresMemoryStore {
                 MemoryStoreError::Unavailable(format!("the embedder failed: {error}"))
             })?;
             for ((id, _), vector) in batch.iter().zip(&vectors) {
-                statements::store_vector(&**client, *id, model, vector)
+                statements::store_vector(&client, *id, model, vector)
                     .await
                     .map_err(|error| self.failed(error))?;
             }
@@ -225,7 +225,7 @@ impl MemoryStore for PostgresMemoryStore {
         };
         let client = self.client().await?;
         let vector = vector.as_ref().map(|(model, vector)| (*model, vector));
-        statements::insert(&**client, memory, vector)
+        statements::insert(&client, memory, vector)
             .await
             .map_err(|error| self.failed(error))
     }
@@ -237,7 +237,7 @@ impl MemoryStore for PostgresMemoryStore {
         limit: SearchLimit,
     ) -> Result<Vec<MemoryHit>, MemoryStoreError> {
         let client = self.client().await?;
-        statements::search(&**client, caller, query, limit.get())
+        statements::search(&client, caller, query, limit.get())
             .await
             .map_err(|error| self.failed(error))
     }
@@ -249,14 +249,14 @@ impl MemoryStore for PostgresMemoryStore {
         keys: &[String],
     ) -> Result<usize, MemoryStoreError> {
         let client = self.client().await?;
-        statements::forget(&**client, caller, conversation, keys)
+        statements::forget(&client, caller, conversation, keys)
             .await
             .map_err(|error| self.failed(error))
     }
 
     async fn memories_of(&self, caller: &CallerId) -> Result<Vec<MemoryHit>, MemoryStoreError> {
         let client = self.client().await?;
-        statements::list(&**client, caller)
+        statements::list(&client, caller)
             .await
             .map_err(|error| self.failed(error))
     }
@@ -269,7 +269,7 @@ impl MemoryStore for PostgresMemoryStore {
         conversation: &ConversationId,
     ) -> Result<usize, MemoryStoreError> {
         let client = self.client().await?;
-        statements::delete_conversation(&**client, caller, conversation)
+        statements::delete_conversation(&client, caller, conversation)
             .await
             .map_err(|error| self.failed(error))
     }

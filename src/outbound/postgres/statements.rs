@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use tokio_postgres::{GenericClient, Row};
+use deadpool_postgres::Client;
+use tokio_postgres::Row;
 
 use crate::core::recall::{add_similar, rank, recent_context, Candidate, Evidence, RecallQuery};
 use crate::core::{
@@ -88,13 +89,13 @@ const STORE_VECTOR: &str = "UPDATE memories SET embedding_model = $2, embedding 
 
 /// Inserts one memory with its embedding (model, vector) if any.
 pub(super) async fn insert(
-    client: &impl GenericClient,
+    client: &Client,
     memory: &NewMemory,
     vector: Option<(&str, &Embedding)>,
 ) -> Result<AddOutcome, tokio_postgres::Error> {
     let inserted = client
         .execute(
-            INSERT_MEMORY,
+            &client.prepare_cached(INSERT_MEMORY).await?,
             &[
                 &memory.caller.as_e164(),
                 &memory.conversation_id.as_str(),
@@ -122,7 +123,7 @@ pub(super) async fn insert(
 /// The caller's memories for `query`: recent context for a generic request, otherwise the best
 /// lexical matches and the most similar memories, ranked by the core scorer.
 pub(super) async fn search(
-    client: &impl GenericClient,
+    client: &Client,
     caller: &CallerId,
     query: &RecallQuery,
     limit: usize,
@@ -133,7 +134,7 @@ pub(super) async fn search(
     }
     let mut evidence: HashMap<i64, Evidence> = client
         .query(
-            SEARCH_LEXICAL,
+            &client.prepare_cached(SEARCH_LEXICAL).await?,
             &[&caller, &query.topic_words(), &CANDIDATES],
         )
         .await?
@@ -142,7 +143,10 @@ pub(super) async fn search(
         .collect();
     if let Some(wanted) = query.embedding() {
         let mut similar: Vec<(i64, f32)> = client
-            .query(SEARCH_VECTORS, &[&caller, &wanted.model_id])
+            .query(
+                &client.prepare_cached(SEARCH_VECTORS).await?,
+                &[&caller, &wanted.model_id],
+            )
             .await?
             .iter()
             .map(|row| {
@@ -155,7 +159,10 @@ pub(super) async fn search(
     }
     let ids: Vec<i64> = evidence.keys().copied().collect();
     let candidates = client
-        .query(READ_MEMORIES, &[&caller, &ids])
+        .query(
+            &client.prepare_cached(READ_MEMORIES).await?,
+            &[&caller, &ids],
+        )
         .await?
         .iter()
         .map(|row| {
@@ -173,17 +180,22 @@ pub(super) async fn search(
 /// The caller's most recent memories and their last call's summary, as the core orders them for
 /// a generic request.
 async fn recent(
-    client: &impl GenericClient,
+    client: &Client,
     caller: &str,
     limit: usize,
 ) -> Result<Vec<MemoryHit>, tokio_postgres::Error> {
     let mut hits: Vec<MemoryHit> = client
-        .query(SEARCH_RECENT, &[&caller, &(limit as i64)])
+        .query(
+            &client.prepare_cached(SEARCH_RECENT).await?,
+            &[&caller, &(limit as i64)],
+        )
         .await?
         .iter()
         .map(hit_from_row)
         .collect();
-    let summary = client.query_opt(LAST_SUMMARY, &[&caller]).await?;
+    let summary = client
+        .query_opt(&client.prepare_cached(LAST_SUMMARY).await?, &[&caller])
+        .await?;
     if let Some(summary) = summary
         .as_ref()
         .map(hit_from_row)
@@ -195,11 +207,14 @@ async fn recent(
 }
 
 pub(super) async fn list(
-    client: &impl GenericClient,
+    client: &Client,
     caller: &CallerId,
 ) -> Result<Vec<MemoryHit>, tokio_postgres::Error> {
     Ok(client
-        .query(LIST_CALLER, &[&caller.as_e164()])
+        .query(
+            &client.prepare_cached(LIST_CALLER).await?,
+            &[&caller.as_e164()],
+        )
         .await?
         .iter()
         .map(hit_from_row)
@@ -207,25 +222,28 @@ pub(super) async fn list(
 }
 
 pub(super) async fn forget(
-    client: &impl GenericClient,
+    client: &Client,
     caller: &CallerId,
     conversation: &ConversationId,
     keys: &[String],
 ) -> Result<usize, tokio_postgres::Error> {
     let removed = client
-        .execute(FORGET, &[&caller.as_e164(), &conversation.as_str(), &keys])
+        .execute(
+            &client.prepare_cached(FORGET).await?,
+            &[&caller.as_e164(), &conversation.as_str(), &keys],
+        )
         .await?;
     Ok(removed as usize)
 }
 
 pub(super) async fn delete_conversation(
-    client: &impl GenericClient,
+    client: &Client,
     caller: &CallerId,
     conversation: &ConversationId,
 ) -> Result<usize, tokio_postgres::Error> {
     let deleted = client
         .execute(
-            DELETE_CONVERSATION,
+            &client.prepare_cached(DELETE_CONVERSATION).await?,
             &[&caller.as_e164(), &conversation.as_str()],
         )
         .await?;
@@ -234,12 +252,15 @@ pub(super) async fn delete_conversation(
 
 /// Up to `batch` memories without a vector of `model`: (id, content).
 pub(super) async fn missing_vectors(
-    client: &impl GenericClient,
+    client: &Client,
     model: &str,
     batch: usize,
 ) -> Result<Vec<(i64, String)>, tokio_postgres::Error> {
     Ok(client
-        .query(MISSING_VECTORS, &[&model, &(batch as i64)])
+        .query(
+            &client.prepare_cached(MISSING_VECTORS).await?,
+            &[&model, &(batch as i64)],
+        )
         .await?
         .iter()
         .map(|row| (row.get(0), row.get(1)))
@@ -247,13 +268,16 @@ pub(super) async fn missing_vectors(
 }
 
 pub(super) async fn store_vector(
-    client: &impl GenericClient,
+    client: &Client,
     id: i64,
     model: &str,
     vector: &Embedding,
 ) -> Result<(), tokio_postgres::Error> {
     client
-        .execute(STORE_VECTOR, &[&id, &model, &vector.values().to_vec()])
+        .execute(
+            &client.prepare_cached(STORE_VECTOR).await?,
+            &[&id, &model, &vector.values().to_vec()],
+        )
         .await?;
     Ok(())
 }

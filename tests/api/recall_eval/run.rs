@@ -16,6 +16,10 @@ pub const MODEL_FOLDER_VARIABLE: &str = "EMBEDDING_MODEL_DIR";
 /// When set, every question whose answer is not first is printed with what came first.
 pub const SHOW_MISSES_VARIABLE: &str = "RECALL_EVAL_SHOW_MISSES";
 
+/// When set, only the configurations whose name contains one of its comma-separated words run
+/// (for example `postgres`).
+pub const ONLY_VARIABLE: &str = "RECALL_EVAL_ONLY";
+
 /// The longest a run waits for its calls to be learnt.
 pub const INGESTION_LIMIT: Duration = Duration::from_secs(900);
 
@@ -42,6 +46,22 @@ impl Configuration {
         Configuration::PostgresLexical,
         Configuration::PostgresHybrid,
     ];
+
+    /// The configurations to run: all, or those `RECALL_EVAL_ONLY` names.
+    pub fn selected() -> Vec<Configuration> {
+        let only = std::env::var(ONLY_VARIABLE).unwrap_or_default();
+        let words: Vec<&str> = only
+            .split(',')
+            .map(str::trim)
+            .filter(|w| !w.is_empty())
+            .collect();
+        Self::ALL
+            .into_iter()
+            .filter(|configuration| {
+                words.is_empty() || words.iter().any(|word| configuration.name().contains(word))
+            })
+            .collect()
+    }
 
     /// The name in tables and in `baseline.json`.
     pub fn name(self) -> &'static str {
