@@ -31,7 +31,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod
 use tokio_postgres::error::SqlState;
 
 use crate::core::ports::{Embedder, MemoryStore, MemoryStoreError};
-use crate::core::recall::RecallQuery;
+use crate::core::recall::{memory_embedding, RecallQuery};
 use crate::core::{AddOutcome, CallerId, ConversationId, MemoryHit, NewMemory, SearchLimit};
 
 /// How many stored memories [`PostgresMemoryStore::embed_missing`] embeds per call to the
@@ -207,24 +207,11 @@ impl MemoryStore for PostgresMemoryStore {
     /// Without a working embedder the memory is stored without a vector (and found by its
     /// words) rather than held back: [`PostgresMemoryStore::embed_missing`] catches up later.
     async fn add(&self, memory: &NewMemory) -> Result<AddOutcome, MemoryStoreError> {
-        let vector = match &self.embedder {
-            Some(embedder) => match embedder.embed(std::slice::from_ref(&memory.content)).await {
-                Ok(mut vectors) if vectors.len() == 1 => {
-                    Some((embedder.model_id(), vectors.remove(0)))
-                }
-                Ok(_) | Err(_) => {
-                    tracing::warn!(
-                        caller = %memory.caller,
-                        key = memory.key,
-                        "memory stored without an embedding: the embedder failed"
-                    );
-                    None
-                }
-            },
-            None => None,
-        };
+        let vector = memory_embedding(self.embedder.as_ref(), memory).await;
         let client = self.client().await?;
-        let vector = vector.as_ref().map(|(model, vector)| (*model, vector));
+        let vector = vector
+            .as_ref()
+            .map(|found| (found.model_id.as_str(), &found.embedding));
         statements::insert(&client, memory, vector)
             .await
             .map_err(|error| self.failed(error))

@@ -2,6 +2,7 @@
 //! once, a database of a newer version refused, an unreachable or stalled server reported as
 //! unavailable instead of waited for, and memories shared by every instance.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use caller_memory::core::ports::{MemoryStore, MemoryStoreError};
@@ -126,4 +127,40 @@ async fn a_store_whose_server_stops_answering_reports_it_instead_of_waiting() {
             .unwrap(),
         AddOutcome::Stored
     );
+}
+
+#[tokio::test]
+async fn memories_stored_before_an_embedder_are_found_by_meaning_once_embedded() {
+    use caller_memory::core::recall::{QueryEmbedding, RecallQuery};
+    use caller_memory::core::{SearchLimit, SearchQuery};
+    use caller_memory::test_doubles::ThesaurusEmbedder;
+
+    let database = TestDatabase::create().await;
+    let allergy = memory(ALICE, "conv_a1", 1, "Caller: I'm allergic to penicillin");
+    let lexical = PostgresMemoryStore::connect(database.url(), test_pool())
+        .await
+        .unwrap();
+    assert_eq!(lexical.add(&allergy).await.unwrap(), AddOutcome::Stored);
+    let embedder = Arc::new(ThesaurusEmbedder::new());
+    let store = PostgresMemoryStore::connect(database.url(), test_pool())
+        .await
+        .unwrap()
+        .with_embedder(embedder.clone());
+    let text = SearchQuery::parse("drug reactions").unwrap();
+    let embedding = QueryEmbedding::of(&text, embedder.as_ref()).await.unwrap();
+    let query = RecallQuery::hybrid(text, embedding);
+    let caller = crate::memory_store_conformance::caller(ALICE);
+    let found = store
+        .search(&caller, &query, SearchLimit::DEFAULT)
+        .await
+        .unwrap();
+    assert!(found.is_empty(), "{found:?}");
+
+    assert_eq!(store.embed_missing().await.unwrap(), 1);
+    assert_eq!(store.embed_missing().await.unwrap(), 0);
+    let found = store
+        .search(&caller, &query, SearchLimit::DEFAULT)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
 }
