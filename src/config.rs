@@ -24,7 +24,7 @@ use validator::Validator;
 /// The variables without a default. Each is required only where the chosen configuration uses it
 /// (see `Validator::settings`): the webhook keys and `PAYLOAD_STORAGE_PATH` always;
 /// `OPENMEMORY_KEY` and `OPENMEMORY_PORT` (unless `OPENMEMORY_URL` is set) with the OpenMemory
-/// backend; `OPENMEMORY_DB_PATH` with the embedded one.
+/// backend; `OPENMEMORY_DB_PATH` with the embedded one; `DATABASE_URL` with the Postgres one.
 pub const REQUIRED_KEYS: &[&str] = &[
     "elevenlabs_post_call_key",
     "elevenlabs_client_data_key",
@@ -33,6 +33,7 @@ pub const REQUIRED_KEYS: &[&str] = &[
     "openmemory_port",
     "openmemory_db_path",
     "payload_storage_path",
+    "database_url",
 ];
 
 /// The variables with defaults (in `config/default.toml` or derived from others), or not needed
@@ -75,6 +76,9 @@ pub const OPTIONAL_KEYS: &[&str] = &[
     "redact",
     "do_not_remember_field",
     "redact_archive",
+    "database_pool_size",
+    "database_acquire_timeout_ms",
+    "database_statement_timeout_ms",
 ];
 
 /// Every variable the service reads (lower case; the environment uses upper case).
@@ -95,6 +99,7 @@ pub enum Profile {
 pub enum MemoryBackend {
     OpenMemory,
     Embedded,
+    Postgres,
 }
 
 impl MemoryBackend {
@@ -103,6 +108,7 @@ impl MemoryBackend {
         match self {
             MemoryBackend::OpenMemory => "openmemory",
             MemoryBackend::Embedded => "embedded",
+            MemoryBackend::Postgres => "postgres",
         }
     }
 }
@@ -119,10 +125,7 @@ impl fmt::Display for Profile {
 /// As `MEMORY_BACKEND` spells it.
 impl fmt::Display for MemoryBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            MemoryBackend::OpenMemory => "openmemory",
-            MemoryBackend::Embedded => "embedded",
-        })
+        f.write_str(self.name())
     }
 }
 
@@ -182,6 +185,20 @@ pub struct Settings {
     pub do_not_remember_field: String,
     /// Whether the archive stores a redacted copy instead of the exact bytes.
     pub redact_archive: bool,
+    /// The Postgres memory store (`DATABASE_URL`...); the URL is empty with other backends.
+    pub database: DatabaseSettings,
+}
+
+/// Where the Postgres memory store is and how its connections are pooled.
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    /// `postgres://user:password@host:port/database`, a secret (it may hold the password).
+    pub url: Secret,
+    pub pool_size: usize,
+    /// How long a call waits for a connection (also to open one).
+    pub acquire_timeout: Duration,
+    /// How long the server lets one statement run.
+    pub statement_timeout: Duration,
 }
 
 /// Where sentence embeddings come from (see the README's section on embeddings).

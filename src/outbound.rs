@@ -8,4 +8,5 @@ pub mod embedded;
 pub mod embedder;
 pub mod model_download;
 pub mod openmemory;
+pub mod postgres;
 pub mod system_clock;

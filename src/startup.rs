@@ -36,6 +36,7 @@ use crate::outbound::data_folder_lock::DataFolderLock;
 use crate::outbound::disk_blob_store::DiskBlobStore;
 use crate::outbound::embedded::EmbeddedMemoryStore;
 use crate::outbound::openmemory::OpenMemoryStore;
+use crate::outbound::postgres::{PoolOptions, PostgresMemoryStore};
 use crate::outbound::system_clock::SystemClock;
 
 mod elevenlabs;
@@ -202,7 +203,28 @@ async fn build_memory_store(
             match embedder {
                 Some(embedder) => {
                     let store = store.with_embedder(embedder);
-                    embed_missing_in_background(store.clone());
+                    let catching_up = store.clone();
+                    embed_missing_in_background(async move { catching_up.embed_missing().await });
+                    Arc::new(store)
+                }
+                None => Arc::new(store),
+            }
+        }
+        MemoryBackend::Postgres => {
+            let database = &settings.database;
+            let options = PoolOptions {
+                size: database.pool_size,
+                acquire_timeout: database.acquire_timeout,
+                statement_timeout: database.statement_timeout,
+            };
+            let store = PostgresMemoryStore::connect(database.url.expose(), options)
+                .await
+                .context("the Postgres memory store at DATABASE_URL cannot be opened")?;
+            match embedder {
+                Some(embedder) => {
+                    let store = store.with_embedder(embedder);
+                    let catching_up = store.clone();
+                    embed_missing_in_background(async move { catching_up.embed_missing().await });
                     Arc::new(store)
                 }
                 None => Arc::new(store),
@@ -225,9 +247,11 @@ async fn build_memory_store(
 
 /// Embeds the memories stored before this embedder was configured (or with another model),
 /// while the service already runs: until then they are found by their words.
-fn embed_missing_in_background(store: EmbeddedMemoryStore) {
+fn embed_missing_in_background(
+    embedding: impl std::future::Future<Output = Result<usize, MemoryStoreError>> + Send + 'static,
+) {
     tokio::spawn(async move {
-        match store.embed_missing().await {
+        match embedding.await {
             Ok(0) => {}
             Ok(embedded) => tracing::info!(embedded, "stored memories embedded"),
             Err(error) => {

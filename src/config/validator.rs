@@ -9,7 +9,8 @@ use url::Url;
 
 use crate::config::sources::RawValues;
 use crate::config::{
-    ConfigError, EmbeddingSettings, LogFormat, MemoryBackend, Overrides, Profile, Secret, Settings,
+    ConfigError, DatabaseSettings, EmbeddingSettings, LogFormat, MemoryBackend, Overrides, Profile,
+    Secret, Settings,
 };
 use crate::core::redaction::{Redaction, Sensitive};
 use crate::core::FirstMessageTemplate;
@@ -36,11 +37,17 @@ impl Validator {
     pub(super) fn settings(mut self, profile: Profile) -> Result<Settings, ConfigError> {
         let memory_backend = self.choice(
             "memory_backend",
-            &[MemoryBackend::OpenMemory, MemoryBackend::Embedded].map(|b| (b.name(), b)),
+            &[
+                MemoryBackend::OpenMemory,
+                MemoryBackend::Embedded,
+                MemoryBackend::Postgres,
+            ]
+            .map(|b| (b.name(), b)),
         );
         // Each backend's variables are required only when it is the one chosen.
         let openmemory = memory_backend == Some(MemoryBackend::OpenMemory);
         let embedded = memory_backend == Some(MemoryBackend::Embedded);
+        let postgres = memory_backend == Some(MemoryBackend::Postgres);
         let openmemory_url_given = self.given("openmemory_url");
         let openmemory_port = if openmemory && !openmemory_url_given {
             self.port("openmemory_port")
@@ -110,6 +117,7 @@ impl Validator {
             redaction: self.redaction(),
             do_not_remember_field: self.text("do_not_remember_field"),
             redact_archive: self.flag("redact_archive"),
+            database: self.database(postgres),
         };
         if settings.redact_archive && settings.redaction.is_off() {
             self.problems
@@ -347,6 +355,48 @@ impl Validator {
             ));
         }
         path
+    }
+
+    /// The Postgres store's settings; `DATABASE_URL` is required (and read) only when `used`.
+    fn database(&mut self, used: bool) -> DatabaseSettings {
+        let url = if used {
+            self.database_url()
+        } else {
+            String::new()
+        };
+        DatabaseSettings {
+            url: Secret::new(url),
+            pool_size: self
+                .parsed("database_pool_size", "a number of connections")
+                .unwrap_or(1),
+            acquire_timeout: self.millis("database_acquire_timeout_ms"),
+            statement_timeout: self.millis("database_statement_timeout_ms"),
+        }
+    }
+
+    /// `DATABASE_URL`: a `postgres://` or `postgresql://` URL with a host. The value is never
+    /// repeated in a message, since it may hold a password.
+    fn database_url(&mut self) -> String {
+        let Some(value) = self.required("database_url") else {
+            return String::new();
+        };
+        let expected = "DATABASE_URL must be a Postgres URL such as \
+                        postgres://user:password@host:5432/database";
+        let problem = match Url::parse(&value) {
+            Err(error) => Some(format!("it cannot be read: {error}")),
+            Ok(url) if !matches!(url.scheme(), "postgres" | "postgresql") => {
+                Some(format!("it is a {}: URL", url.scheme()))
+            }
+            Ok(url) if !url.has_host() => Some("it names no host".to_owned()),
+            Ok(_) => value
+                .parse::<tokio_postgres::Config>()
+                .err()
+                .map(|error| format!("its parameters cannot be read: {error}")),
+        };
+        if let Some(problem) = problem {
+            self.problems.push(format!("{expected} ({problem})"));
+        }
+        value
     }
 
     /// `METRICS_ADDR`, when set: an `IP:port` address, on loopback in the dev profile.

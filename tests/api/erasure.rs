@@ -169,6 +169,25 @@ async fn forgetting_a_caller_leaves_no_trace_of_them_and_spares_others(backend: 
                 .collect();
             assert_eq!(everyone.len(), juan.expected_memories().len());
         }
+        Backend::Postgres(database) => {
+            let rows = database
+                .connect()
+                .await
+                .query(
+                    "SELECT caller, content FROM memories \
+                     WHERE caller = $1 OR content LIKE '%Lopez%' OR content LIKE '%cleaning appointment%'",
+                    &[&maria.number],
+                )
+                .await
+                .unwrap();
+            for row in rows {
+                traces.push(format!(
+                    "a memory of {}: {}",
+                    row.get::<_, String>(0),
+                    row.get::<_, String>(1)
+                ));
+            }
+        }
     }
     assert!(traces.is_empty(), "{traces:#?}");
     assert_greeted_after_one_call(&webhooks.greet(juan.number).await, &juan);
@@ -187,6 +206,11 @@ async fn forgetting_a_caller_leaves_no_trace_of_them_and_spares_others(backend: 
 #[tokio::test]
 async fn forgetting_a_caller_in_the_embedded_store_leaves_no_trace_and_spares_others() {
     forgetting_a_caller_leaves_no_trace_of_them_and_spares_others(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn forgetting_a_caller_in_postgres_leaves_no_trace_and_spares_others() {
+    forgetting_a_caller_leaves_no_trace_of_them_and_spares_others(Backend::postgres().await).await;
 }
 
 #[tokio::test]

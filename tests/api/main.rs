@@ -1,5 +1,6 @@
 //! Integration tests: the real application on a free port, driven over HTTP, and the memory store
-//! adapters against a fake OpenMemory server and a temporary SQLite file.
+//! adapters against a fake OpenMemory server, a temporary SQLite file and a fresh Postgres
+//! database.
 
 mod calls;
 mod cli;
@@ -21,6 +22,7 @@ mod model_download;
 mod openapi;
 mod openmemory_store;
 mod post_call;
+mod postgres_store;
 mod privacy;
 mod privacy_commands;
 mod profiles;

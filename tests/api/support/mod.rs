@@ -3,6 +3,7 @@
 
 pub mod fake_elevenlabs;
 pub mod fake_openmemory;
+pub mod postgres;
 
 use std::net::SocketAddr;
 
