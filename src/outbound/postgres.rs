@@ -78,7 +78,9 @@ impl PostgresMemoryStore {
     /// newer version.
     pub async fn connect(url: &str, options: PoolOptions) -> Result<Self, MemoryStoreError> {
         let mut config = tokio_postgres::Config::from_str(url).map_err(|error| {
-            MemoryStoreError::Rejected(format!("DATABASE_URL cannot be read: {error}"))
+            MemoryStoreError::rejected(
+                anyhow::Error::new(error).context("DATABASE_URL cannot be read"),
+            )
         })?;
         config
             .connect_timeout(options.acquire_timeout)
@@ -141,7 +143,9 @@ impl PostgresMemoryStore {
             }
             let texts: Vec<String> = batch.iter().map(|(_, content)| content.clone()).collect();
             let vectors = embedder.embed(&texts).await.map_err(|error| {
-                MemoryStoreError::Unavailable(format!("the embedder failed: {error}"))
+                MemoryStoreError::unavailable(
+                    anyhow::Error::new(error).context("the embedder failed"),
+                )
             })?;
             for ((id, _), vector) in batch.iter().zip(&vectors) {
                 statements::store_vector(&client, *id, model, vector)
@@ -170,11 +174,11 @@ impl PostgresMemoryStore {
     async fn client(&self) -> Result<deadpool_postgres::Object, MemoryStoreError> {
         self.pool.get().await.map_err(|error| match error {
             PoolError::Backend(error) => self.failed(error),
-            PoolError::Timeout(kind) => MemoryStoreError::Unavailable(format!(
+            PoolError::Timeout(kind) => MemoryStoreError::unavailable(format!(
                 "no connection to the memory database {} in time ({kind:?})",
                 self.place
             )),
-            other => MemoryStoreError::Unavailable(format!(
+            other => MemoryStoreError::unavailable(format!(
                 "no connection to the memory database {}: {other}",
                 self.place
             )),
@@ -191,9 +195,10 @@ impl PostgresMemoryStore {
                 matches!(class, "08" | "53" | "57" | "40") || *code == SqlState::LOCK_NOT_AVAILABLE
             }
         };
-        let cause = error_chain(&error);
         if retryable {
-            MemoryStoreError::Unavailable(format!("memory database {}: {cause}", self.place))
+            MemoryStoreError::unavailable(
+                anyhow::Error::new(error).context(format!("memory database {}", self.place)),
+            )
         } else {
             MemoryStoreError::Unknown(
                 anyhow::Error::new(error).context(format!("memory database {}", self.place)),
@@ -288,16 +293,4 @@ fn describe(config: &tokio_postgres::Config) -> String {
         config.get_user().unwrap_or(""),
         config.get_dbname().unwrap_or("")
     )
-}
-
-/// An error and its sources, one after the other.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
