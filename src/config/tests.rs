@@ -438,3 +438,5 @@ fn the_admin_key_and_redaction_are_off_by_default_and_checked_when_set() {
         Ok(())
     });
 }
+
+mod blob_store;

@@ -1,6 +1,8 @@
 //! Integration tests: the real application on a free port, driven over HTTP, and the memory store
 //! adapters against a fake OpenMemory server and a temporary SQLite file.
 
+mod blob_store_conformance;
+mod bucket_service;
 mod calls;
 mod cli;
 mod client_data;

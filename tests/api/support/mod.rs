@@ -3,6 +3,7 @@
 
 pub mod fake_elevenlabs;
 pub mod fake_openmemory;
+pub mod s3_server;
 
 use std::net::SocketAddr;
 
