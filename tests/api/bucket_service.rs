@@ -10,7 +10,7 @@ use caller_memory::core::ports::BlobKey;
 use serde_json::json;
 
 use crate::calls::{assert_greeted_after_one_call, Call, Webhooks};
-use crate::helpers::{CLIENT_DATA_KEY, POST_CALL_KEY, SEARCH_DATA_KEY};
+use crate::helpers::{files_under, CLIENT_DATA_KEY, POST_CALL_KEY, SEARCH_DATA_KEY};
 use crate::service_process::ServiceProcess;
 use crate::support::s3_server::{fresh_prefix, s3_server, BUCKET};
 
@@ -30,24 +30,6 @@ fn start_on_bucket(data: &Path, prefix: &str) -> ServiceProcess {
     ];
     env.extend(aws.iter().map(|(key, value)| (*key, value.as_str())));
     ServiceProcess::start_dev(data, &env)
-}
-
-/// Every file under `folder`, relative to it.
-fn files_under(folder: &Path) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut pending = vec![folder.to_path_buf()];
-    while let Some(current) = pending.pop() {
-        for entry in std::fs::read_dir(&current).into_iter().flatten().flatten() {
-            if entry.path().is_dir() {
-                pending.push(entry.path());
-            } else {
-                let relative = entry.path().strip_prefix(folder).unwrap().to_owned();
-                found.push(relative.to_string_lossy().into_owned());
-            }
-        }
-    }
-    found.sort();
-    found
 }
 
 #[tokio::test]
