@@ -9,6 +9,7 @@ and then stores the object in two steps, which concurrent threads could interlea
 real S3 server decides each conditional write atomically.
 """
 
+import os
 import sys
 import threading
 import urllib.request
@@ -50,6 +51,8 @@ def main():
         )
         urllib.request.urlopen(request).read()
     print(f"listening on {endpoint}", flush=True)
+    # The starter may stop reading once it has the address: nothing more goes to its pipe.
+    sys.stdout = open(os.devnull, "w")
     sys.stdin.read()
     server.shutdown()
 
