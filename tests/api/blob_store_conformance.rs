@@ -12,7 +12,7 @@ use caller_memory::outbound::disk_blob_store::DiskBlobStore;
 use caller_memory::test_doubles::InMemoryBlobStore;
 use futures_util::{stream, StreamExt};
 
-use crate::support::s3_server::s3_server;
+use crate::support::s3_server::{fresh_prefix, s3_server};
 
 /// A store under test, and whatever must live as long as it (a temporary folder).
 pub struct Subject {
@@ -337,3 +337,44 @@ macro_rules! conformance_suite {
 conformance_suite!(disk);
 conformance_suite!(bucket);
 conformance_suite!(in_memory);
+
+/// In a bucket, parts already sent by a stream that then fails are aborted, not left to a
+/// lifecycle rule; the listing of unfinished uploads shows the upload while it runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_upload_to_a_bucket_leaves_no_parts_behind() {
+    let server = s3_server();
+    let prefix = fresh_prefix();
+    let store = server.store_at(&prefix);
+    let (sender, receiver) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(4);
+    let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|piece| (piece, receiver))
+    });
+    let upload = tokio::spawn({
+        let store = store.clone();
+        async move {
+            store
+                .put_stream(&key("c/c_audio.mp3"), stream.boxed())
+                .await
+        }
+    });
+    for piece in in_pieces(&pattern(LARGER_THAN_A_PART)) {
+        sender.send(piece).await.unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while server.unfinished_uploads(&prefix).await == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the upload never started"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    sender
+        .send(Err(io::Error::other("the sender hung up")))
+        .await
+        .unwrap();
+
+    let result = upload.await.unwrap();
+    assert!(matches!(result, Err(BlobStoreError::Source(_))));
+    assert_eq!(server.unfinished_uploads(&prefix).await, 0);
+    assert!(store.list("").await.unwrap().is_empty());
+}

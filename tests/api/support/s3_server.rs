@@ -64,6 +64,30 @@ impl S3Server {
         ]
     }
 
+    /// How many multipart uploads under `prefix` are started and neither completed nor aborted.
+    pub async fn unfinished_uploads(&self, prefix: &str) -> usize {
+        let listing = reqwest::Client::new()
+            .get(format!(
+                "{}/{BUCKET}?uploads&prefix={prefix}/",
+                self.endpoint
+            ))
+            // The server routes by the signature's scope and checks nothing else.
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/s3/aws4_request, \
+                 SignedHeaders=host, Signature=0",
+            )
+            .send()
+            .await
+            .expect("the S3 test server answers")
+            .error_for_status()
+            .expect("the uploads are listed")
+            .text()
+            .await
+            .expect("a listing");
+        listing.matches("<UploadId>").count()
+    }
+
     /// A bucket blob store on a prefix no other test uses.
     pub fn fresh_store(&self) -> Arc<dyn BlobStore> {
         self.store_at(&fresh_prefix())
