@@ -3,6 +3,7 @@
 //! Loading never stops at the first problem: every missing or invalid variable is collected and
 //! reported at once, before the service listens.
 
+mod blob_store;
 mod edge;
 mod secret;
 mod sources;
@@ -17,6 +18,7 @@ use url::Url;
 
 use crate::core::redaction::Redaction;
 use crate::core::FirstMessageTemplate;
+pub use blob_store::{BlobStoreSettings, BucketSettings, AWS_KEYS};
 pub use edge::{EdgeSettings, ELEVENLABS_SOURCE_PRESETS};
 pub use secret::Secret;
 use validator::Validator;
@@ -79,11 +81,17 @@ pub const OPTIONAL_KEYS: &[&str] = &[
     "database_pool_size",
     "database_acquire_timeout_ms",
     "database_statement_timeout_ms",
+    "blob_store_url",
 ];
 
 /// Every variable the service reads (lower case; the environment uses upper case).
 pub fn all_keys() -> Vec<&'static str> {
-    REQUIRED_KEYS.iter().chain(OPTIONAL_KEYS).copied().collect()
+    REQUIRED_KEYS
+        .iter()
+        .chain(OPTIONAL_KEYS)
+        .chain(AWS_KEYS)
+        .copied()
+        .collect()
 }
 
 /// Which set of defaults to start from.
@@ -187,6 +195,8 @@ pub struct Settings {
     pub redact_archive: bool,
     /// The Postgres memory store (`DATABASE_URL`...); the URL is empty with other backends.
     pub database: DatabaseSettings,
+    /// Where the archive, profile cards and ingestion progress live (`BLOB_STORE_URL`).
+    pub blob_store: BlobStoreSettings,
 }
 
 /// Where the Postgres memory store is and how its connections are pooled.

@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
-use crate::config::{LogFormat, MemoryBackend, Profile, Settings};
+use crate::config::{BlobStoreSettings, LogFormat, MemoryBackend, Profile, Settings};
 use crate::core::ports::{
     BlobStore, Clock, Embedder, ErrorChain, MemoryStore, MemoryStoreError, NoTelemetry, Telemetry,
 };
@@ -35,6 +35,7 @@ use crate::outbound::cached_blob_store::CachedBlobStore;
 use crate::outbound::data_folder_lock::DataFolderLock;
 use crate::outbound::disk_blob_store::DiskBlobStore;
 use crate::outbound::embedded::EmbeddedMemoryStore;
+use crate::outbound::object_blob_store::{BucketLocation, ObjectBlobStore};
 use crate::outbound::openmemory::OpenMemoryStore;
 use crate::outbound::postgres::{PoolOptions, PostgresMemoryStore};
 use crate::outbound::system_clock::SystemClock;
@@ -80,7 +81,7 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Service> {
     let metrics = settings.metrics_enabled.then(|| {
         Arc::new(Metrics::new(BuildInfo {
             memory_backend: settings.memory_backend.name(),
-            blob_backend: "disk",
+            blob_backend: settings.blob_store.backend_name(),
         }))
     });
     // The sentence embedder for hybrid recall; without one, searches rank by words only.
@@ -171,18 +172,36 @@ async fn build_stores(
     embedder: Option<Arc<dyn Embedder>>,
 ) -> anyhow::Result<(Arc<dyn MemoryStore>, Arc<dyn BlobStore>)> {
     let mut memory_store = build_memory_store(settings, embedder).await?;
-    let mut disk: Arc<dyn BlobStore> = Arc::new(DiskBlobStore::new(&settings.payload_storage_path));
+    let mut blobs = blob_store(&settings.blob_store)?;
     let Some(metrics) = metrics else {
         // One instance for every use case: the cache is only right while all writes go through it.
         return Ok((
             memory_store,
-            Arc::new(CachedBlobStore::new(disk, CACHED_OBJECTS)),
+            Arc::new(CachedBlobStore::new(blobs, CACHED_OBJECTS)),
         ));
     };
     memory_store = Arc::new(MeasuredMemoryStore::new(memory_store, metrics));
-    disk = Arc::new(MeasuredBlobStore::new(disk, metrics));
-    let cached = CachedBlobStore::new(disk, CACHED_OBJECTS).with_lookups(metrics.cache_lookups());
+    blobs = Arc::new(MeasuredBlobStore::new(blobs, metrics));
+    let cached = CachedBlobStore::new(blobs, CACHED_OBJECTS).with_lookups(metrics.cache_lookups());
     Ok((memory_store, Arc::new(cached)))
+}
+
+/// The blob store `BLOB_STORE_URL` chooses: a local folder, or a bucket shared by instances.
+pub fn blob_store(settings: &BlobStoreSettings) -> anyhow::Result<Arc<dyn BlobStore>> {
+    Ok(match settings {
+        BlobStoreSettings::Disk(folder) => Arc::new(DiskBlobStore::new(folder)),
+        BlobStoreSettings::Bucket(bucket) => {
+            let location = BucketLocation {
+                bucket: bucket.bucket.clone(),
+                prefix: bucket.prefix.clone(),
+            };
+            let options = bucket.aws.iter().map(|(key, value)| (*key, value.expose()));
+            Arc::new(
+                ObjectBlobStore::s3(&location, options)
+                    .with_context(|| format!("the bucket client for {settings} cannot be built"))?,
+            )
+        }
+    })
 }
 
 /// The memory store of the configured backend, embedding memories with `embedder` when given.
@@ -372,6 +391,19 @@ pub struct Started {
     pub state: Arc<AppState>,
     /// The data folder is this process's until this is dropped.
     pub lock: DataFolderLock,
+    /// The same for a `file://` blob folder apart from the data folder.
+    pub blob_folder_lock: Option<DataFolderLock>,
+}
+
+/// Locks a `file://` blob folder that is not the data folder, which holds the lock already: a
+/// local folder of objects has one writer at a time, like the data folder.
+fn lock_blob_folder(settings: &Settings) -> anyhow::Result<Option<DataFolderLock>> {
+    match &settings.blob_store {
+        BlobStoreSettings::Disk(folder) if *folder != settings.payload_storage_path => {
+            DataFolderLock::acquire(folder).map(Some)
+        }
+        BlobStoreSettings::Disk(_) | BlobStoreSettings::Bucket(_) => Ok(None),
+    }
 }
 
 /// Builds and checks every adapter, binds `HOST:PORT` and starts the ingestion worker.
@@ -381,6 +413,7 @@ pub struct Started {
 /// bound.
 pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
     let lock = DataFolderLock::acquire(&settings.payload_storage_path)?;
+    let blob_folder_lock = lock_blob_folder(settings)?;
     let service = build(settings).await?;
     require_compatible_memory_store(service.state.memory_store.as_ref()).await?;
     log_embedder(&service);
@@ -409,6 +442,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
         worker: IngestionWorker::start(service.ingest),
         state: service.state,
         lock,
+        blob_folder_lock,
     })
 }
 
@@ -426,6 +460,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         server,
         worker,
         lock,
+        blob_folder_lock,
         ..
     } = start(&settings).await?;
     tracing::debug!(lock = %lock.path().display(), "the data folder is locked for this process");
@@ -436,7 +471,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     let served = server.run_until(shutdown_signal()).await;
     worker.stop(WORKER_STOP_GRACE).await;
-    drop(lock);
+    drop((lock, blob_folder_lock));
     served.context("the server stopped with an error")?;
     tracing::info!("stopped");
     Ok(())
@@ -446,9 +481,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
 pub async fn check(settings: Settings) -> anyhow::Result<()> {
     println!(
         "configuration: ok ({} profile, {} memory backend, payloads in {})",
-        settings.profile,
-        settings.memory_backend,
-        settings.payload_storage_path.display()
+        settings.profile, settings.memory_backend, settings.blob_store
     );
     if settings.profile == Profile::Dev {
         println!("dev profile values: {}", settings.overrides.describe());
@@ -489,6 +522,7 @@ pub async fn check(settings: Settings) -> anyhow::Result<()> {
 pub async fn replay(settings: Settings, target: ReplayTarget) -> anyhow::Result<()> {
     init_tracing(settings.log_format);
     let _lock = DataFolderLock::acquire(&settings.payload_storage_path)?;
+    let _blob_folder_lock = lock_blob_folder(&settings)?;
     let service = build(&settings).await?;
     require_compatible_memory_store(service.state.memory_store.as_ref()).await?;
     let stop = CancellationToken::new();

@@ -499,3 +499,4 @@ fn the_postgres_backend_needs_a_postgres_url_and_never_repeats_it() {
         Ok(())
     });
 }
+mod blob_store;

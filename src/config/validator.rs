@@ -15,6 +15,7 @@ use crate::config::{
 use crate::core::redaction::{Redaction, Sensitive};
 use crate::core::FirstMessageTemplate;
 
+mod blob_store;
 mod edge;
 
 /// The shortest administration key accepted.
@@ -55,6 +56,7 @@ impl Validator {
             None
         };
         let host = self.parsed::<IpAddr>("host", "an IP address such as 127.0.0.1");
+        let payload_storage_path = self.writable_directory("payload_storage_path");
         let max_body_bytes = self
             .parsed("max_body_bytes", "a number of bytes")
             .unwrap_or(0);
@@ -75,7 +77,8 @@ impl Validator {
             } else {
                 PathBuf::new()
             },
-            payload_storage_path: self.writable_directory("payload_storage_path"),
+            blob_store: self.blob_store(&payload_storage_path),
+            payload_storage_path,
             memory_backend: memory_backend.unwrap_or(MemoryBackend::OpenMemory),
             host: self.loopback_in_dev(profile, host),
             port: self

@@ -315,3 +315,22 @@ pub fn bytes_in(folder: &std::path::Path) -> u64 {
         .map(|metadata| metadata.len())
         .sum()
 }
+
+/// Every file under `root`, relative to it, temporary ones included.
+pub fn files_under(root: &std::path::Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let relative = path.strip_prefix(root).unwrap();
+                found.push(relative.to_string_lossy().into_owned());
+            }
+        }
+    }
+    found.sort();
+    found
+}

@@ -2,6 +2,8 @@
 //! adapters against a fake OpenMemory server, a temporary SQLite file and a fresh Postgres
 //! database.
 
+mod blob_store_conformance;
+mod bucket_service;
 mod calls;
 mod cli;
 mod client_data;

@@ -1,7 +1,7 @@
 //! Durable objects by key: archived payloads, profile cards and ingestion progress.
 //!
-//! The port speaks of keys and whole objects (not paths and renames) so that an S3-compatible
-//! object store can implement it later.
+//! The port speaks of keys and whole objects (not paths and renames), so that a local folder and
+//! an S3-compatible bucket shared by several instances implement it alike.
 
 use std::fmt;
 
