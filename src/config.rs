@@ -16,6 +16,7 @@ use std::time::Duration;
 use url::Url;
 
 use crate::core::redaction::Redaction;
+use crate::core::use_cases::retention::RetentionPolicy;
 use crate::core::FirstMessageTemplate;
 pub use edge::{EdgeSettings, ELEVENLABS_SOURCE_PRESETS};
 pub use secret::Secret;
@@ -75,6 +76,11 @@ pub const OPTIONAL_KEYS: &[&str] = &[
     "redact",
     "do_not_remember_field",
     "redact_archive",
+    "retention_audio_days",
+    "retention_transcript_days",
+    "retention_memory_days",
+    "retention_sweep_interval_secs",
+    "retention_sweep_batch",
 ];
 
 /// Every variable the service reads (lower case; the environment uses upper case).
@@ -182,6 +188,11 @@ pub struct Settings {
     pub do_not_remember_field: String,
     /// Whether the archive stores a redacted copy instead of the exact bytes.
     pub redact_archive: bool,
+    /// How long recordings, transcriptions and memories are kept (`RETENTION_*`); for ever by
+    /// default.
+    pub retention: RetentionPolicy,
+    /// How often `serve` sweeps what is past its retention period.
+    pub retention_sweep_interval: Duration,
 }
 
 /// Where sentence embeddings come from (see the README's section on embeddings).
