@@ -5,24 +5,13 @@
 # nothing more is due, and checks that no archived file is left.
 #
 # Usage: scripts/sweep-throughput.sh [calls]   (default 500; PROFILE=debug to skip the release
-# build; BATCH sets RETENTION_SWEEP_BATCH, default 500)
+# build; BATCH sets RETENTION_SWEEP_BATCH, default 500; MEMORY_DAYS=off keeps the memories, to
+# time the archive alone)
 set -euo pipefail
 
 CALLS="${1:-500}"
-PROFILE="${PROFILE:-release}"
 BATCH="${BATCH:-500}"
-REPO="$(cd "$(dirname "$0")/.." && pwd)"
-TARGET_DIR="${CARGO_TARGET_DIR:-$REPO/target}"
-WORK="$(mktemp -d)"
-trap 'rm -rf "$WORK"' EXIT
-
-if [[ "$PROFILE" == release ]]; then
-    echo "building the release binary..."
-    cargo build --release --quiet --manifest-path "$REPO/Cargo.toml" --bin caller-memory
-fi
-BINARY="$TARGET_DIR/$PROFILE/caller-memory"
-# A port nothing listens on, so the commands work on the stores directly.
-export PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+source "$(dirname "$0")/privacy-bench-setup.sh"
 
 echo "archiving $CALLS calls..."
 python3 - "$REPO/payloads/post_call_transcription.json" "$WORK/.dev-data/payloads" "$CALLS" <<'PY'
@@ -46,7 +35,10 @@ PY
 
 cd "$WORK"
 "$BINARY" --dev replay --all
-export RETENTION_AUDIO_DAYS=1 RETENTION_TRANSCRIPT_DAYS=1 RETENTION_MEMORY_DAYS=1
+export RETENTION_AUDIO_DAYS=1 RETENTION_TRANSCRIPT_DAYS=1
+if [[ "${MEMORY_DAYS:-1}" != off ]]; then
+    export RETENTION_MEMORY_DAYS="${MEMORY_DAYS:-1}"
+fi
 export RETENTION_SWEEP_BATCH="$BATCH"
 runs=0
 start=$(date +%s%N)
@@ -59,4 +51,4 @@ end=$(date +%s%N)
 elapsed_ms=$(( (end - start) / 1000000 ))
 left=$(find .dev-data/payloads -maxdepth 1 -name 'conv_sweep_*' -type d -exec sh -c 'ls "$1" | grep -q .' _ {} \; -print | wc -l)
 echo "last report: $report"
-echo "sweep of $CALLS calls (recording, transcription, memories each; batch $BATCH): $runs runs, ${elapsed_ms} ms, $(( CALLS * 1000 / (elapsed_ms > 0 ? elapsed_ms : 1) )) calls/s ($PROFILE build); calls with files left: $left"
+echo "sweep of $CALLS calls (memory retention ${MEMORY_DAYS:-1}; batch $BATCH): $runs runs, ${elapsed_ms} ms, $(( CALLS * 1000 / (elapsed_ms > 0 ? elapsed_ms : 1) )) calls/s ($PROFILE build); calls with files left: $left"
