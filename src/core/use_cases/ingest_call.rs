@@ -8,8 +8,8 @@
 //! is unavailable. Nothing is deleted: the archived transcription stays, and the pending marker is
 //! removed only once the call is resolved.
 
-mod caller;
-mod card;
+pub(crate) mod caller;
+pub(crate) mod card;
 mod memories;
 pub(crate) mod records;
 mod retry;
@@ -304,13 +304,7 @@ impl IngestCall {
         self.forget_outdated(&caller, conversation, &memories, record, shutdown)
             .await?;
         if is_erased(&*self.blobs, conversation).await? {
-            // The caller was erased while this call was being learnt: what was just added goes.
-            self.memories
-                .delete_conversation(&caller, conversation)
-                .await
-                .map_err(|error| Stop::Failed(format!("the memory store failed: {error}")))?;
-            let reason = "the caller's data was erased".to_owned();
-            return Ok(IngestOutcome::Skipped { reason });
+            return self.withdraw(&caller, conversation).await;
         }
         if !record.rejected.is_empty() {
             let keys: Vec<&str> = record.rejected.keys().map(String::as_str).collect();
@@ -321,6 +315,22 @@ impl IngestCall {
             memories: record.added.len(),
             not_stored: record.not_stored.len(),
         })
+    }
+
+    /// The caller was erased while this call was being learnt (the erasure may have run before
+    /// or after the card and the memories were written): what this call added goes again.
+    async fn withdraw(
+        &self,
+        caller: &CallerId,
+        conversation: &ConversationId,
+    ) -> Result<IngestOutcome, Stop> {
+        self.memories
+            .delete_conversation(caller, conversation)
+            .await
+            .map_err(|error| Stop::Failed(format!("the memory store failed: {error}")))?;
+        card::withdraw_call(&*self.blobs, caller, conversation).await?;
+        let reason = "the caller's data was erased".to_owned();
+        Ok(IngestOutcome::Skipped { reason })
     }
 
     async fn read_call(&self, conversation: &ConversationId) -> Result<CompletedCall, Stop> {
