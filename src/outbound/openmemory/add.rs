@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use super::client::{Api, Ownership, PostFailure};
 use super::marker::mark;
-use super::parts::parts;
+use super::parts::{parts, LongContent};
 use super::wire::{AddRequest, AddResponse, MemoryMetadata};
 use crate::core::ports::MemoryStoreError;
 use crate::core::{AddOutcome, Decay, NewMemory};
@@ -76,14 +76,15 @@ impl Unsettled {
     }
 }
 
-/// Adds `memory`, in parts when it is too long to be kept whole (see [`super::parts`]): the
-/// outcome is the least favourable of its parts'.
+/// Adds `memory`, shortened or in parts when `server` would not keep it whole (see
+/// [`super::parts`]): the outcome is the least favourable of its parts'.
 pub(super) async fn add(
     api: &Api,
     memory: &NewMemory,
     unsettled: &Unsettled,
+    server: LongContent,
 ) -> Result<AddOutcome, MemoryStoreError> {
-    let parts = parts(memory, DISTINGUISHING_ATTEMPTS);
+    let parts = parts(memory, server);
     let count = parts.len();
     let mut outcomes = Vec::with_capacity(count);
     for (index, part) in parts.iter().enumerate() {
