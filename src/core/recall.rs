@@ -6,7 +6,9 @@
 mod scorer;
 pub mod words;
 
-pub use scorer::{rank, recent_context, word_overlap, Candidate, SIMILARITY_THRESHOLD};
+pub use scorer::{
+    rank, recent_context, word_overlap, Candidate, RELATED_SCORE, RELEVANCE_THRESHOLD,
+};
 
 use crate::core::ports::{Embedder, EmbedderError};
 use crate::core::{Embedding, SearchQuery};
