@@ -29,7 +29,9 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use crate::core::ports::{Embedder, MemoryStore, MemoryStoreError};
 use crate::core::recall::RecallQuery;
-use crate::core::{AddOutcome, CallerId, ConversationId, MemoryHit, NewMemory, SearchLimit};
+use crate::core::{
+    AddOutcome, CallerId, ConversationId, Embedding, MemoryHit, NewMemory, SearchLimit,
+};
 
 /// How many idle reader connections are kept open for reuse.
 const IDLE_READERS: usize = 4;
@@ -167,6 +169,37 @@ impl EmbeddedMemoryStore {
         Ok(stored)
     }
 
+    /// Each memory's embedding with the embedder's model, computed in one call; `None` for all
+    /// of them without an embedder or when it fails (they are found by their words until
+    /// [`EmbeddedMemoryStore::embed_missing`] catches up).
+    async fn vectors_of(&self, memories: &[NewMemory]) -> Vec<Option<(String, Embedding)>> {
+        let none = || vec![None; memories.len()];
+        let Some(embedder) = &self.embedder else {
+            return none();
+        };
+        let texts: Vec<String> = memories
+            .iter()
+            .map(|memory| memory.content.clone())
+            .collect();
+        match embedder.embed(&texts).await {
+            Ok(vectors) if vectors.len() == memories.len() => {
+                let model = embedder.model_id();
+                vectors
+                    .into_iter()
+                    .map(|vector| Some((model.to_owned(), vector)))
+                    .collect()
+            }
+            Ok(_) | Err(_) => {
+                tracing::warn!(
+                    caller = %memories[0].caller,
+                    memories = memories.len(),
+                    "memories stored without embeddings: the embedder failed"
+                );
+                none()
+            }
+        }
+    }
+
     /// Runs `work` with the writer connection on the blocking pool.
     async fn write<T: Send + 'static>(
         &self,
@@ -210,33 +243,41 @@ impl MemoryStore for EmbeddedMemoryStore {
     /// Without a working embedder the memory is stored without a vector (and found by its
     /// words) rather than held back: [`EmbeddedMemoryStore::embed_missing`] catches up later.
     async fn add(&self, memory: &NewMemory) -> Result<AddOutcome, MemoryStoreError> {
-        let vector = match &self.embedder {
-            Some(embedder) => match embedder.embed(std::slice::from_ref(&memory.content)).await {
-                Ok(mut vectors) if vectors.len() == 1 => {
-                    Some((embedder.model_id().to_owned(), vectors.remove(0)))
-                }
-                Ok(_) | Err(_) => {
-                    tracing::warn!(
-                        caller = %memory.caller,
-                        key = memory.key,
-                        "memory stored without an embedding: the embedder failed"
-                    );
-                    None
-                }
-            },
-            None => None,
-        };
-        let memory = memory.clone();
-        self.write(move |connection| {
-            let transaction = connection.transaction()?;
-            let vector = vector
-                .as_ref()
-                .map(|(model, vector)| (model.as_str(), vector));
-            let outcome = statements::insert(&transaction, &memory, vector)?;
-            transaction.commit()?;
-            Ok(outcome)
+        let mut results = self.add_many(std::slice::from_ref(memory)).await;
+        results.pop().unwrap_or_else(|| {
+            Err(MemoryStoreError::Unknown(anyhow::anyhow!(
+                "a memory was added without an outcome"
+            )))
         })
-        .await
+    }
+
+    /// The memories are embedded in one call to the embedder (one padded batch for a local
+    /// model) and stored in one transaction: all of them, or none when the transaction fails
+    /// (then the one result is that error).
+    async fn add_many(&self, memories: &[NewMemory]) -> Vec<Result<AddOutcome, MemoryStoreError>> {
+        if memories.is_empty() {
+            return Vec::new();
+        }
+        let vectors = self.vectors_of(memories).await;
+        let memories = memories.to_vec();
+        let stored = self
+            .write(move |connection| {
+                let transaction = connection.transaction()?;
+                let mut outcomes = Vec::with_capacity(memories.len());
+                for (memory, vector) in memories.iter().zip(&vectors) {
+                    let vector = vector
+                        .as_ref()
+                        .map(|(model, vector)| (model.as_str(), vector));
+                    outcomes.push(statements::insert(&transaction, memory, vector)?);
+                }
+                transaction.commit()?;
+                Ok(outcomes)
+            })
+            .await;
+        match stored {
+            Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
+            Err(error) => vec![Err(error)],
+        }
     }
 
     async fn search(

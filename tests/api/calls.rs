@@ -127,6 +127,23 @@ pub fn addressed_sample(number: &str, conversation: &str) -> Value {
     event
 }
 
+/// `stored` memories, each replaced by the one of `expected` it is a stored form of (see
+/// [`is_stored_form_of`]), sorted: comparable with `expected`, repeats and strangers included.
+pub fn as_expected(stored: Vec<String>, expected: &[String]) -> Vec<String> {
+    let mut mapped: Vec<String> = stored
+        .into_iter()
+        .map(|stored| {
+            expected
+                .iter()
+                .find(|memory| is_stored_form_of(&stored, memory))
+                .cloned()
+                .unwrap_or(stored)
+        })
+        .collect();
+    mapped.sort();
+    mapped
+}
+
 /// Whether `stored` is `memory` or, for an exchange kept by a server that condenses long
 /// content, its shortened form: the end of the agent's words and the caller's whole answer.
 pub fn is_stored_form_of(stored: &str, memory: &str) -> bool {
@@ -336,19 +353,7 @@ impl Webhooks {
     /// once, and its caller greeted as having called once.
     pub async fn assert_learnt_once(&self, backend: &Backend, call: &Call) {
         let expected = call.expected_memories();
-        let mut stored: Vec<String> = self
-            .stored_memories(backend, call.number)
-            .await
-            .into_iter()
-            .map(|stored| {
-                expected
-                    .iter()
-                    .find(|memory| is_stored_form_of(&stored, memory))
-                    .cloned()
-                    .unwrap_or(stored)
-            })
-            .collect();
-        stored.sort();
+        let stored = as_expected(self.stored_memories(backend, call.number).await, &expected);
         assert_eq!(stored, expected, "the memories of {}", call.first_name);
         assert_greeted_after_one_call(&self.greet(call.number).await, call);
     }

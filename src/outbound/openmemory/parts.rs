@@ -12,9 +12,10 @@
 //!   then clause ends, then spaces. Each part is a memory of its own with a stable key: the first
 //!   keeps the memory's key, the next are `<key>#2`, `<key>#3`...
 //!
-//! A distinguished form (tried only when the server merged the plain form into another memory)
-//! has a longer marker and may then be condensed: sizing every part for the longest marker would
-//! cut most exchanges in two for the sake of a rare collision.
+//! Parts are sized for the plain marker. A distinguished form (tried when the server merged the
+//! plain form into another memory) has a longer marker: an exchange is then shortened further
+//! ([`fitted`]); another part may be condensed. Sizing every part for the longest marker would cut
+//! most exchanges in two.
 
 use super::marker::mark;
 use crate::core::{exchange, MemoryKind, NewMemory};
@@ -38,14 +39,7 @@ pub(super) fn parts(memory: &NewMemory, server: LongContent) -> Vec<NewMemory> {
     if server == LongContent::KeptWhole {
         return vec![memory.clone()];
     }
-    let marker_chars = {
-        let mut bare = memory.clone();
-        bare.content.clear();
-        mark(&bare, 0).chars().count()
-    };
-    let budget = CONDENSED_ABOVE_CHARS
-        .saturating_sub(marker_chars)
-        .max(MIN_PART_CHARS);
+    let budget = budget(memory, 0);
     if memory.content.chars().count() <= budget {
         return vec![memory.clone()];
     }
@@ -68,6 +62,31 @@ pub(super) fn parts(memory: &NewMemory, server: LongContent) -> Vec<NewMemory> {
             part
         })
         .collect()
+}
+
+/// `memory` (a part, see [`parts`]) as sent with the marker of distinguishing `attempt`: an
+/// exchange is shortened again to fit the longer marker, on a server that condenses. (A caller
+/// who says the same in two calls gets distinguished forms often, so they must fit too.)
+pub(super) fn fitted(memory: &NewMemory, attempt: u32, server: LongContent) -> NewMemory {
+    let mut fitted = memory.clone();
+    if server == LongContent::Condensed && memory.kind == MemoryKind::Utterance {
+        if let Some(shortened) = exchange::shorten(&memory.content, budget(memory, attempt)) {
+            fitted.content = shortened;
+        }
+    }
+    fitted
+}
+
+/// The characters left for `memory`'s text beside the marker of `attempt`.
+fn budget(memory: &NewMemory, attempt: u32) -> usize {
+    let marker_chars = {
+        let mut bare = memory.clone();
+        bare.content.clear();
+        mark(&bare, attempt).chars().count()
+    };
+    CONDENSED_ABOVE_CHARS
+        .saturating_sub(marker_chars)
+        .max(MIN_PART_CHARS)
 }
 
 /// Whether `stored` is `key` itself or the key of one of its parts (`<key>#2`, `<key>#3`...).
@@ -196,6 +215,17 @@ mod tests {
             "{}",
             stored[0].content
         );
+    }
+
+    #[test]
+    fn a_distinguished_form_of_a_long_exchange_still_fits_with_its_whole_answer() {
+        let part = parts(&exchange(), LongContent::Condensed).remove(0);
+        for attempt in 0..=3 {
+            let sent = mark(&fitted(&part, attempt, LongContent::Condensed), attempt);
+            assert!(sent.chars().count() <= CONDENSED_ABOVE_CHARS, "{sent}");
+            assert!(sent
+                .ends_with("Caller: Yes, I'm allergic to penicillin. I get hives when I take it."));
+        }
     }
 
     #[test]
