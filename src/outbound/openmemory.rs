@@ -72,6 +72,9 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 /// one request at most. A passed probe is not reused: an outage shows at the next probe.
 const PROBE_CACHE_FOR: Duration = Duration::from_secs(1);
 
+/// When the condensation probe ran, and whether the server condenses (`None`: it could not tell).
+type CondensationFinding = (Instant, Option<bool>);
+
 /// A [`MemoryStore`] backed by an OpenMemory server.
 #[derive(Debug, Clone)]
 pub struct OpenMemoryStore {
@@ -79,7 +82,7 @@ pub struct OpenMemoryStore {
     embeddings: Option<Arc<CandidateEmbeddings>>,
     /// Whether the server condenses long content (`None`: the probe failed), and when that was
     /// found.
-    condenses: Arc<Mutex<Option<(Instant, Option<bool>)>>>,
+    condenses: Arc<Mutex<Option<CondensationFinding>>>,
     /// Memories whose add had an unknown outcome; see [`add`].
     unsettled: add::Unsettled,
     /// The last probe's result and when it ended; concurrent probes wait for one request.
@@ -176,7 +179,7 @@ impl OpenMemoryStore {
     /// fails); `None` when the probe failed.
     async fn server_condenses(&self) -> Option<bool> {
         let mut condenses = self.condenses.lock().await;
-        let fresh = |(at, found): &(Instant, Option<bool>)| {
+        let fresh = |(at, found): &CondensationFinding| {
             let reuse_for = if found.is_some() {
                 CONDENSATION_PROBE_FOR
             } else {

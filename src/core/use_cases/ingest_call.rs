@@ -332,9 +332,7 @@ impl IngestCall {
                 let mut results = self.memories.add_many(&remaining).await;
                 if let Some(Err(error)) = results.first() {
                     if error.is_retryable() {
-                        if let Err(error) = results.remove(0) {
-                            return Err(error);
-                        }
+                        results.remove(0)?;
                     }
                 }
                 Ok(results)
