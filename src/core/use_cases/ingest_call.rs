@@ -285,22 +285,8 @@ impl IngestCall {
             records::write(&*self.blobs, &progress_key, record).await?;
         }
         let memories = memories::memories_of(&call, &caller, at);
-        for memory in &memories {
-            if record.added.contains(&memory.key) {
-                continue;
-            }
-            if shutdown.is_cancelled() {
-                return Err(Stop::Interrupted);
-            }
-            let added = self
-                .while_unavailable(conversation, shutdown, || self.memories.add(memory))
-                .await?;
-            if let Ok(AddOutcome::NotStored { .. }) = added {
-                self.telemetry.memory_not_stored();
-            }
-            note_added(record, &memory.key, added)?;
-            records::write(&*self.blobs, &progress_key, record).await?;
-        }
+        self.add_memories(conversation, &memories, record, shutdown)
+            .await?;
         self.forget_outdated(&caller, conversation, &memories, record, shutdown)
             .await?;
         if is_erased(&*self.blobs, conversation).await? {
@@ -331,6 +317,65 @@ impl IngestCall {
         card::withdraw_call(&*self.blobs, caller, conversation).await?;
         let reason = "the caller's data was erased".to_owned();
         Ok(IngestOutcome::Skipped { reason })
+    }
+
+    /// Adds the memories not yet recorded as added, all at once (see
+    /// [`MemoryStore::add_many`]), recording the outcome of each; while the store is unavailable,
+    /// what is left waits and is tried again.
+    async fn add_memories(
+        &self,
+        conversation: &ConversationId,
+        memories: &[NewMemory],
+        record: &mut IngestionRecord,
+        shutdown: &CancellationToken,
+    ) -> Result<(), Stop> {
+        let mut remaining: Vec<NewMemory> = memories
+            .iter()
+            .filter(|memory| !record.added.contains(&memory.key))
+            .cloned()
+            .collect();
+        while !remaining.is_empty() {
+            if shutdown.is_cancelled() {
+                return Err(Stop::Interrupted);
+            }
+            let attempt = self.while_unavailable(conversation, shutdown, || async {
+                let mut results = self.memories.add_many(&remaining).await;
+                if let Some(Err(error)) = results.first() {
+                    if error.is_retryable() {
+                        results.remove(0)?;
+                    }
+                }
+                Ok(results)
+            });
+            // A stop does not wait for the rest of the call: what was stored is recognised as
+            // already stored when the work resumes.
+            let added = tokio::select! {
+                added = attempt => added?,
+                () = shutdown.cancelled() => return Err(Stop::Interrupted),
+            };
+            let mut results = added.unwrap_or_else(|error| vec![Err(error)]);
+            // What follows an error worth retrying was not added: it goes round again.
+            let settled = results
+                .iter()
+                .position(|result| result.as_ref().is_err_and(MemoryStoreError::is_retryable))
+                .unwrap_or(results.len());
+            results.truncate(settled);
+            if results.is_empty() {
+                return Err(Stop::Failed(
+                    "the memory store answered no outcome for the call's memories".to_owned(),
+                ));
+            }
+            let settled = results.len();
+            for (memory, added) in remaining.iter().zip(results) {
+                if let Ok(AddOutcome::NotStored { .. }) = added {
+                    self.telemetry.memory_not_stored();
+                }
+                note_added(record, &memory.key, added)?;
+            }
+            records::write(&*self.blobs, &Folder::Progress.key(conversation), record).await?;
+            remaining.drain(..settled);
+        }
+        Ok(())
     }
 
     async fn read_call(&self, conversation: &ConversationId) -> Result<CompletedCall, Stop> {
