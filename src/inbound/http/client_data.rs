@@ -5,12 +5,14 @@ use std::sync::Arc;
 use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
+use serde::Serialize;
 
 use crate::core::use_cases::Greeting;
 use crate::core::{mask_phone_number, AgentId, CallerId};
 use crate::inbound::http::auth::ClientDataKey;
 use crate::inbound::http::body_limit::small_bodies;
 use crate::inbound::http::error::ErrorBody;
+use crate::inbound::http::serde_json_payload::SerdeJson;
 use crate::inbound::http::state::AppState;
 use crate::inbound::http::ApiTags;
 
@@ -29,20 +31,25 @@ pub struct ClientDataRequest {
 }
 
 /// The conversation initiation data ElevenLabs starts the call with.
-#[derive(Debug, Object)]
+///
+/// Written with serde (see [`SerdeJson`]): each `#[oai]` attribute that changes the JSON has its
+/// `#[serde]` twin, and a test checks that both write the same.
+#[derive(Debug, Object, Serialize)]
 pub struct ClientDataResponse {
     /// Always `conversation_initiation_client_data`.
     #[oai(rename = "type")]
+    #[serde(rename = "type")]
     pub kind: String,
     pub dynamic_variables: DynamicVariables,
     /// Present only for a returning caller when the first-message override is enabled; never
     /// null or empty.
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub conversation_config_override: Option<ConversationConfigOverride>,
 }
 
 /// Every dynamic variable the service defines; all are always present.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 pub struct DynamicVariables {
     /// The caller's name, or `""` when unknown.
     pub user_name: String,
@@ -57,13 +64,13 @@ pub struct DynamicVariables {
 }
 
 /// Overrides of the agent's configuration for this call.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 pub struct ConversationConfigOverride {
     pub agent: AgentOverride,
 }
 
 /// Agent settings overridden for this call.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 pub struct AgentOverride {
     /// The personalised first sentence the agent says.
     pub first_message: String,
@@ -73,7 +80,7 @@ pub struct AgentOverride {
 pub enum ClientDataSuccess {
     /// The caller's dynamic variables (and first message for a returning caller).
     #[oai(status = 200)]
-    Ok(Json<ClientDataResponse>),
+    Ok(SerdeJson<ClientDataResponse>),
 }
 
 #[derive(ApiResponse)]
@@ -176,6 +183,34 @@ impl ClientDataApi {
         if let (Some(reason), Some(metrics)) = (greeting.withheld_override, &state.metrics) {
             metrics.override_withheld(reason);
         }
-        Ok(ClientDataSuccess::Ok(Json(greeting.into())))
+        Ok(ClientDataSuccess::Ok(SerdeJson(greeting.into())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::use_cases::WithheldReason;
+    use crate::inbound::http::serde_json_payload::same_json_both_ways;
+
+    #[test]
+    fn serde_writes_the_answer_exactly_as_the_documented_schema_does() {
+        let returning = Greeting {
+            user_name: "Maria \"Mary\" López".to_owned(),
+            user_profile_summary: "Maria has called twice before.\nKnown details: none.".to_owned(),
+            last_call_summary: "Moved her cleaning.".to_owned(),
+            is_returning_caller: true,
+            previous_call_count: 2,
+            first_message: Some("Hi, Maria, welcome back!".to_owned()),
+            withheld_override: None,
+        };
+        let withheld = Greeting {
+            first_message: None,
+            withheld_override: Some(WithheldReason::NotAllowed),
+            ..returning.clone()
+        };
+        for greeting in [returning, withheld, Greeting::new_caller()] {
+            assert!(same_json_both_ways(&ClientDataResponse::from(greeting)));
+        }
     }
 }
