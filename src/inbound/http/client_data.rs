@@ -30,10 +30,9 @@ pub struct ClientDataRequest {
     pub call_sid: Option<String>,
 }
 
+// Written with serde (see `SerdeJson`): each `#[oai]` attribute that changes the JSON has its
+// `#[serde]` twin, and a test checks that both write the same.
 /// The conversation initiation data ElevenLabs starts the call with.
-///
-/// Written with serde (see [`SerdeJson`]): each `#[oai]` attribute that changes the JSON has its
-/// `#[serde]` twin, and a test checks that both write the same.
 #[derive(Debug, Object, Serialize)]
 pub struct ClientDataResponse {
     /// Always `conversation_initiation_client_data`.

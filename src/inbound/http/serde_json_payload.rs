@@ -11,10 +11,10 @@ use poem_openapi::registry::{MetaSchemaRef, Registry};
 use poem_openapi::types::Type;
 use serde::Serialize;
 
-/// An answer serialised with serde, documented with `T`'s schema.
+/// An answer written with serde, documented with `T`'s schema.
 pub struct SerdeJson<T>(pub T);
 
-impl<T: Type + Serialize> Payload for SerdeJson<T> {
+impl<T: Type> Payload for SerdeJson<T> {
     const CONTENT_TYPE: &'static str = "application/json; charset=utf-8";
 
     fn check_content_type(content_type: &str) -> bool {
@@ -32,8 +32,10 @@ impl<T: Type + Serialize> Payload for SerdeJson<T> {
 
 impl<T: Type + Serialize> IntoResponse for SerdeJson<T> {
     fn into_response(self) -> Response {
-        match serde_json::to_vec(&self.0) {
-            Ok(body) => Response::builder()
+        // Room for a typical greeting, so that the buffer is not grown while writing.
+        let mut body = Vec::with_capacity(1024);
+        match serde_json::to_writer(&mut body, &self.0) {
+            Ok(()) => Response::builder()
                 .header(
                     CONTENT_TYPE,
                     HeaderValue::from_static(<Self as Payload>::CONTENT_TYPE),
