@@ -19,8 +19,11 @@ REQUESTS=${REQUESTS:-2000}
 TOP=${TOP:-25}
 PORT=${PORT:-18070}
 OUT=${OUT:-$(mktemp -d)}
+mkdir -p "$OUT"
 BASE="http://127.0.0.1:$PORT"
 export RUST_LOG=${RUST_LOG:-error}
+# vgdb, behind callgrind_control, finds the process by its USER and HOST (the service's HOST).
+export USER=${USER:-$(id -un)}
 
 case "$OPERATION" in
     client-data) BODY=payloads/client_data.json KEY=dev-only-client-data-key ;;
@@ -72,15 +75,17 @@ PY
 }
 echo "== warming up ($OPERATION)"
 send 200
-callgrind_control --instr=on "$SERVER" >/dev/null
+HOST=127.0.0.1 callgrind_control --instr=on "$SERVER" >/dev/null
 echo "== counting $REQUESTS requests"
 send "$REQUESTS" >/dev/null
-callgrind_control --instr=off "$SERVER" >/dev/null
+HOST=127.0.0.1 callgrind_control --instr=off "$SERVER" >/dev/null
 # The counts are written when the service exits.
 kill -INT "$SERVER"
 wait "$SERVER" 2>/dev/null || true
 
 PROFILE="$OUT/callgrind.out"
+# head and awk stop reading early; that is not a failure.
+set +o pipefail
 TOTAL=$(callgrind_annotate "$PROFILE" | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1; exit }')
 echo "== $OPERATION: $TOTAL instructions for $REQUESTS requests: $((TOTAL / REQUESTS)) per request"
 echo "== top $TOP functions by their own instructions"

@@ -21,7 +21,7 @@ pub use override_gate::{OverrideGate, OverrideVerdict, WithheldReason, MAX_KNOWN
 pub use summary::{MAX_LAST_CALL_SUMMARY_CHARS, MAX_PROFILE_SUMMARY_CHARS};
 
 /// What the agent knows about the caller when it picks up.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Greeting {
     /// The caller's name, or empty when unknown.
     pub user_name: String,

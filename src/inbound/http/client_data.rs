@@ -1,6 +1,7 @@
 //! `POST /webhook/client-data`: ElevenLabs asks, while the phone rings, who is calling.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use poem::web::Data;
 use poem_openapi::payload::Json;
@@ -12,7 +13,7 @@ use crate::core::{mask_phone_number, AgentId, CallerId};
 use crate::inbound::http::auth::ClientDataKey;
 use crate::inbound::http::body_limit::small_bodies;
 use crate::inbound::http::error::ErrorBody;
-use crate::inbound::http::serde_json_payload::SerdeJson;
+use crate::inbound::http::serde_json_payload::WrittenJson;
 use crate::inbound::http::state::AppState;
 use crate::inbound::http::ApiTags;
 
@@ -30,7 +31,7 @@ pub struct ClientDataRequest {
     pub call_sid: Option<String>,
 }
 
-// Written with serde (see `SerdeJson`): each `#[oai]` attribute that changes the JSON has its
+// Written with serde (see `WrittenJson`): each `#[oai]` attribute that changes the JSON has its
 // `#[serde]` twin, and a test checks that both write the same.
 /// The conversation initiation data ElevenLabs starts the call with.
 #[derive(Debug, Object, Serialize)]
@@ -79,7 +80,7 @@ pub struct AgentOverride {
 pub enum ClientDataSuccess {
     /// The caller's dynamic variables (and first message for a returning caller).
     #[oai(status = 200)]
-    Ok(SerdeJson<ClientDataResponse>),
+    Ok(WrittenJson<ClientDataResponse>),
 }
 
 #[derive(ApiResponse)]
@@ -148,6 +149,35 @@ fn usable_caller_id(raw: &str) -> Option<CallerId> {
         .ok()
 }
 
+/// Answers already written, by greeting: a returning caller's greeting is the same at every
+/// ring until their card changes, and writing it (escaping about a kilobyte of text) costs more
+/// than finding it. Shared by every server of the process; an answer depends only on its greeting.
+static WRITTEN_ANSWERS: LazyLock<Mutex<HashMap<Greeting, WrittenJson<ClientDataResponse>>>> =
+    LazyLock::new(Mutex::default);
+
+/// How many written answers are kept (each about a kilobyte).
+const WRITTEN_ANSWERS_KEPT: usize = 4_096;
+
+fn written_answer(greeting: Greeting) -> WrittenJson<ClientDataResponse> {
+    let answers = || {
+        WRITTEN_ANSWERS
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    };
+    if let Some(written) = answers().get(&greeting) {
+        return written.clone();
+    }
+    let written = WrittenJson::write(&ClientDataResponse::from(greeting.clone()))
+        .expect("an answer of text, booleans and numbers always writes");
+    let mut answers = answers();
+    if answers.len() >= WRITTEN_ANSWERS_KEPT {
+        // Crude but bounded: a full table starts over rather than tracking recency.
+        answers.clear();
+    }
+    answers.insert(greeting, written.clone());
+    written
+}
+
 pub struct ClientDataApi;
 
 #[OpenApi(tag = "ApiTags::Webhooks")]
@@ -182,7 +212,7 @@ impl ClientDataApi {
         if let (Some(reason), Some(metrics)) = (greeting.withheld_override, &state.metrics) {
             metrics.override_withheld(reason);
         }
-        Ok(ClientDataSuccess::Ok(SerdeJson(greeting.into())))
+        Ok(ClientDataSuccess::Ok(written_answer(greeting)))
     }
 }
 
@@ -209,7 +239,11 @@ mod tests {
             ..returning.clone()
         };
         for greeting in [returning, withheld, Greeting::new_caller()] {
-            assert!(same_json_both_ways(&ClientDataResponse::from(greeting)));
+            let answer = ClientDataResponse::from(greeting.clone());
+            assert!(same_json_both_ways(&answer));
+            let sent: serde_json::Value =
+                serde_json::from_slice(written_answer(greeting).body()).unwrap();
+            assert_eq!(Some(sent), poem_openapi::types::ToJSON::to_json(&answer));
         }
     }
 }

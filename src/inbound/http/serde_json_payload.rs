@@ -1,8 +1,12 @@
-//! A JSON answer written straight from its serde form, for the answers given at every ring:
-//! poem-openapi's own `Json` builds a `serde_json::Value` tree of the answer before writing it,
-//! which costs more than the rest of a greeting. The OpenAPI document still shows the type's
-//! poem-openapi schema, and a test of each such type checks that both forms write the same JSON.
+//! A JSON answer written with serde, for the answers given at every ring: poem-openapi's own
+//! `Json` builds a `serde_json::Value` tree of the answer before writing it, which costs more
+//! than the rest of a greeting. The answer is written once into bytes, which can be kept and sent
+//! again. The OpenAPI document still shows the type's poem-openapi schema, and a test of each such
+//! type checks that both forms write the same JSON.
 
+use std::marker::PhantomData;
+
+use bytes::Bytes;
 use poem::http::header::CONTENT_TYPE;
 use poem::http::HeaderValue;
 use poem::{IntoResponse, Response};
@@ -11,10 +15,40 @@ use poem_openapi::registry::{MetaSchemaRef, Registry};
 use poem_openapi::types::Type;
 use serde::Serialize;
 
-/// An answer written with serde, documented with `T`'s schema.
-pub struct SerdeJson<T>(pub T);
+/// An answer of type `T` already written as JSON, documented with `T`'s schema.
+pub struct WrittenJson<T> {
+    body: Bytes,
+    written_from: PhantomData<fn() -> T>,
+}
 
-impl<T: Type> Payload for SerdeJson<T> {
+impl<T: Serialize> WrittenJson<T> {
+    /// Writes `value`. Fails only for a map with non-text keys or a failing `Serialize` impl.
+    pub fn write(value: &T) -> Result<Self, serde_json::Error> {
+        // Room for a typical greeting, so that the buffer is not grown while writing.
+        let mut body = Vec::with_capacity(1024);
+        serde_json::to_writer(&mut body, value)?;
+        Ok(Self {
+            body: body.into(),
+            written_from: PhantomData,
+        })
+    }
+
+    /// The JSON text.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+}
+
+impl<T> Clone for WrittenJson<T> {
+    fn clone(&self) -> Self {
+        Self {
+            body: self.body.clone(),
+            written_from: PhantomData,
+        }
+    }
+}
+
+impl<T: Type> Payload for WrittenJson<T> {
     const CONTENT_TYPE: &'static str = "application/json; charset=utf-8";
 
     fn check_content_type(content_type: &str) -> bool {
@@ -30,32 +64,19 @@ impl<T: Type> Payload for SerdeJson<T> {
     }
 }
 
-impl<T: Type + Serialize> IntoResponse for SerdeJson<T> {
+impl<T: Type> IntoResponse for WrittenJson<T> {
     fn into_response(self) -> Response {
-        // Room for a typical greeting, so that the buffer is not grown while writing.
-        let mut body = Vec::with_capacity(1024);
-        match serde_json::to_writer(&mut body, &self.0) {
-            Ok(()) => Response::builder()
-                .header(
-                    CONTENT_TYPE,
-                    HeaderValue::from_static(<Self as Payload>::CONTENT_TYPE),
-                )
-                .body(body),
-            Err(error) => {
-                // Only a map with non-text keys or a failing `Serialize` impl could get here.
-                tracing::error!(%error, "an answer could not be written as JSON");
-                crate::inbound::http::edge::error_response(
-                    poem::http::StatusCode::INTERNAL_SERVER_ERROR,
-                    crate::inbound::http::error::ErrorBody::internal(),
-                    None,
-                )
-            }
-        }
+        Response::builder()
+            .header(
+                CONTENT_TYPE,
+                HeaderValue::from_static(<Self as Payload>::CONTENT_TYPE),
+            )
+            .body(self.body)
     }
 }
 
 /// Whether `value` writes the same JSON through serde as through poem-openapi, for the tests of
-/// each type answered with [`SerdeJson`].
+/// each type answered with [`WrittenJson`].
 #[cfg(test)]
 pub fn same_json_both_ways<T: Serialize + poem_openapi::types::ToJSON>(value: &T) -> bool {
     serde_json::to_value(value).ok() == value.to_json()
