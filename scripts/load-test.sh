@@ -1,35 +1,51 @@
 #!/usr/bin/env bash
-# Load figures for the ring-time greeting and the mid-call search:
-#   client-data p50/p99 at a fixed 1,000 requests/s, client-data maximum sustained rate, and
-#   search-data p50/p99, against the release binary with the dev profile (embedded backend); first
-#   the cost of metrics: client-data's maximum rate with metrics on and with METRICS_ENABLED=false,
-#   two servers measured in turn, ROUNDS times each.
+# Load figures for the ring-time greeting and the mid-call search, against the release binary with
+# the dev profile (embedded backend):
+#
+# 1. client-data against the framework itself, in one run: the service with metrics on, the same
+#    service with METRICS_ENABLED=false, and examples/bare_greeting.rs (a bare poem server that
+#    answers the same request with the same JSON and does nothing else), measured in interleaved
+#    rounds with wrk. Printed: the mean rate and p99 of each, the service's share of the bare
+#    server's rate, its p99 against the bare server's, and metrics on against metrics off. These
+#    ratios are the figures: the absolute numbers move with the machine and whatever else runs.
+# 2. client-data and search-data p50/p99 at a fixed 1,000 requests/s, and search-data's maximum
+#    rate, with oha.
 #
 # Usage: scripts/load-test.sh            (from anywhere; loopback only)
-#   PORT=18080  the port to serve on (PORT+1 for the server without metrics)
-#   DURATION=10s  the length of each run (at most 20s)
-#   CONNECTIONS=64  connections for the maximum-rate runs     ROUNDS=3  on/off rounds
+#   PORT=18080       the service with metrics (PORT+1 without metrics, PORT+2 the bare server)
+#   DURATION=8s      the length of each wrk run      ROUNDS=3   interleaved rounds
+#   CONNECTIONS=64   connections for the maximum-rate runs (wrk: 2 threads)
+#   FIXED_RATE=1     0 skips part 2 (and oha)
 #
-# Installs oha with `cargo install oha --locked` when it is not on PATH. The server and the load
-# generator share the machine, so on a 2-core machine the figures are for 2 cores in total.
+# wrk comes from the distribution (`apt-get install wrk` when missing); oha from `cargo install
+# oha --locked`. The servers and the load generator share the machine, so on a 2-core machine
+# the figures are for 2 cores in total.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PORT=${PORT:-18080}
-DURATION=${DURATION:-10s}
+DURATION=${DURATION:-8s}
 CONNECTIONS=${CONNECTIONS:-64}
 ROUNDS=${ROUNDS:-3}
+FIXED_RATE=${FIXED_RATE:-1}
 BASE="http://127.0.0.1:${PORT}"
 BASE_WITHOUT_METRICS="http://127.0.0.1:$((PORT + 1))"
+BARE="http://127.0.0.1:$((PORT + 2))"
 
-if ! command -v oha >/dev/null 2>&1; then
+if ! command -v wrk >/dev/null 2>&1; then
+    echo "== installing wrk (apt-get install wrk)"
+    apt-get install -y wrk >/dev/null || {
+        echo "wrk is missing and could not be installed; install it and run again"; exit 1; }
+fi
+if [[ "$FIXED_RATE" == 1 ]] && ! command -v oha >/dev/null 2>&1; then
     echo "== installing oha (cargo install oha --locked)"
     cargo install oha --locked
 fi
 
-echo "== building the release binary"
-cargo build --release --quiet
-BINARY="${CARGO_TARGET_DIR:-target}/release/caller-memory"
+echo "== building the release binary and the bare server"
+cargo build --release --quiet --bin caller-memory --example bare_greeting
+TARGET="${CARGO_TARGET_DIR:-target}/release"
+BINARY="$TARGET/caller-memory"
 
 # Only errors are logged: the run measures the service, not the terminal.
 export RUST_LOG=${RUST_LOG:-error}
@@ -68,57 +84,79 @@ echo "$FOUND"
 [[ "$FOUND" == *'"status":"ok"'* && "$FOUND" == *'move my cleaning appointment'* ]] || {
     echo "the caller's memories were not found"; exit 1; }
 
-run() { # name, then oha arguments
-    local name=$1
-    shift
-    echo "== $name"
-    oha --no-tui -z "$DURATION" -m POST -T application/json "$@" | summary
-}
-
-# Status codes ("[200] 10000 responses") and client-side errors ("[64] aborted due to deadline":
-# requests still in flight when the run ends) are kept.
-summary() {
-    grep -E "Success rate|Requests/sec|Slowest|Fastest|(50|90|99|99\.90)(\.00)?% in|^ *\[[0-9]+\] " || true
-}
-
-CLIENT_DATA=(-H "X-Api-Key: dev-only-client-data-key" -D payloads/client_data.json "$BASE/webhook/client-data")
-SEARCH_DATA=(-H "X-Api-Key: dev-only-search-data-key" -D payloads/search_data.json "$BASE/webhook/search-data")
-
-# Metrics on and off, taken in turn so that both see the same machine, and first, so that both
-# servers have served the same requests before; each figure is a mean.
-rate() { # base URL
-    oha --no-tui -z "$DURATION" -m POST -T application/json -c "$CONNECTIONS" \
-        -H "X-Api-Key: dev-only-client-data-key" -D payloads/client_data.json \
-        "$1/webhook/client-data" | awk '/Requests\/sec/ { printf "%d", $2 }'
-}
-echo "== client-data, maximum rate ($CONNECTIONS connections): metrics on vs off, $ROUNDS rounds"
-ON=()
-OFF=()
-for round in $(seq "$ROUNDS"); do
-    # Odd rounds measure metrics on first, even rounds metrics off first.
-    if ((round % 2)); then
-        ON+=("$(rate "$BASE")")
-        OFF+=("$(rate "$BASE_WITHOUT_METRICS")")
-    else
-        OFF+=("$(rate "$BASE_WITHOUT_METRICS")")
-        ON+=("$(rate "$BASE")")
-    fi
-    echo "round $round: metrics on ${ON[-1]} requests/s, metrics off ${OFF[-1]} requests/s"
+# The bare server answers with exactly the service's answer.
+printf '%s' "$GREETING" >"$DATA/greeting.json"
+"$TARGET/examples/bare_greeting" "127.0.0.1:$((PORT + 2))" "$DATA/greeting.json" &
+DEV_SERVERS+=("$!")
+for _ in $(seq 100); do
+    BARE_ANSWER=$(curl -s "$BARE/webhook/client-data" -H "content-type: application/json" \
+        --data-binary @payloads/client_data.json || true)
+    [[ -n "$BARE_ANSWER" ]] && break
+    sleep 0.1
 done
-python3 - "${ROUNDS}" "${ON[@]}" "${OFF[@]}" <<'PY'
+[[ "$BARE_ANSWER" == "$GREETING" ]] || { echo "the bare server answers differently"; exit 1; }
+
+# One wrk run: prints "<requests/s> <p99 in ms> <non-2xx responses> <socket errors>".
+measure() { # base URL
+    WRK_BODY=payloads/client_data.json WRK_KEY=dev-only-client-data-key \
+        wrk -t2 -c "$CONNECTIONS" -d "$DURATION" --latency -s scripts/wrk-post.lua \
+        "$1/webhook/client-data" | python3 scripts/wrk_summary.py
+}
+
+echo "== client-data, maximum rate (wrk, 2 threads, $CONNECTIONS connections, $DURATION):" \
+    "service with metrics, without metrics, bare server; $ROUNDS interleaved rounds"
+RESULTS="$DATA/rounds"
+: >"$RESULTS"
+NAMES=(metrics_on metrics_off bare)
+URLS=("$BASE" "$BASE_WITHOUT_METRICS" "$BARE")
+for round in $(seq "$ROUNDS"); do
+    # Each round starts with a different server, so that none is always measured first.
+    for step in 0 1 2; do
+        index=$(((round + step) % 3))
+        figures=$(measure "${URLS[$index]}")
+        echo "round $round: ${NAMES[$index]}: $figures (requests/s, p99 ms, non-2xx, errors)"
+        echo "${NAMES[$index]} $figures" >>"$RESULTS"
+    done
+done
+python3 - "$RESULTS" <<'PY'
 import sys
-rounds = int(sys.argv[1])
-on, off = [float(x) for x in sys.argv[2:2 + rounds]], [float(x) for x in sys.argv[2 + rounds:]]
-mean_on, mean_off = sum(on) / rounds, sum(off) / rounds
-print(f"metrics on: {mean_on:,.0f} requests/s; metrics off: {mean_off:,.0f} requests/s; "
-      f"on is {100 * mean_on / mean_off:.1f}% of off (target: at least 95%)")
+runs = {}
+for line in open(sys.argv[1]):
+    name, rate, p99, non_2xx, errors = line.split()
+    runs.setdefault(name, []).append((float(rate), float(p99), int(non_2xx), int(errors)))
+mean = lambda values: sum(values) / len(values)
+rate = {name: mean([r[0] for r in rows]) for name, rows in runs.items()}
+p99 = {name: mean([r[1] for r in rows]) for name, rows in runs.items()}
+for name in ("metrics_on", "metrics_off", "bare"):
+    failed = sum(r[2] + r[3] for r in runs[name])
+    print(f"{name:>11}: {rate[name]:>9,.0f} requests/s, p99 {p99[name]:.2f} ms, "
+          f"{failed} non-2xx or failed")
+print(f"client-data / bare server: {100 * rate['metrics_on'] / rate['bare']:.1f}% of the rate "
+      f"(target: at least 80%), p99 {p99['metrics_on'] / p99['bare']:.2f}x (target: at most 1.5x)")
+print(f"metrics on / metrics off: {100 * rate['metrics_on'] / rate['metrics_off']:.1f}% of the "
+      f"rate (target: at least 95%)")
+if any(r[2] + r[3] for rows in runs.values() for r in rows):
+    sys.exit("some requests failed: the figures above are not comparable")
 PY
 
-run "client-data at 1,000 requests/s" -q 1000 -c 16 "${CLIENT_DATA[@]}"
-run "client-data, maximum rate ($CONNECTIONS connections)" -c "$CONNECTIONS" "${CLIENT_DATA[@]}"
-run "search-data at 1,000 requests/s" -q 1000 -c 16 "${SEARCH_DATA[@]}"
-run "search-data, maximum rate ($CONNECTIONS connections)" -c "$CONNECTIONS" "${SEARCH_DATA[@]}"
-
+if [[ "$FIXED_RATE" == 1 ]]; then
+    # Status codes ("[200] 10000 responses") and client-side errors ("[64] aborted due to
+    # deadline": requests still in flight when the run ends) are kept.
+    summary() {
+        grep -E "Success rate|Requests/sec|Slowest|Fastest|(50|90|99|99\.90)(\.00)?% in|^ *\[[0-9]+\] " || true
+    }
+    run() { # name, then oha arguments
+        local name=$1
+        shift
+        echo "== $name"
+        oha --no-tui -z "$DURATION" -m POST -T application/json "$@" | summary
+    }
+    CLIENT_DATA=(-H "X-Api-Key: dev-only-client-data-key" -D payloads/client_data.json "$BASE/webhook/client-data")
+    SEARCH_DATA=(-H "X-Api-Key: dev-only-search-data-key" -D payloads/search_data.json "$BASE/webhook/search-data")
+    run "client-data at 1,000 requests/s" -q 1000 -c 16 "${CLIENT_DATA[@]}"
+    run "search-data at 1,000 requests/s" -q 1000 -c 16 "${SEARCH_DATA[@]}"
+    run "search-data, maximum rate ($CONNECTIONS connections)" -c "$CONNECTIONS" "${SEARCH_DATA[@]}"
+fi
 
 for folder in "${DEV_FOLDERS[@]}"; do
     if grep -qi "error" "$folder/server.log"; then

@@ -17,6 +17,7 @@ pub mod post_call;
 mod raw_json;
 mod request_trace;
 pub mod search_data;
+pub mod serde_json_payload;
 pub mod signature;
 pub mod state;
 

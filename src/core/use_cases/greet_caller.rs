@@ -4,22 +4,24 @@
 //! and an unreadable card all give the new-caller greeting, because a failed greeting would drop
 //! the call.
 
+mod composed;
 mod override_gate;
 mod summary;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::core::ports::{BlobStore, ErrorChain, GreetingFallback, NoTelemetry, Telemetry};
-use crate::core::use_cases::read_profile::read_profile;
+use crate::core::ports::{Blob, BlobStore, ErrorChain, GreetingFallback, NoTelemetry, Telemetry};
+use crate::core::use_cases::read_profile::read_profile_blob;
 use crate::core::use_cases::ReadProfileError;
 use crate::core::{AgentId, CallerId, FirstMessageTemplate, ProfileCard};
+use composed::ComposedGreetings;
 
 pub use override_gate::{OverrideGate, OverrideVerdict, WithheldReason, MAX_KNOWN_AGENTS};
 pub use summary::{MAX_LAST_CALL_SUMMARY_CHARS, MAX_PROFILE_SUMMARY_CHARS};
 
 /// What the agent knows about the caller when it picks up.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Greeting {
     /// The caller's name, or empty when unknown.
     pub user_name: String,
@@ -68,7 +70,11 @@ pub struct GreetCaller {
     /// When set, an override is sent only if the agent allows it.
     overrides: Option<Arc<OverrideGate>>,
     telemetry: Arc<dyn Telemetry>,
+    composed: ComposedGreetings,
 }
+
+/// How many callers' composed greetings are kept (a greeting is well under 2 KiB).
+const COMPOSED_GREETINGS: usize = 4_096;
 
 impl GreetCaller {
     /// `deadline` bounds the whole lookup; past it the caller is greeted as a new caller.
@@ -83,6 +89,7 @@ impl GreetCaller {
             deadline,
             overrides: None,
             telemetry: Arc::new(NoTelemetry),
+            composed: ComposedGreetings::new(COMPOSED_GREETINGS),
         }
     }
 
@@ -109,9 +116,14 @@ impl GreetCaller {
         let Some(caller) = caller else {
             return Greeting::new_caller();
         };
-        match read_profile(self.profiles.as_ref(), caller, self.deadline).await {
-            Ok(Some(card)) if card.call_count > 0 => self.returning_caller(&card, agent, verdict),
-            Ok(_) => Greeting::new_caller(),
+        let greeting = match read_profile_blob(self.profiles.as_ref(), caller, self.deadline).await
+        {
+            Ok(Some(card)) => self.compose(caller, &card, agent),
+            Ok(None) => Ok(Greeting::new_caller()),
+            Err(error) => Err(error),
+        };
+        match greeting {
+            Ok(greeting) => self.apply(verdict, greeting, agent),
             Err(error) => {
                 tracing::warn!(%caller, error = %ErrorChain(&error), "greeting the caller as new: profile card lookup failed");
                 self.telemetry.greeting_fallback(match error {
@@ -124,32 +136,58 @@ impl GreetCaller {
         }
     }
 
-    fn returning_caller(
+    /// The greeting of the caller whose card is `card`, as if the agent allowed the override:
+    /// composed once per card version and agent, then kept.
+    fn compose(
         &self,
-        card: &ProfileCard,
+        caller: &CallerId,
+        card: &Blob,
         agent: Option<&AgentId>,
+    ) -> Result<Greeting, ReadProfileError> {
+        if let Some(greeting) = self.composed.get(caller, &card.version, agent) {
+            return Ok(greeting);
+        }
+        let decoded = ProfileCard::decode(&card.bytes)?;
+        let greeting = if decoded.call_count > 0 {
+            self.returning_caller(&decoded, agent)
+        } else {
+            Greeting::new_caller()
+        };
+        self.composed.keep(caller, &card.version, agent, &greeting);
+        Ok(greeting)
+    }
+
+    /// Leaves the personalised first message out when the agent does not allow it (or might
+    /// not), saying why.
+    fn apply(
+        &self,
         verdict: OverrideVerdict,
+        mut greeting: Greeting,
+        agent: Option<&AgentId>,
     ) -> Greeting {
+        if let (OverrideVerdict::Withheld(reason), Some(_)) = (verdict, &greeting.first_message) {
+            let agent = agent.map(AgentId::as_str).unwrap_or_default();
+            tracing::info!(
+                agent,
+                reason = reason.as_str(),
+                "first message override withheld: {}",
+                reason.explanation()
+            );
+            greeting.first_message = None;
+            greeting.withheld_override = Some(reason);
+        }
+        greeting
+    }
+
+    fn returning_caller(&self, card: &ProfileCard, agent: Option<&AgentId>) -> Greeting {
         let name = card
             .name
             .as_deref()
             .map(summary::one_line)
             .filter(|name| !name.is_empty());
-        let (first_message, withheld_override) = match (&self.first_message, verdict) {
-            (FirstMessagePolicy::Personalised(template), OverrideVerdict::Allowed) => {
-                (Some(template.render(name.as_deref())), None)
-            }
-            (FirstMessagePolicy::Personalised(_), OverrideVerdict::Withheld(reason)) => {
-                let agent = agent.map(AgentId::as_str).unwrap_or_default();
-                tracing::info!(
-                    agent,
-                    reason = reason.as_str(),
-                    "first message override withheld: {}",
-                    reason.explanation()
-                );
-                (None, Some(reason))
-            }
-            (FirstMessagePolicy::AgentDefault, _) => (None, None),
+        let first_message = match &self.first_message {
+            FirstMessagePolicy::Personalised(template) => Some(template.render(name.as_deref())),
+            FirstMessagePolicy::AgentDefault => None,
         };
         Greeting {
             user_name: name.unwrap_or_default(),
@@ -160,7 +198,7 @@ impl GreetCaller {
             is_returning_caller: true,
             previous_call_count: card.call_count,
             first_message,
-            withheld_override,
+            withheld_override: None,
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::core::ports::{BlobStore, BlobStoreError};
+use crate::core::ports::{Blob, BlobStore, BlobStoreError};
 use crate::core::{CallerId, ProfileCard};
 
 /// Why a profile card could not be read.
@@ -22,12 +22,21 @@ pub async fn read_profile(
     caller: &CallerId,
     deadline: Duration,
 ) -> Result<Option<ProfileCard>, ReadProfileError> {
-    let key = ProfileCard::storage_key(caller);
-    let blob = tokio::time::timeout(deadline, profiles.get(&key))
-        .await
-        .map_err(|_| ReadProfileError::DeadlinePassed(deadline))??;
-    match blob {
+    match read_profile_blob(profiles, caller, deadline).await? {
         Some(blob) => Ok(Some(ProfileCard::decode(&blob.bytes)?)),
         None => Ok(None),
     }
+}
+
+/// Reads `caller`'s card as stored, undecoded, with its version; `None` when the caller has no
+/// card yet.
+pub async fn read_profile_blob(
+    profiles: &dyn BlobStore,
+    caller: &CallerId,
+    deadline: Duration,
+) -> Result<Option<Blob>, ReadProfileError> {
+    let key = ProfileCard::storage_key(caller);
+    Ok(tokio::time::timeout(deadline, profiles.get(&key))
+        .await
+        .map_err(|_| ReadProfileError::DeadlinePassed(deadline))??)
 }

@@ -1,10 +1,12 @@
 //! `POST /webhook/client-data`: ElevenLabs asks, while the phone rings, who is calling.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
+use serde::Serialize;
 
 use crate::core::use_cases::Greeting;
 use crate::core::{mask_phone_number, AgentId, CallerId};
@@ -14,6 +16,7 @@ use crate::inbound::http::error::ErrorBody;
 use crate::inbound::http::field_text::{
     AgentIdField, CallSidField, CalledNumberField, CallerIdField, FieldText,
 };
+use crate::inbound::http::serde_json_payload::WrittenJson;
 use crate::inbound::http::state::AppState;
 use crate::inbound::http::ApiTags;
 
@@ -31,21 +34,25 @@ pub struct ClientDataRequest {
     pub call_sid: Option<FieldText<CallSidField>>,
 }
 
+// Written with serde (see `WrittenJson`): each `#[oai]` attribute that changes the JSON has its
+// `#[serde]` twin, and a test checks that both write the same.
 /// The conversation initiation data ElevenLabs starts the call with.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 pub struct ClientDataResponse {
     /// Always `conversation_initiation_client_data`.
     #[oai(rename = "type")]
+    #[serde(rename = "type")]
     pub kind: String,
     pub dynamic_variables: DynamicVariables,
     /// Present only for a returning caller when the first-message override is enabled; never
     /// null or empty.
     #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub conversation_config_override: Option<ConversationConfigOverride>,
 }
 
 /// Every dynamic variable the service defines; all are always present.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 pub struct DynamicVariables {
     /// The caller's name, or `""` when unknown.
     pub user_name: String,
@@ -60,13 +67,13 @@ pub struct DynamicVariables {
 }
 
 /// Overrides of the agent's configuration for this call.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 pub struct ConversationConfigOverride {
     pub agent: AgentOverride,
 }
 
 /// Agent settings overridden for this call.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 pub struct AgentOverride {
     /// The personalised first sentence the agent says.
     pub first_message: String,
@@ -76,7 +83,7 @@ pub struct AgentOverride {
 pub enum ClientDataSuccess {
     /// The caller's dynamic variables (and first message for a returning caller).
     #[oai(status = 200)]
-    Ok(Json<ClientDataResponse>),
+    Ok(WrittenJson<ClientDataResponse>),
 }
 
 #[derive(ApiResponse)]
@@ -145,6 +152,35 @@ fn usable_caller_id(raw: &str) -> Option<CallerId> {
         .ok()
 }
 
+/// Answers already written, by greeting: a returning caller's greeting is the same at every
+/// ring until their card changes, and writing it (escaping about a kilobyte of text) costs more
+/// than finding it. Shared by every server of the process; an answer depends only on its greeting.
+static WRITTEN_ANSWERS: LazyLock<Mutex<HashMap<Greeting, WrittenJson<ClientDataResponse>>>> =
+    LazyLock::new(Mutex::default);
+
+/// How many written answers are kept (each about a kilobyte).
+const WRITTEN_ANSWERS_KEPT: usize = 4_096;
+
+fn written_answer(greeting: Greeting) -> WrittenJson<ClientDataResponse> {
+    let answers = || {
+        WRITTEN_ANSWERS
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    };
+    if let Some(written) = answers().get(&greeting) {
+        return written.clone();
+    }
+    let written = WrittenJson::write(&ClientDataResponse::from(greeting.clone()))
+        .expect("an answer of text, booleans and numbers always writes");
+    let mut answers = answers();
+    if answers.len() >= WRITTEN_ANSWERS_KEPT {
+        // Crude but bounded: a full table starts over rather than tracking recency.
+        answers.clear();
+    }
+    answers.insert(greeting, written.clone());
+    written
+}
+
 pub struct ClientDataApi;
 
 #[OpenApi(tag = "ApiTags::Webhooks")]
@@ -179,6 +215,38 @@ impl ClientDataApi {
         if let (Some(reason), Some(metrics)) = (greeting.withheld_override, &state.metrics) {
             metrics.override_withheld(reason);
         }
-        Ok(ClientDataSuccess::Ok(Json(greeting.into())))
+        Ok(ClientDataSuccess::Ok(written_answer(greeting)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::use_cases::WithheldReason;
+    use crate::inbound::http::serde_json_payload::same_json_both_ways;
+
+    #[test]
+    fn serde_writes_the_answer_exactly_as_the_documented_schema_does() {
+        let returning = Greeting {
+            user_name: "Maria \"Mary\" López".to_owned(),
+            user_profile_summary: "Maria has called twice before.\nKnown details: none.".to_owned(),
+            last_call_summary: "Moved her cleaning.".to_owned(),
+            is_returning_caller: true,
+            previous_call_count: 2,
+            first_message: Some("Hi, Maria, welcome back!".to_owned()),
+            withheld_override: None,
+        };
+        let withheld = Greeting {
+            first_message: None,
+            withheld_override: Some(WithheldReason::NotAllowed),
+            ..returning.clone()
+        };
+        for greeting in [returning, withheld, Greeting::new_caller()] {
+            let answer = ClientDataResponse::from(greeting.clone());
+            assert!(same_json_both_ways(&answer));
+            let sent: serde_json::Value =
+                serde_json::from_slice(written_answer(greeting).body()).unwrap();
+            assert_eq!(Some(sent), poem_openapi::types::ToJSON::to_json(&answer));
+        }
     }
 }

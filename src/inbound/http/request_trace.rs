@@ -1,12 +1,34 @@
 //! Every request gets an id (taken from `X-Request-Id` when the caller sent a sane one), a
 //! tracing span carrying it, a log line with its outcome, and the id in the response headers.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::LazyLock;
 use std::time::Instant;
 
+use poem::http::HeaderValue;
 use poem::{Endpoint, IntoResponse, Request, Response, Result};
 use tracing::Instrument;
 
 const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Ids made here are this process's prefix and a sequence number (`5f0c2a9e41d7-1b`): unique
+/// across restarts and instances without asking the system for randomness on every request.
+struct RequestIds {
+    prefix: String,
+    next: AtomicU64,
+}
+
+static REQUEST_IDS: LazyLock<RequestIds> = LazyLock::new(|| RequestIds {
+    prefix: format!("{:012x}", rand::random::<u64>() >> 16),
+    next: AtomicU64::new(1),
+});
+
+impl RequestIds {
+    fn next(&self) -> String {
+        let sequence = self.next.fetch_add(1, Ordering::Relaxed);
+        format!("{}-{sequence:x}", self.prefix)
+    }
+}
 
 fn request_id(request: &Request) -> String {
     request
@@ -18,7 +40,7 @@ fn request_id(request: &Request) -> String {
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
         .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+        .unwrap_or_else(|| REQUEST_IDS.next())
 }
 
 /// Wraps an endpoint with request ids and request logging.
@@ -46,11 +68,36 @@ pub async fn trace_request<E: Endpoint>(
         } else {
             tracing::info!(status = status.as_u16(), elapsed_ms, "request handled");
         }
-        if let Ok(value) = id.parse() {
+        // The id is made of header-safe characters only, so this never fails.
+        if let Ok(value) = HeaderValue::try_from(id) {
             response.headers_mut().insert(REQUEST_ID_HEADER, value);
         }
         Ok(response)
     }
     .instrument(span)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn made_up_ids_share_the_process_prefix_and_never_repeat() {
+        let first = REQUEST_IDS.next();
+        let second = REQUEST_IDS.next();
+        assert_ne!(first, second);
+        let (prefix, _) = first.split_once('-').unwrap();
+        assert_eq!(prefix.len(), 12);
+        assert!(second.starts_with(&format!("{prefix}-")));
+    }
+
+    #[test]
+    fn a_sane_id_from_the_caller_is_kept_and_anything_else_is_replaced() {
+        let with =
+            |id: &str| request_id(&Request::builder().header(REQUEST_ID_HEADER, id).finish());
+        assert_eq!(with("abc-123_X"), "abc-123_X");
+        let replaced = with("no spaces or; semicolons");
+        assert!(replaced.starts_with(&REQUEST_IDS.prefix), "{replaced}");
+    }
 }
