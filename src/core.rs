@@ -8,6 +8,7 @@ mod completed_call;
 mod conversation_id;
 mod embedding;
 mod first_message;
+mod instance_id;
 mod memory;
 pub mod ports;
 mod profile;
@@ -24,6 +25,7 @@ pub use completed_call::{
 pub use conversation_id::{AgentId, ConversationId, InvalidIdentifier, MAX_IDENTIFIER_LENGTH};
 pub use embedding::Embedding;
 pub use first_message::{FirstMessageTemplate, InvalidFirstMessageTemplate};
+pub use instance_id::InstanceId;
 pub use memory::{AddOutcome, Decay, MemoryHit, MemoryKind, NewMemory, TurnPosition};
 pub use profile::{CallRecord, ProfileCard, STATE_PREFIX};
 pub use search_query::{InvalidSearchLimit, InvalidSearchQuery, SearchLimit, SearchQuery};

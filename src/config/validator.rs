@@ -110,6 +110,9 @@ impl Validator {
             redaction: self.redaction(),
             do_not_remember_field: self.text("do_not_remember_field"),
             redact_archive: self.flag("redact_archive"),
+            ingestion_lease: self.positive_millis("ingestion_lease_ms"),
+            pending_scan: self.positive_millis("pending_scan_ms"),
+            cache_ttl: self.millis("cache_ttl_ms"),
         };
         if settings.redact_archive && settings.redaction.is_off() {
             self.problems

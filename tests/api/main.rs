@@ -15,6 +15,7 @@ mod health;
 mod helpers;
 mod hostile_requests;
 mod ingestion;
+mod instances;
 mod memory_store_conformance;
 mod metrics;
 mod model_download;

@@ -43,7 +43,7 @@ fn files_under(root: &Path) -> Vec<String> {
             let path = entry.path();
             if path.is_dir() {
                 pending.push(path);
-            } else {
+            } else if entry.file_name() != crate::helpers::STAGING_LOCK {
                 let relative = path.strip_prefix(root).unwrap();
                 found.push(relative.to_string_lossy().into_owned());
             }

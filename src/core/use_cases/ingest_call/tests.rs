@@ -5,5 +5,5 @@ mod delivery;
 mod failures;
 mod migration;
 mod real_calls;
-mod support;
+pub(super) mod support;
 mod telemetry;
