@@ -12,7 +12,7 @@ use bytes::Bytes;
 use caller_memory::core::ports::{BlobStore, MemoryStore, MemoryStoreError, PutCondition};
 use caller_memory::core::recall::RecallQuery;
 use caller_memory::core::use_cases::ingest_call::{
-    transcription_key, IngestCall, RetryPolicy, Sharing,
+    transcription_key, IngestCall, ReplayTarget, RetryPolicy, Sharing,
 };
 use caller_memory::core::{
     AddOutcome, CallerId, ConversationId, InstanceId, MemoryHit, NewMemory, ProfileCard,
@@ -198,6 +198,33 @@ async fn two_instances_told_about_one_call_learn_it_once() {
         assert_eq!(shared.card(&maria).await.unwrap().call_count, 1);
         assert_each_memory_added_once(&memories.adds(), &maria);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_beside_running_servers_learns_nothing_twice() {
+    let shared = Shared::new();
+    let memories = Arc::new(CountingStore::default());
+    let server = shared.instance(memories.clone());
+    let stop = CancellationToken::new();
+    let worker = start_worker(&server, &stop);
+    let maria = Call::maria();
+    let conversation = shared.deliver(&maria, &server).await;
+
+    let replay = shared.instance(memories.clone());
+    let report = replay
+        .replay(
+            ReplayTarget::Conversation(conversation),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    wait_until_nothing_pending(&server).await;
+    stop.cancel();
+    worker.await.unwrap();
+
+    assert_eq!(report.ingested, 1);
+    assert_eq!(shared.card(&maria).await.unwrap().call_count, 1);
+    assert_each_memory_added_once(&memories.adds(), &maria);
 }
 
 #[tokio::test]
