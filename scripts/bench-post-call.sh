@@ -5,6 +5,9 @@
 #
 # Usage: scripts/bench-post-call.sh [body-megabytes]   (default 100; Linux only: reads /proc)
 #   RATE=1250k  send at most that many bytes a second (curl --limit-rate; 1250k is 10 Mbit/s)
+#   BUCKET=1    store the audio in an S3 bucket (BLOB_STORE_URL=s3://...) of a local S3-protocol
+#               server started by scripts/s3-test-server.sh, instead of the local disk
+#   BUILD=debug use the debug binary (built by cargo build) instead of building the release one
 set -euo pipefail
 
 MEGABYTES="${1:-100}"
@@ -21,9 +24,23 @@ trap cleanup EXIT
 
 kib() { awk -v key="$1:" '$1 == key { print $2 }' "/proc/$SERVER_PID/status"; }
 
-echo "building the release binary..."
-cargo build --release --quiet --manifest-path "$REPO/Cargo.toml"
-BINARY="$TARGET_DIR/release/caller-memory"
+if [[ "${BUILD:-release}" == debug ]]; then
+    BINARY="$TARGET_DIR/debug/caller-memory"
+else
+    echo "building the release binary..."
+    cargo build --release --quiet --manifest-path "$REPO/Cargo.toml"
+    BINARY="$TARGET_DIR/release/caller-memory"
+fi
+
+BUCKET_URL=""
+if [[ -n "${BUCKET:-}" ]]; then
+    # The server stops when this script ends and its input closes.
+    coproc S3_SERVER { "$REPO/scripts/s3-test-server.sh" bench-post-call; }
+    read -r LISTENING <&"${S3_SERVER[0]}"
+    export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1 AWS_ALLOW_HTTP=true
+    export AWS_ENDPOINT_URL="${LISTENING#listening on }" BLOB_STORE_URL="s3://bench-post-call/run"
+    BUCKET_URL="$AWS_ENDPOINT_URL/bench-post-call/run/conv_bench/conv_bench_audio.mp3"
+fi
 
 echo "writing a ${MEGABYTES} MB post_call_audio event..."
 python3 - "$WORK/audio.json" "$MEGABYTES" <<'PY'
@@ -67,7 +84,11 @@ RESULT=$(curl -s -o "$WORK/response.json" -w '%{http_code} %{time_total}' -X POS
 AFTER_HWM=$(kib VmHWM)
 read -r STATUS ELAPSED <<<"$RESULT"
 
-STORED=$(stat -c %s "$WORK/.dev-data/payloads/conv_bench/conv_bench_audio.mp3" 2>/dev/null || echo 0)
+if [[ -n "$BUCKET_URL" ]]; then
+    STORED=$(curl -sf -o /dev/null -w '%{size_download}' -H "Authorization: AWS4-HMAC-SHA256 Credential=bench/20240101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0" "$BUCKET_URL" || echo 0)
+else
+    STORED=$(stat -c %s "$WORK/.dev-data/payloads/conv_bench/conv_bench_audio.mp3" 2>/dev/null || echo 0)
+fi
 echo "response:           $STATUS $(cat "$WORK/response.json")"
 echo "body sent:          $BODY_BYTES bytes, chunked"
 echo "audio stored:       $STORED bytes"

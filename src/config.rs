@@ -3,6 +3,7 @@
 //! Loading never stops at the first problem: every missing or invalid variable is collected and
 //! reported at once, before the service listens.
 
+mod blob_store;
 mod edge;
 mod secret;
 mod sources;
@@ -17,6 +18,7 @@ use url::Url;
 
 use crate::core::redaction::Redaction;
 use crate::core::FirstMessageTemplate;
+pub use blob_store::{BlobStoreSettings, BucketSettings, AWS_KEYS};
 pub use edge::{EdgeSettings, ELEVENLABS_SOURCE_PRESETS};
 pub use secret::Secret;
 use validator::Validator;
@@ -24,7 +26,7 @@ use validator::Validator;
 /// The variables without a default. Each is required only where the chosen configuration uses it
 /// (see `Validator::settings`): the webhook keys and `PAYLOAD_STORAGE_PATH` always;
 /// `OPENMEMORY_KEY` and `OPENMEMORY_PORT` (unless `OPENMEMORY_URL` is set) with the OpenMemory
-/// backend; `OPENMEMORY_DB_PATH` with the embedded one.
+/// backend; `OPENMEMORY_DB_PATH` with the embedded one; `DATABASE_URL` with the Postgres one.
 pub const REQUIRED_KEYS: &[&str] = &[
     "elevenlabs_post_call_key",
     "elevenlabs_client_data_key",
@@ -33,6 +35,7 @@ pub const REQUIRED_KEYS: &[&str] = &[
     "openmemory_port",
     "openmemory_db_path",
     "payload_storage_path",
+    "database_url",
 ];
 
 /// The variables with defaults (in `config/default.toml` or derived from others), or not needed
@@ -78,11 +81,20 @@ pub const OPTIONAL_KEYS: &[&str] = &[
     "ingestion_lease_ms",
     "pending_scan_ms",
     "cache_ttl_ms",
+    "database_pool_size",
+    "database_acquire_timeout_ms",
+    "database_statement_timeout_ms",
+    "blob_store_url",
 ];
 
 /// Every variable the service reads (lower case; the environment uses upper case).
 pub fn all_keys() -> Vec<&'static str> {
-    REQUIRED_KEYS.iter().chain(OPTIONAL_KEYS).copied().collect()
+    REQUIRED_KEYS
+        .iter()
+        .chain(OPTIONAL_KEYS)
+        .chain(AWS_KEYS)
+        .copied()
+        .collect()
 }
 
 /// Which set of defaults to start from.
@@ -98,6 +110,7 @@ pub enum Profile {
 pub enum MemoryBackend {
     OpenMemory,
     Embedded,
+    Postgres,
 }
 
 impl MemoryBackend {
@@ -106,6 +119,7 @@ impl MemoryBackend {
         match self {
             MemoryBackend::OpenMemory => "openmemory",
             MemoryBackend::Embedded => "embedded",
+            MemoryBackend::Postgres => "postgres",
         }
     }
 }
@@ -122,10 +136,7 @@ impl fmt::Display for Profile {
 /// As `MEMORY_BACKEND` spells it.
 impl fmt::Display for MemoryBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            MemoryBackend::OpenMemory => "openmemory",
-            MemoryBackend::Embedded => "embedded",
-        })
+        f.write_str(self.name())
     }
 }
 
@@ -193,6 +204,22 @@ pub struct Settings {
     /// How long a cached profile card, or its absence, may be served (`CACHE_TTL_MS`): how soon
     /// what another instance learnt is greeted with.
     pub cache_ttl: Duration,
+    /// The Postgres memory store (`DATABASE_URL`...); the URL is empty with other backends.
+    pub database: DatabaseSettings,
+    /// Where the archive, profile cards and ingestion progress live (`BLOB_STORE_URL`).
+    pub blob_store: BlobStoreSettings,
+}
+
+/// Where the Postgres memory store is and how its connections are pooled.
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    /// `postgres://user:password@host:port/database`, a secret (it may hold the password).
+    pub url: Secret,
+    pub pool_size: usize,
+    /// How long a call waits for a connection (also to open one).
+    pub acquire_timeout: Duration,
+    /// How long the server lets one statement run.
+    pub statement_timeout: Duration,
 }
 
 /// Where sentence embeddings come from (see the README's section on embeddings).

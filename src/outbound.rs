@@ -7,5 +7,7 @@ pub mod elevenlabs;
 pub mod embedded;
 pub mod embedder;
 pub mod model_download;
+pub mod object_blob_store;
 pub mod openmemory;
+pub mod postgres;
 pub mod system_clock;

@@ -14,9 +14,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
-use crate::config::{LogFormat, MemoryBackend, Profile, Settings};
+use crate::config::{BlobStoreSettings, LogFormat, MemoryBackend, Profile, Settings};
 use crate::core::ports::{
-    BlobStore, Clock, Embedder, MemoryStore, MemoryStoreError, NoTelemetry, Telemetry,
+    BlobStore, Clock, Embedder, ErrorChain, MemoryStore, MemoryStoreError, NoTelemetry, Telemetry,
 };
 use crate::core::use_cases::caller_privacy::{
     CallerHasher, CallerIndex, EraseCaller, ExportCaller, MarkDoNotRemember, HASH_KEY_BYTES,
@@ -36,7 +36,9 @@ use crate::outbound::cached_blob_store::CachedBlobStore;
 use crate::outbound::data_folder_lock::DataFolderLock;
 use crate::outbound::disk_blob_store::DiskBlobStore;
 use crate::outbound::embedded::EmbeddedMemoryStore;
+use crate::outbound::object_blob_store::{BucketLocation, ObjectBlobStore};
 use crate::outbound::openmemory::OpenMemoryStore;
+use crate::outbound::postgres::{PoolOptions, PostgresMemoryStore};
 use crate::outbound::system_clock::SystemClock;
 
 mod elevenlabs;
@@ -82,7 +84,7 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Service> {
     let metrics = settings.metrics_enabled.then(|| {
         Arc::new(Metrics::new(BuildInfo {
             memory_backend: settings.memory_backend.name(),
-            blob_backend: "disk",
+            blob_backend: settings.blob_store.backend_name(),
         }))
     });
     // The sentence embedder for hybrid recall; without one, searches rank by words only.
@@ -188,7 +190,7 @@ async fn build_stores(
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<(Arc<dyn MemoryStore>, Arc<dyn BlobStore>)> {
     let mut memory_store = build_memory_store(settings, embedder).await?;
-    let mut disk: Arc<dyn BlobStore> = Arc::new(DiskBlobStore::new(&settings.payload_storage_path));
+    let mut blobs = blob_store(&settings.blob_store)?;
     let cache = |blobs: Arc<dyn BlobStore>| {
         CachedBlobStore::new(blobs, CACHED_OBJECTS)
             .caching_only_under(ProfileCard::STORAGE_PREFIX)
@@ -196,12 +198,30 @@ async fn build_stores(
     };
     let Some(metrics) = metrics else {
         // One instance for every use case: this process must see its own writes at once.
-        return Ok((memory_store, Arc::new(cache(disk))));
+        return Ok((memory_store, Arc::new(cache(blobs))));
     };
     memory_store = Arc::new(MeasuredMemoryStore::new(memory_store, metrics));
-    disk = Arc::new(MeasuredBlobStore::new(disk, metrics));
-    let cached = cache(disk).with_lookups(metrics.cache_lookups());
+    blobs = Arc::new(MeasuredBlobStore::new(blobs, metrics));
+    let cached = cache(blobs).with_lookups(metrics.cache_lookups());
     Ok((memory_store, Arc::new(cached)))
+}
+
+/// The blob store `BLOB_STORE_URL` chooses: a local folder, or a bucket shared by instances.
+pub fn blob_store(settings: &BlobStoreSettings) -> anyhow::Result<Arc<dyn BlobStore>> {
+    Ok(match settings {
+        BlobStoreSettings::Disk(folder) => Arc::new(DiskBlobStore::new(folder)),
+        BlobStoreSettings::Bucket(bucket) => {
+            let location = BucketLocation {
+                bucket: bucket.bucket.clone(),
+                prefix: bucket.prefix.clone(),
+            };
+            let options = bucket.aws.iter().map(|(key, value)| (*key, value.expose()));
+            Arc::new(
+                ObjectBlobStore::s3(&location, options)
+                    .with_context(|| format!("the bucket client for {settings} cannot be built"))?,
+            )
+        }
+    })
 }
 
 /// The memory store of the configured backend, embedding memories with `embedder` when given.
@@ -222,7 +242,28 @@ async fn build_memory_store(
             match embedder {
                 Some(embedder) => {
                     let store = store.with_embedder(embedder);
-                    embed_missing_in_background(store.clone());
+                    let catching_up = store.clone();
+                    embed_missing_in_background(async move { catching_up.embed_missing().await });
+                    Arc::new(store)
+                }
+                None => Arc::new(store),
+            }
+        }
+        MemoryBackend::Postgres => {
+            let database = &settings.database;
+            let options = PoolOptions {
+                size: database.pool_size,
+                acquire_timeout: database.acquire_timeout,
+                statement_timeout: database.statement_timeout,
+            };
+            let store = PostgresMemoryStore::connect(database.url.expose(), options)
+                .await
+                .context("the Postgres memory store at DATABASE_URL cannot be opened")?;
+            match embedder {
+                Some(embedder) => {
+                    let store = store.with_embedder(embedder);
+                    let catching_up = store.clone();
+                    embed_missing_in_background(async move { catching_up.embed_missing().await });
                     Arc::new(store)
                 }
                 None => Arc::new(store),
@@ -245,12 +286,16 @@ async fn build_memory_store(
 
 /// Embeds the memories stored before this embedder was configured (or with another model),
 /// while the service already runs: until then they are found by their words.
-fn embed_missing_in_background(store: EmbeddedMemoryStore) {
+fn embed_missing_in_background(
+    embedding: impl std::future::Future<Output = Result<usize, MemoryStoreError>> + Send + 'static,
+) {
     tokio::spawn(async move {
-        match store.embed_missing().await {
+        match embedding.await {
             Ok(0) => {}
             Ok(embedded) => tracing::info!(embedded, "stored memories embedded"),
-            Err(error) => tracing::warn!(%error, "stored memories could not all be embedded"),
+            Err(error) => {
+                tracing::warn!(error = %ErrorChain(&error), "stored memories could not all be embedded")
+            }
         }
     });
 }
@@ -302,13 +347,19 @@ pub(crate) async fn require_compatible_memory_store(store: &dyn MemoryStore) -> 
     match store.check().await {
         Ok(()) => Ok(()),
         Err(MemoryStoreError::Incompatible(reason)) => {
-            anyhow::bail!("the memory store cannot be used: {reason}")
+            anyhow::bail!(
+                "the memory store cannot be used: {}",
+                ErrorChain(reason.as_ref())
+            )
         }
         Err(MemoryStoreError::Rejected(reason)) => {
-            anyhow::bail!("the memory store refused the service: {reason}")
+            anyhow::bail!(
+                "the memory store refused the service: {}",
+                ErrorChain(reason.as_ref())
+            )
         }
         Err(error) => {
-            tracing::warn!(%error, "the memory store is not reachable yet; /ready answers 503 and ingestion waits until it is");
+            tracing::warn!(error = %ErrorChain(&error), "the memory store is not reachable yet; /ready answers 503 and ingestion waits until it is");
             Ok(())
         }
     }
@@ -358,19 +409,28 @@ pub struct Started {
     pub server: HttpServer,
     pub worker: IngestionWorker,
     pub state: Arc<AppState>,
-    /// The data folder is this process's until this is dropped; `None` when the settings let
-    /// several instances share the state (see [`single_instance_reason`]).
-    pub lock: Option<DataFolderLock>,
+    /// Held while the settings allow one instance only (see [`single_instance_reason`]).
+    pub lock: SingleInstanceLocks,
     /// This instance's staging folder is its own until this is dropped.
     pub staging: StagingFolderLock,
 }
 
-/// Why the settings allow one instance only, which then locks the data folder; `None` when
-/// several instances may share the state (a bucket and a shared memory store).
+/// The locks of a process whose settings allow one instance only; none otherwise.
+#[derive(Debug, Default)]
+pub struct SingleInstanceLocks {
+    /// `PAYLOAD_STORAGE_PATH`.
+    pub data_folder: Option<DataFolderLock>,
+    /// A `file://` blob folder apart from the data folder.
+    pub blob_folder: Option<DataFolderLock>,
+}
+
+/// Why the settings allow one instance only, which then locks its folders; `None` when several
+/// instances may share the state (a bucket and a shared memory store).
 pub fn single_instance_reason(settings: &Settings) -> Option<&'static str> {
-    match settings.memory_backend {
-        MemoryBackend::Embedded => Some("the embedded memory store is a file of this machine"),
-        MemoryBackend::OpenMemory => Some("payloads are kept on this machine's disk"),
+    match (&settings.blob_store, settings.memory_backend) {
+        (_, MemoryBackend::Embedded) => Some("the embedded memory store is a file of this machine"),
+        (BlobStoreSettings::Disk(_), _) => Some("payloads are kept on this machine's disk"),
+        (BlobStoreSettings::Bucket(_), MemoryBackend::Postgres | MemoryBackend::OpenMemory) => None,
     }
 }
 
@@ -383,16 +443,27 @@ fn sharing(settings: &Settings) -> Sharing {
     }
 }
 
-/// Locks the data folder when the settings allow one instance only.
-pub(crate) fn lock_if_single_instance(
-    settings: &Settings,
-) -> anyhow::Result<Option<DataFolderLock>> {
-    match single_instance_reason(settings) {
-        Some(reason) => {
-            tracing::debug!("one instance only: {reason}");
-            DataFolderLock::acquire(&settings.payload_storage_path).map(Some)
+/// Locks the data folder (and a `file://` blob folder apart from it) when the settings allow one
+/// instance only.
+pub(crate) fn lock_if_single_instance(settings: &Settings) -> anyhow::Result<SingleInstanceLocks> {
+    let Some(reason) = single_instance_reason(settings) else {
+        return Ok(SingleInstanceLocks::default());
+    };
+    tracing::debug!("one instance only: {reason}");
+    Ok(SingleInstanceLocks {
+        data_folder: Some(DataFolderLock::acquire(&settings.payload_storage_path)?),
+        blob_folder: lock_blob_folder(settings)?,
+    })
+}
+
+/// Locks a `file://` blob folder that is not the data folder, which holds the lock already: a
+/// local folder of objects has one writer at a time, like the data folder.
+fn lock_blob_folder(settings: &Settings) -> anyhow::Result<Option<DataFolderLock>> {
+    match &settings.blob_store {
+        BlobStoreSettings::Disk(folder) if *folder != settings.payload_storage_path => {
+            DataFolderLock::acquire(folder).map(Some)
         }
-        None => Ok(None),
+        BlobStoreSettings::Disk(_) | BlobStoreSettings::Bucket(_) => Ok(None),
     }
 }
 
@@ -455,7 +526,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         staging,
         ..
     } = start(&settings).await?;
-    if let Some(lock) = &lock {
+    if let Some(lock) = &lock.data_folder {
         tracing::debug!(lock = %lock.path().display(), "the data folder is locked for this process");
     }
     let local = server.local_addr();
@@ -475,9 +546,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
 pub async fn check(settings: Settings) -> anyhow::Result<()> {
     println!(
         "configuration: ok ({} profile, {} memory backend, payloads in {})",
-        settings.profile,
-        settings.memory_backend,
-        settings.payload_storage_path.display()
+        settings.profile, settings.memory_backend, settings.blob_store
     );
     if settings.profile == Profile::Dev {
         println!("dev profile values: {}", settings.overrides.describe());

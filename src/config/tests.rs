@@ -438,3 +438,65 @@ fn the_admin_key_and_redaction_are_off_by_default_and_checked_when_set() {
         Ok(())
     });
 }
+
+#[test]
+fn the_postgres_backend_needs_a_postgres_url_and_never_repeats_it() {
+    Jail::expect_with(|jail| {
+        for (key, value) in [
+            ("ELEVENLABS_POST_CALL_KEY", "post"),
+            ("ELEVENLABS_CLIENT_DATA_KEY", "client"),
+            ("ELEVENLABS_SEARCH_DATA_KEY", "search"),
+            ("PAYLOAD_STORAGE_PATH", "data/payloads"),
+            ("MEMORY_BACKEND", "postgres"),
+        ] {
+            jail.set_env(key, value);
+        }
+        let error = Settings::load(Profile::Standard).unwrap_err();
+        assert_eq!(error.problems, ["DATABASE_URL is missing"]);
+
+        for (url, problem) in [
+            (
+                "mysql://user:hunter2@db.internal/memories",
+                "(it is a mysql: URL)",
+            ),
+            ("postgres:hunter2", "(it names no host)"),
+            ("hunter2", "(it cannot be read: "),
+            (
+                "postgres://user:hunter2@db.internal/memories?sslmode=sometimes",
+                "(its parameters cannot be read: ",
+            ),
+        ] {
+            jail.set_env("DATABASE_URL", url);
+            let error = Settings::load(Profile::Standard).unwrap_err();
+            assert_eq!(error.problems.len(), 1, "{url}: {error}");
+            assert!(
+                error.problems[0].starts_with("DATABASE_URL must be a Postgres URL")
+                    && error.problems[0].contains(problem),
+                "{url}: {error}"
+            );
+            assert!(!error.to_string().contains("hunter2"), "{error}");
+        }
+
+        jail.set_env(
+            "DATABASE_URL",
+            "postgres://user:hunter2@db.internal:5433/memories",
+        );
+        jail.set_env("DATABASE_POOL_SIZE", "many");
+        let error = Settings::load(Profile::Standard).unwrap_err();
+        assert_eq!(
+            error.problems,
+            ["DATABASE_POOL_SIZE must be a number of connections, not \"many\""]
+        );
+        jail.set_env("DATABASE_POOL_SIZE", "8");
+        let settings = Settings::load(Profile::Standard).unwrap();
+        assert_eq!(settings.memory_backend, MemoryBackend::Postgres);
+        assert_eq!(settings.database.pool_size, 8);
+        assert_eq!(
+            settings.database.statement_timeout,
+            std::time::Duration::from_millis(5000)
+        );
+        assert!(!format!("{settings:?}").contains("hunter2"));
+        Ok(())
+    });
+}
+mod blob_store;

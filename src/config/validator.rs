@@ -9,11 +9,13 @@ use url::Url;
 
 use crate::config::sources::RawValues;
 use crate::config::{
-    ConfigError, EmbeddingSettings, LogFormat, MemoryBackend, Overrides, Profile, Secret, Settings,
+    ConfigError, DatabaseSettings, EmbeddingSettings, LogFormat, MemoryBackend, Overrides, Profile,
+    Secret, Settings,
 };
 use crate::core::redaction::{Redaction, Sensitive};
 use crate::core::FirstMessageTemplate;
 
+mod blob_store;
 mod edge;
 
 /// The shortest administration key accepted.
@@ -36,11 +38,17 @@ impl Validator {
     pub(super) fn settings(mut self, profile: Profile) -> Result<Settings, ConfigError> {
         let memory_backend = self.choice(
             "memory_backend",
-            &[MemoryBackend::OpenMemory, MemoryBackend::Embedded].map(|b| (b.name(), b)),
+            &[
+                MemoryBackend::OpenMemory,
+                MemoryBackend::Embedded,
+                MemoryBackend::Postgres,
+            ]
+            .map(|b| (b.name(), b)),
         );
         // Each backend's variables are required only when it is the one chosen.
         let openmemory = memory_backend == Some(MemoryBackend::OpenMemory);
         let embedded = memory_backend == Some(MemoryBackend::Embedded);
+        let postgres = memory_backend == Some(MemoryBackend::Postgres);
         let openmemory_url_given = self.given("openmemory_url");
         let openmemory_port = if openmemory && !openmemory_url_given {
             self.port("openmemory_port")
@@ -48,6 +56,7 @@ impl Validator {
             None
         };
         let host = self.parsed::<IpAddr>("host", "an IP address such as 127.0.0.1");
+        let payload_storage_path = self.writable_directory("payload_storage_path");
         let max_body_bytes = self
             .parsed("max_body_bytes", "a number of bytes")
             .unwrap_or(0);
@@ -68,7 +77,8 @@ impl Validator {
             } else {
                 PathBuf::new()
             },
-            payload_storage_path: self.writable_directory("payload_storage_path"),
+            blob_store: self.blob_store(&payload_storage_path),
+            payload_storage_path,
             memory_backend: memory_backend.unwrap_or(MemoryBackend::OpenMemory),
             host: self.loopback_in_dev(profile, host),
             port: self
@@ -113,6 +123,7 @@ impl Validator {
             ingestion_lease: self.positive_millis("ingestion_lease_ms"),
             pending_scan: self.positive_millis("pending_scan_ms"),
             cache_ttl: self.millis("cache_ttl_ms"),
+            database: self.database(postgres),
         };
         if settings.redact_archive && settings.redaction.is_off() {
             self.problems
@@ -350,6 +361,48 @@ impl Validator {
             ));
         }
         path
+    }
+
+    /// The Postgres store's settings; `DATABASE_URL` is required (and read) only when `used`.
+    fn database(&mut self, used: bool) -> DatabaseSettings {
+        let url = if used {
+            self.database_url()
+        } else {
+            String::new()
+        };
+        DatabaseSettings {
+            url: Secret::new(url),
+            pool_size: self
+                .parsed("database_pool_size", "a number of connections")
+                .unwrap_or(1),
+            acquire_timeout: self.millis("database_acquire_timeout_ms"),
+            statement_timeout: self.millis("database_statement_timeout_ms"),
+        }
+    }
+
+    /// `DATABASE_URL`: a `postgres://` or `postgresql://` URL with a host. The value is never
+    /// repeated in a message, since it may hold a password.
+    fn database_url(&mut self) -> String {
+        let Some(value) = self.required("database_url") else {
+            return String::new();
+        };
+        let expected = "DATABASE_URL must be a Postgres URL such as \
+                        postgres://user:password@host:5432/database";
+        let problem = match Url::parse(&value) {
+            Err(error) => Some(format!("it cannot be read: {error}")),
+            Ok(url) if !matches!(url.scheme(), "postgres" | "postgresql") => {
+                Some(format!("it is a {}: URL", url.scheme()))
+            }
+            Ok(url) if !url.has_host() => Some("it names no host".to_owned()),
+            Ok(_) => value
+                .parse::<tokio_postgres::Config>()
+                .err()
+                .map(|error| format!("its parameters cannot be read: {error}")),
+        };
+        if let Some(problem) = problem {
+            self.problems.push(format!("{expected} ({problem})"));
+        }
+        value
     }
 
     /// `METRICS_ADDR`, when set: an `IP:port` address, on loopback in the dev profile.

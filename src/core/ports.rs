@@ -5,6 +5,7 @@
 
 mod agent_settings;
 mod blob_store;
+mod cause;
 mod clock;
 mod embedder;
 mod ingestion_scheduler;
@@ -14,6 +15,7 @@ mod telemetry;
 
 pub use agent_settings::*;
 pub use blob_store::*;
+pub use cause::{BoxError, ErrorChain};
 pub use clock::*;
 pub use embedder::*;
 pub use ingestion_scheduler::*;

@@ -6,10 +6,14 @@
 mod scorer;
 pub mod words;
 
-pub use scorer::{rank, recent_context, word_overlap, Candidate, SIMILARITY_THRESHOLD};
+pub use scorer::{
+    add_similar, rank, recent_context, word_overlap, Candidate, Evidence, SIMILARITY_THRESHOLD,
+};
+
+use std::sync::Arc;
 
 use crate::core::ports::{Embedder, EmbedderError};
-use crate::core::{Embedding, SearchQuery};
+use crate::core::{Embedding, NewMemory, SearchQuery};
 
 /// At most this many topic words of a question are searched; longer questions keep their first.
 pub const MAX_TOPIC_WORDS: usize = 24;
@@ -50,6 +54,30 @@ impl QueryEmbedding {
             model_id: embedder.model_id().to_owned(),
             embedding: vectors.remove(0),
         })
+    }
+}
+
+/// The embedding a store keeps beside a new memory, with its model: `None` without an
+/// embedder, or when the embedder fails, since a memory is stored without a vector (and found by
+/// its words) rather than held back; the store embeds it later.
+pub async fn memory_embedding(
+    embedder: Option<&Arc<dyn Embedder>>,
+    memory: &NewMemory,
+) -> Option<QueryEmbedding> {
+    let embedder = embedder?;
+    match embedder.embed(std::slice::from_ref(&memory.content)).await {
+        Ok(mut vectors) if vectors.len() == 1 => Some(QueryEmbedding {
+            model_id: embedder.model_id().to_owned(),
+            embedding: vectors.remove(0),
+        }),
+        Ok(_) | Err(_) => {
+            tracing::warn!(
+                caller = %memory.caller,
+                key = memory.key,
+                "memory stored without an embedding: the embedder failed"
+            );
+            None
+        }
     }
 }
 

@@ -10,6 +10,7 @@ mod body_limit;
 pub mod client_data;
 pub mod edge;
 pub mod error;
+pub mod field_text;
 pub mod health;
 pub mod metrics;
 pub mod post_call;

@@ -157,7 +157,7 @@ impl BlobStore for DiskBlobStore {
         let read_back = fs::read(&probe).await.map_err(check_error);
         fs::remove_file(&probe).await.map_err(check_error)?;
         if read_back? != b"probe" {
-            return Err(BlobStoreError::Storage(format!(
+            return Err(BlobStoreError::storage(format!(
                 "{} does not read back what was written",
                 self.root.display()
             )));
@@ -170,8 +170,22 @@ fn version_of(bytes: &[u8]) -> BlobVersion {
     BlobVersion(hex::encode(Sha256::digest(bytes)))
 }
 
-fn storage_error(action: &str, path: &Path, error: io::Error) -> BlobStoreError {
-    BlobStoreError::Storage(format!("cannot {action} {}: {error}", path.display()))
+fn storage_error(action: &'static str, path: &Path, error: io::Error) -> BlobStoreError {
+    BlobStoreError::storage(FileError {
+        action,
+        path: path.to_owned(),
+        error,
+    })
+}
+
+/// A file operation that failed, with the file it was about; the I/O error is its source.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {action} {}", path.display())]
+struct FileError {
+    action: &'static str,
+    path: PathBuf,
+    #[source]
+    error: io::Error,
 }
 
 async fn read_optional(path: &Path) -> io::Result<Option<Vec<u8>>> {

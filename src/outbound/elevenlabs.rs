@@ -46,9 +46,9 @@ impl AgentSettings for ElevenLabsApi {
             .await
             .map_err(|error| match error {
                 ApiError::NotFound(_) => AgentSettingsError::UnknownAgent,
-                ApiError::Rejected { .. } => AgentSettingsError::Rejected(error.to_string()),
+                ApiError::Rejected { .. } => AgentSettingsError::rejected(error),
                 ApiError::RateLimited { .. } | ApiError::Unavailable(_) => {
-                    AgentSettingsError::Unavailable(error.to_string())
+                    AgentSettingsError::unavailable(error)
                 }
                 ApiError::Invalid { .. } | ApiError::Unreadable(_) => {
                     AgentSettingsError::Unknown(anyhow::Error::new(error))
@@ -108,8 +108,8 @@ impl PastConversations for ElevenLabsApi {
             .await
             .map_err(history_error)?;
         if document.get("conversation_id").and_then(Value::as_str) != Some(conversation.as_str()) {
-            return Err(PastConversationsError::Unreadable(
-                "the answer is about another conversation".into(),
+            return Err(PastConversationsError::unreadable(
+                "the answer is about another conversation",
             ));
         }
         let body = serde_json::to_vec(&as_transcription_webhook(document))
@@ -127,11 +127,11 @@ const FINISHED_STATUS: &str = "done";
 fn history_error(error: ApiError) -> PastConversationsError {
     match error {
         ApiError::NotFound(_) => PastConversationsError::NotFound,
-        ApiError::Rejected { .. } => PastConversationsError::Rejected(error.to_string()),
+        ApiError::Rejected { .. } => PastConversationsError::rejected(error),
         ApiError::RateLimited { .. } | ApiError::Unavailable(_) => {
-            PastConversationsError::Unavailable(error.to_string())
+            PastConversationsError::unavailable(error)
         }
-        ApiError::Unreadable(_) => PastConversationsError::Unreadable(error.to_string()),
+        ApiError::Unreadable(_) => PastConversationsError::unreadable(error),
         ApiError::Invalid { .. } => PastConversationsError::Unknown(anyhow::Error::new(error)),
     }
 }

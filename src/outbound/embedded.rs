@@ -28,7 +28,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use crate::core::ports::{Embedder, MemoryStore, MemoryStoreError};
-use crate::core::recall::RecallQuery;
+use crate::core::recall::{memory_embedding, RecallQuery};
 use crate::core::{AddOutcome, CallerId, ConversationId, MemoryHit, NewMemory, SearchLimit};
 
 /// How many idle reader connections are kept open for reuse.
@@ -115,7 +115,9 @@ impl EmbeddedMemoryStore {
             }
             let texts: Vec<String> = batch.iter().map(|(_, content)| content.clone()).collect();
             let vectors = embedder.embed(&texts).await.map_err(|error| {
-                MemoryStoreError::Unavailable(format!("the embedder failed: {error}"))
+                MemoryStoreError::unavailable(
+                    anyhow::Error::new(error).context("the embedder failed"),
+                )
             })?;
             embedded += batch.len();
             let model = model.clone();
@@ -210,28 +212,13 @@ impl MemoryStore for EmbeddedMemoryStore {
     /// Without a working embedder the memory is stored without a vector (and found by its
     /// words) rather than held back: [`EmbeddedMemoryStore::embed_missing`] catches up later.
     async fn add(&self, memory: &NewMemory) -> Result<AddOutcome, MemoryStoreError> {
-        let vector = match &self.embedder {
-            Some(embedder) => match embedder.embed(std::slice::from_ref(&memory.content)).await {
-                Ok(mut vectors) if vectors.len() == 1 => {
-                    Some((embedder.model_id().to_owned(), vectors.remove(0)))
-                }
-                Ok(_) | Err(_) => {
-                    tracing::warn!(
-                        caller = %memory.caller,
-                        key = memory.key,
-                        "memory stored without an embedding: the embedder failed"
-                    );
-                    None
-                }
-            },
-            None => None,
-        };
+        let vector = memory_embedding(self.embedder.as_ref(), memory).await;
         let memory = memory.clone();
         self.write(move |connection| {
             let transaction = connection.transaction()?;
             let vector = vector
                 .as_ref()
-                .map(|(model, vector)| (model.as_str(), vector));
+                .map(|found| (found.model_id.as_str(), &found.embedding));
             let outcome = statements::insert(&transaction, &memory, vector)?;
             transaction.commit()?;
             Ok(outcome)
@@ -340,9 +327,9 @@ fn open_reader(path: &Path) -> Result<Connection, MemoryStoreError> {
 /// Lock contention is worth retrying; anything else is a defect or a broken file.
 fn storage_error(error: rusqlite::Error) -> MemoryStoreError {
     match error.sqlite_error_code() {
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
-            MemoryStoreError::Unavailable(format!("memory database is busy: {error}"))
-        }
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => MemoryStoreError::unavailable(
+            anyhow::Error::new(error).context("memory database is busy"),
+        ),
         _ => MemoryStoreError::Unknown(anyhow::Error::new(error).context("memory database error")),
     }
 }

@@ -39,7 +39,7 @@ use url::Url;
 use self::client::Api;
 use self::embeddings::CandidateEmbeddings;
 use self::wire::{QueryFilters, QueryRequest, QueryResponse};
-use crate::core::ports::{Embedder, MemoryStore, MemoryStoreError};
+use crate::core::ports::{BoxError, Embedder, ErrorChain, MemoryStore, MemoryStoreError};
 use crate::core::recall::RecallQuery;
 use crate::core::{AddOutcome, CallerId, ConversationId, MemoryHit, NewMemory, SearchLimit};
 
@@ -80,32 +80,41 @@ pub struct OpenMemoryStore {
     last_probe: Arc<Mutex<Option<(Instant, ProbeFailure)>>>,
 }
 
-/// A failed probe, kept so that it can be answered again.
+/// A failed probe, kept so that it can be answered again with the same cause.
 #[derive(Debug, Clone)]
-enum ProbeFailure {
-    Unavailable(String),
-    Rejected(String),
-    Incompatible(String),
-    Unknown(String),
-}
+struct ProbeFailure(Arc<MemoryStoreError>);
 
 impl ProbeFailure {
-    fn keep(error: &MemoryStoreError) -> Self {
-        match error {
-            MemoryStoreError::Unavailable(why) => ProbeFailure::Unavailable(why.clone()),
-            MemoryStoreError::Rejected(why) => ProbeFailure::Rejected(why.clone()),
-            MemoryStoreError::Incompatible(why) => ProbeFailure::Incompatible(why.clone()),
-            MemoryStoreError::Unknown(error) => ProbeFailure::Unknown(format!("{error:#}")),
+    /// The same failure again; its cause is this one's cause, shared.
+    fn revive(&self) -> MemoryStoreError {
+        let cause = Box::new(self.clone());
+        match &*self.0 {
+            MemoryStoreError::Unavailable(_) => MemoryStoreError::Unavailable(cause),
+            MemoryStoreError::Rejected(_) => MemoryStoreError::Rejected(cause),
+            MemoryStoreError::Incompatible(_) => MemoryStoreError::Incompatible(cause),
+            MemoryStoreError::Unknown(_) => MemoryStoreError::Unknown(anyhow::Error::new(*cause)),
         }
     }
 
-    fn revive(&self) -> MemoryStoreError {
-        match self {
-            ProbeFailure::Unavailable(why) => MemoryStoreError::Unavailable(why.clone()),
-            ProbeFailure::Rejected(why) => MemoryStoreError::Rejected(why.clone()),
-            ProbeFailure::Incompatible(why) => MemoryStoreError::Incompatible(why.clone()),
-            ProbeFailure::Unknown(why) => MemoryStoreError::Unknown(anyhow::anyhow!("{why}")),
+    fn cause(&self) -> &(dyn std::error::Error + 'static) {
+        match &*self.0 {
+            MemoryStoreError::Unavailable(cause)
+            | MemoryStoreError::Rejected(cause)
+            | MemoryStoreError::Incompatible(cause) => cause.as_ref(),
+            MemoryStoreError::Unknown(error) => error.as_ref(),
         }
+    }
+}
+
+impl std::fmt::Display for ProbeFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self.cause(), f)
+    }
+}
+
+impl std::error::Error for ProbeFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause().source()
     }
 }
 
@@ -133,8 +142,10 @@ impl OpenMemoryStore {
     /// A request just succeeded: a cached "unavailable" is out of date.
     async fn seen_reachable(&self) {
         let mut last_probe = self.last_probe.lock().await;
-        if let Some((_, ProbeFailure::Unavailable(_))) = *last_probe {
-            *last_probe = None;
+        if let Some((_, failure)) = &*last_probe {
+            if failure.0.is_retryable() {
+                *last_probe = None;
+            }
         }
     }
 
@@ -155,11 +166,10 @@ impl OpenMemoryStore {
             .await
             .map_err(|failure| explain_check_failure(failure.error))?;
         if !answer.matches.is_empty() {
-            return Err(MemoryStoreError::Incompatible(
+            return Err(MemoryStoreError::incompatible(
                 "openmemory returned memories for a user that never stored any, so it does not \
                  scope queries by user_id; use an openmemory release that honours user_id or set \
-                 MEMORY_BACKEND=embedded"
-                    .to_owned(),
+                 MEMORY_BACKEND=embedded",
             ));
         }
         Ok(())
@@ -195,7 +205,7 @@ impl MemoryStore for OpenMemoryStore {
                 tracing::debug!(%caller, conversation, key = memory.key, ?outcome, "memory added")
             }
             Err(error) => {
-                tracing::debug!(%caller, conversation, key = memory.key, %error, "memory add failed")
+                tracing::debug!(%caller, conversation, key = memory.key, error = %ErrorChain(error), "memory add failed")
             }
         }
         outcome
@@ -275,12 +285,18 @@ impl MemoryStore for OpenMemoryStore {
                 return Err(failure.revive());
             }
         }
-        let result = self.probe().await;
-        *last_probe = result
-            .as_ref()
-            .err()
-            .map(|error| (Instant::now(), ProbeFailure::keep(error)));
-        result
+        match self.probe().await {
+            Ok(()) => {
+                *last_probe = None;
+                Ok(())
+            }
+            Err(error) => {
+                let failure = ProbeFailure(Arc::new(error));
+                let answer = failure.revive();
+                *last_probe = Some((Instant::now(), failure));
+                Err(answer)
+            }
+        }
     }
 
     /// Says when the server condenses long content (`OM_USE_SUMMARY_ONLY` not `false`), found by
@@ -298,7 +314,7 @@ impl MemoryStore for OpenMemoryStore {
                         found
                     }
                     Ok(Err(error)) => {
-                        tracing::debug!(%error, "the condensation probe failed");
+                        tracing::debug!(error = %ErrorChain(&error), "the condensation probe failed");
                         return Vec::new();
                     }
                     Err(_) => return Vec::new(),
@@ -313,11 +329,14 @@ impl MemoryStore for OpenMemoryStore {
     }
 }
 
+/// The probe query was refused: most often a wrong key.
+#[derive(Debug, thiserror::Error)]
+#[error("openmemory refused the probe query; check OPENMEMORY_KEY")]
+struct ProbeRefused(#[source] BoxError);
+
 fn explain_check_failure(error: MemoryStoreError) -> MemoryStoreError {
     match error {
-        MemoryStoreError::Rejected(detail) => MemoryStoreError::Rejected(format!(
-            "openmemory refused the probe query; check OPENMEMORY_KEY: {detail}"
-        )),
+        MemoryStoreError::Rejected(cause) => MemoryStoreError::rejected(ProbeRefused(cause)),
         other => other,
     }
 }

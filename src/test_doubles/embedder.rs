@@ -125,7 +125,7 @@ impl Embedder for ThesaurusEmbedder {
             tokio::time::sleep(delay).await;
         }
         if self.failing {
-            return Err(EmbedderError::Unavailable(anyhow::anyhow!(
+            return Err(EmbedderError::unavailable(anyhow::anyhow!(
                 "the test embedder is failing"
             )));
         }

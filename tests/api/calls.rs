@@ -267,7 +267,7 @@ impl Webhooks {
     }
 
     /// Every memory stored for `number`, as text, sorted: read in the fake server for OpenMemory
-    /// (all of them), through search-data for the embedded store (up to its limit of 20, enough
+    /// (all of them), through search-data for the other stores (up to its limit of 20, enough
     /// to see any repeat of a seven-memory call).
     pub async fn stored_memories(&self, backend: &Backend, number: &str) -> Vec<String> {
         let mut contents: Vec<String> = match backend {
@@ -299,7 +299,7 @@ impl Webhooks {
                 }
                 whole.into_iter().map(|(_, _, text)| text).collect()
             }
-            Backend::Embedded => {
+            Backend::Embedded | Backend::Postgres(_) => {
                 // A query that names no topic returns the caller's most recent memories.
                 let found = self.search(number, "?", 20).await;
                 found["memories"]

@@ -128,6 +128,9 @@ fn check_fails_and_names_the_memory_store_when_openmemory_is_unreachable() {
     let report = String::from_utf8_lossy(&output.stdout);
     assert!(!output.status.success(), "{report}");
     assert!(report.contains("backend problem: memory store"), "{report}");
+    // The whole cause, down to the operating system's answer, and where it was asked.
+    assert!(report.contains(&format!("127.0.0.1:{port}")), "{report}");
+    assert!(report.contains("Connection refused"), "{report}");
 }
 
 #[test]
@@ -194,4 +197,48 @@ fn a_second_server_or_a_replay_on_the_data_folder_of_a_running_server_is_refused
 
     running.stop();
     succeeds(caller_memory(data.path()).args(["--dev", "replay", "--all"]));
+}
+
+#[test]
+fn a_file_url_keeps_the_objects_in_its_folder_and_a_second_server_on_it_is_refused() {
+    let data = tempfile::tempdir().unwrap();
+    let objects = data.path().join("objects");
+    let url = format!("file://{}", objects.display());
+    let running =
+        crate::service_process::ServiceProcess::start_dev(data.path(), &[("BLOB_STORE_URL", &url)]);
+    let kept = crate::helpers::files_under(&objects);
+    assert!(
+        kept.iter().any(|file| file != ".lock"),
+        "nothing was stored in the BLOB_STORE_URL folder: {kept:?}"
+    );
+
+    // Another data folder, the same folder of objects: refused at start, never serving.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let mut second = caller_memory(elsewhere.path())
+        .env("PORT", "0")
+        .env("BLOB_STORE_URL", &url)
+        .args(["--dev", "serve"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = second.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            second.kill().unwrap();
+            panic!("a second server runs on the folder of objects");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(!status.success());
+    let mut message = String::new();
+    std::io::Read::read_to_string(&mut second.stderr.take().unwrap(), &mut message).unwrap();
+    assert!(
+        message.contains(&objects.display().to_string())
+            && message.contains("in use by another caller-memory process"),
+        "{message}"
+    );
+    running.stop();
 }

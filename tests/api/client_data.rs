@@ -125,3 +125,34 @@ async fn a_wrong_or_missing_api_key_is_refused_without_revealing_the_caller() {
         assert!(message.contains(why), "{message}");
     }
 }
+
+#[tokio::test]
+async fn a_field_of_the_wrong_json_type_is_a_400_that_starts_with_its_name() {
+    let app = app_knowing_maria(TestPorts::default().first_message).await;
+    for (request, field) in [
+        (json!({"caller_id": 14155550123_u64}), "caller_id"),
+        (json!({"caller_id": MARIA, "agent_id": ["a"]}), "agent_id"),
+        (
+            json!({"caller_id": MARIA, "called_number": 1}),
+            "called_number",
+        ),
+        (json!({"caller_id": MARIA, "call_sid": false}), "call_sid"),
+        (json!([]), "body"),
+    ] {
+        let response = app
+            .post_json(PATH, Some(CLIENT_DATA_KEY), &request.to_string())
+            .await;
+        assert_eq!(response.status(), 400, "{request}");
+        let body = json_body(response).await;
+        assert_eq!(body["error"], "invalid_request");
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(&format!("{field}: ")),
+            "{request} -> {message}"
+        );
+    }
+    let unreadable = app.post_json(PATH, Some(CLIENT_DATA_KEY), "{nope").await;
+    assert_eq!(unreadable.status(), 400);
+    let message = json_body(unreadable).await["message"].to_string();
+    assert!(message.starts_with("\"body: "), "{message}");
+}

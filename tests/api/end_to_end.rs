@@ -72,3 +72,12 @@ async fn with_openmemory_a_caller_learnt_from_a_signed_transcription_is_greeted_
     )
     .await;
 }
+
+#[tokio::test]
+async fn with_postgres_a_caller_learnt_from_a_signed_transcription_is_greeted_and_only_they_find_their_words(
+) {
+    a_caller_learnt_from_their_call_is_greeted_and_only_they_find_their_words(
+        Backend::postgres().await,
+    )
+    .await;
+}

@@ -169,6 +169,25 @@ async fn forgetting_a_caller_leaves_no_trace_of_them_and_spares_others(backend: 
                 .collect();
             assert_eq!(everyone.len(), juan.expected_memories().len());
         }
+        Backend::Postgres(database) => {
+            let rows = database
+                .connect()
+                .await
+                .query(
+                    "SELECT caller, content FROM memories \
+                     WHERE caller = $1 OR content LIKE '%Lopez%' OR content LIKE '%cleaning appointment%'",
+                    &[&maria.number],
+                )
+                .await
+                .unwrap();
+            for row in rows {
+                traces.push(format!(
+                    "a memory of {}: {}",
+                    row.get::<_, String>(0),
+                    row.get::<_, String>(1)
+                ));
+            }
+        }
     }
     assert!(traces.is_empty(), "{traces:#?}");
     assert_greeted_after_one_call(&webhooks.greet(juan.number).await, &juan);
@@ -187,6 +206,11 @@ async fn forgetting_a_caller_leaves_no_trace_of_them_and_spares_others(backend: 
 #[tokio::test]
 async fn forgetting_a_caller_in_the_embedded_store_leaves_no_trace_and_spares_others() {
     forgetting_a_caller_leaves_no_trace_of_them_and_spares_others(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn forgetting_a_caller_in_postgres_leaves_no_trace_and_spares_others() {
+    forgetting_a_caller_leaves_no_trace_of_them_and_spares_others(Backend::postgres().await).await;
 }
 
 #[tokio::test]
@@ -291,7 +315,17 @@ async fn the_administration_api_needs_its_own_key_and_is_off_without_one() {
     ] {
         let response = admin(&app, reqwest::Method::DELETE, path, key).await;
         assert_eq!(response.status(), 401, "{key:?}");
-        assert_eq!(json_body(response).await["error"], "unauthorized");
+        let body = json_body(response).await;
+        assert_eq!(body["error"], "unauthorized");
+        // The administration API names its own credential, never the webhooks' header.
+        let message = body["message"].as_str().unwrap();
+        assert!(message.starts_with("Authorization: Bearer"), "{message}");
+        let why = if key.is_none() {
+            "missing"
+        } else {
+            "does not match"
+        };
+        assert!(message.contains(why), "{key:?} -> {message}");
     }
     let bad = admin(
         &app,

@@ -53,8 +53,8 @@ impl FaultyBlobStore {
 
     fn refuse_when_full(&self) -> Result<(), BlobStoreError> {
         if self.full.load(Ordering::SeqCst) {
-            return Err(BlobStoreError::Storage(
-                "no space left on device (os error 28)".into(),
+            return Err(BlobStoreError::storage(
+                "no space left on device (os error 28)",
             ));
         }
         Ok(())

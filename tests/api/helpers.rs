@@ -22,6 +22,7 @@ use tokio::sync::oneshot;
 
 use crate::calls::Webhooks;
 use crate::support::fake_openmemory::{FakeMode, FakeOpenMemory};
+use crate::support::postgres::TestDatabase;
 
 pub const POST_CALL_KEY: &str = "test-post-call-key";
 pub const CLIENT_DATA_KEY: &str = "test-client-data-key";
@@ -82,6 +83,8 @@ pub enum Backend {
     Embedded,
     /// OpenMemory, played by a fake legacy server.
     OpenMemory(FakeOpenMemory),
+    /// Postgres, in a fresh database of the local server.
+    Postgres(TestDatabase),
 }
 
 impl Backend {
@@ -89,11 +92,17 @@ impl Backend {
         Backend::OpenMemory(FakeOpenMemory::start(FakeMode::Legacy).await)
     }
 
+    pub async fn postgres() -> Self {
+        Backend::Postgres(TestDatabase::create().await)
+    }
+
     /// The fake server behind the OpenMemory backend.
     pub fn fake(&self) -> &FakeOpenMemory {
         match self {
             Backend::OpenMemory(fake) => fake,
-            Backend::Embedded => panic!("the embedded backend has no fake server"),
+            Backend::Embedded | Backend::Postgres(_) => {
+                panic!("only the OpenMemory backend has a fake server")
+            }
         }
     }
 }
@@ -174,6 +183,7 @@ impl TestApp {
         let (memory_backend, url, key) = match backend {
             Backend::Embedded => ("embedded", String::new(), "unused".to_owned()),
             Backend::OpenMemory(fake) => ("openmemory", fake.url().to_string(), fake.key()),
+            Backend::Postgres(_) => ("postgres", String::new(), "unused".to_owned()),
         };
         let mut values = vec![
             ("ELEVENLABS_POST_CALL_KEY", POST_CALL_KEY),
@@ -187,6 +197,9 @@ impl TestApp {
         ];
         if !url.is_empty() {
             values.push(("OPENMEMORY_URL", &url));
+        }
+        if let Backend::Postgres(database) = backend {
+            values.push(("DATABASE_URL", database.url()));
         }
         values.extend_from_slice(settings);
         let settings = Settings::from_values(Profile::Dev, values).expect("valid test settings");
@@ -322,4 +335,23 @@ pub fn own_staging_folder(payloads: &std::path::Path) -> PathBuf {
         .map(|entry| entry.path())
         .find(|path| path.is_dir())
         .unwrap_or(root)
+}
+
+/// Every file under `root`, relative to it, temporary ones included.
+pub fn files_under(root: &std::path::Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(folder) = pending.pop() {
+        for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if entry.file_name() != STAGING_LOCK {
+                let relative = path.strip_prefix(root).unwrap();
+                found.push(relative.to_string_lossy().into_owned());
+            }
+        }
+    }
+    found.sort();
+    found
 }

@@ -1,6 +1,9 @@
 //! Integration tests: the real application on a free port, driven over HTTP, and the memory store
-//! adapters against a fake OpenMemory server and a temporary SQLite file.
+//! adapters against a fake OpenMemory server, a temporary SQLite file and a fresh Postgres
+//! database.
 
+mod blob_store_conformance;
+mod bucket_service;
 mod calls;
 mod cli;
 mod client_data;
@@ -22,6 +25,7 @@ mod model_download;
 mod openapi;
 mod openmemory_store;
 mod post_call;
+mod postgres_store;
 mod privacy;
 mod privacy_commands;
 mod profiles;

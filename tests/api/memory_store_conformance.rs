@@ -1,6 +1,6 @@
 //! One suite of behaviour every `MemoryStore` must show, run against each implementation: the
-//! embedded SQLite store, the OpenMemory adapter against the fake legacy server, and the
-//! in-memory test double; each also with an embedder (the deterministic test embedder), where
+//! embedded SQLite store, the Postgres store in a fresh database of the local server, the
+//! OpenMemory adapter against the fake legacy server, and the in-memory test double; each also with an embedder (the deterministic test embedder), where
 //! the suite adds a paraphrase check.
 
 use std::any::Any;
@@ -14,10 +14,12 @@ use caller_memory::core::{
     AddOutcome, CallerId, ConversationId, Decay, MemoryKind, NewMemory, SearchLimit, SearchQuery,
 };
 use caller_memory::outbound::embedded::EmbeddedMemoryStore;
+use caller_memory::outbound::postgres::PostgresMemoryStore;
 use caller_memory::test_doubles::{InMemoryMemoryStore, ThesaurusEmbedder};
 use chrono::{DateTime, TimeZone, Utc};
 
 use crate::support::fake_openmemory::{FakeMode, FakeOpenMemory};
+use crate::support::postgres::{test_pool, TestDatabase};
 
 /// A store under test, the embedder it was given (if any), and whatever must live as long as
 /// it (a temporary folder, a server).
@@ -39,6 +41,21 @@ async fn embedded_with(embedder: Option<Arc<dyn Embedder>>) -> Subject {
         store: Arc::new(store),
         embedder,
         _keep_alive: Box::new(folder),
+    }
+}
+
+async fn postgres_with(embedder: Option<Arc<dyn Embedder>>) -> Subject {
+    let database = TestDatabase::create().await;
+    let mut store = PostgresMemoryStore::connect(database.url(), test_pool())
+        .await
+        .expect("a Postgres store");
+    if let Some(embedder) = &embedder {
+        store = store.with_embedder(embedder.clone());
+    }
+    Subject {
+        store: Arc::new(store),
+        embedder,
+        _keep_alive: Box::new(database),
     }
 }
 
@@ -77,6 +94,14 @@ async fn embedded() -> Subject {
 
 async fn embedded_hybrid() -> Subject {
     embedded_with(test_embedder()).await
+}
+
+async fn postgres() -> Subject {
+    postgres_with(None).await
+}
+
+async fn postgres_hybrid() -> Subject {
+    postgres_with(test_embedder()).await
 }
 
 async fn openmemory() -> Subject {
@@ -490,7 +515,9 @@ macro_rules! conformance_suite {
 
 conformance_suite!(embedded);
 conformance_suite!(openmemory);
+conformance_suite!(postgres);
 conformance_suite!(in_memory);
 conformance_suite!(embedded_hybrid, a_paraphrase_finds_what_the_caller_meant);
 conformance_suite!(openmemory_hybrid, a_paraphrase_finds_what_the_caller_meant);
+conformance_suite!(postgres_hybrid, a_paraphrase_finds_what_the_caller_meant);
 conformance_suite!(in_memory_hybrid, a_paraphrase_finds_what_the_caller_meant);

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use caller_memory::core::ports::{MemoryStore, MemoryStoreError};
+use caller_memory::core::ports::{ErrorChain, MemoryStore, MemoryStoreError};
 use caller_memory::core::recall::RecallQuery;
 use caller_memory::core::{AddOutcome, MemoryKind, SearchLimit, SearchQuery};
 use caller_memory::outbound::openmemory::{
@@ -58,12 +58,37 @@ async fn client_errors_are_rejected_for_good() {
 }
 
 #[tokio::test]
+async fn an_unreachable_server_keeps_the_connection_error_as_the_cause_and_logs_it() {
+    // A port nothing listens on: bind one, then let it go.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = url::Url::parse(&format!("http://127.0.0.1:{port}")).unwrap();
+    let store = OpenMemoryStore::new(url, "key", Duration::from_secs(2)).unwrap();
+    let error = store
+        .add(&memory(ALICE, "conv_a1", 1, "Likes jazz"))
+        .await
+        .unwrap_err();
+    assert!(error.is_retryable(), "{error}");
+    let refused = std::iter::successors(std::error::Error::source(&error), |cause| cause.source())
+        .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
+        .find(|io_error| io_error.kind() == std::io::ErrorKind::ConnectionRefused)
+        .expect("no connection-refused error among the causes");
+    let logged = ErrorChain(&error).to_string();
+    assert!(logged.contains(&refused.to_string()), "{logged}");
+    assert!(logged.contains(&format!("127.0.0.1:{port}")), "{logged}");
+    assert!(!logged.contains(ALICE), "{logged}");
+}
+
+#[tokio::test]
 async fn a_wrong_key_is_rejected_by_the_check_and_by_searches() {
     let fake = FakeOpenMemory::start(FakeMode::Legacy).await;
     let store = OpenMemoryStore::new(fake.url(), "not-the-key", Duration::from_secs(2)).unwrap();
     let error = store.check().await.unwrap_err();
     assert!(
-        matches!(&error, MemoryStoreError::Rejected(message) if message.contains("OPENMEMORY_KEY")),
+        matches!(&error, MemoryStoreError::Rejected(message) if message.to_string().contains("OPENMEMORY_KEY")),
         "{error}"
     );
     assert!(!error.to_string().contains("not-the-key"));
@@ -78,7 +103,7 @@ async fn a_slow_server_times_out_as_unavailable_and_recovers() {
     fake.delay(Duration::from_secs(2));
     let error = search_result(&store, "jazz").await.unwrap_err();
     assert!(
-        matches!(&error, MemoryStoreError::Unavailable(message) if message.contains("timed out")),
+        matches!(&error, MemoryStoreError::Unavailable(message) if message.to_string().contains("timed out")),
         "{error}"
     );
     fake.heal();
@@ -96,7 +121,7 @@ async fn a_hanging_server_fails_the_probe_within_a_second_and_the_answer_is_reus
         .expect("the probe hung with the server")
         .unwrap_err();
     assert!(
-        matches!(&error, MemoryStoreError::Unavailable(message) if message.contains("timed out")),
+        matches!(&error, MemoryStoreError::Unavailable(message) if message.to_string().contains("timed out")),
         "{error}"
     );
     let asked = fake.requests().len();
@@ -162,6 +187,7 @@ async fn a_newest_server_without_om_api_key_is_a_configuration_error_not_an_outa
     let MemoryStoreError::Incompatible(message) = &error else {
         panic!("expected incompatible, got {error}");
     };
+    let message = message.to_string();
     assert!(message.contains("OM_API_KEY"), "{message}");
     assert!(!error.is_retryable());
 }
@@ -174,6 +200,7 @@ async fn a_server_that_scopes_users_by_key_is_incompatible_and_says_what_to_do()
     let MemoryStoreError::Incompatible(message) = &error else {
         panic!("expected incompatible, got {error}");
     };
+    let message = message.to_string();
     assert!(message.contains("tenant_mismatch"), "{message}");
     assert!(message.contains("user_id"), "{message}");
     assert!(message.contains("MEMORY_BACKEND=embedded"), "{message}");

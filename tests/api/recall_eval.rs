@@ -51,7 +51,7 @@ async fn evaluate_all(subset: Subset) -> Vec<(Configuration, Scores)> {
     let mut rows = vec![MARKDOWN_HEADER.to_owned()];
     let mut scored = Vec::new();
     let mut figures = serde_json::Map::new();
-    for configuration in Configuration::ALL {
+    for configuration in Configuration::selected() {
         let started = Instant::now();
         match evaluate(configuration, &callers).await {
             Ok(scores) => {

@@ -148,6 +148,20 @@ async fn an_invalid_field_is_refused_with_400_naming_it() {
             json!({"query": "x", "caller_id": MARIA, "limit": "five"}),
             "limit",
         ),
+        (
+            json!({"query": "x", "caller_id": 14155550123_u64}),
+            "caller_id",
+        ),
+        (json!({"query": "x", "user_id": true}), "user_id"),
+        (
+            json!({"query": "x", "caller_id": MARIA, "agent_id": 1}),
+            "agent_id",
+        ),
+        (
+            json!({"query": "x", "caller_id": MARIA, "conversation_id": {}}),
+            "conversation_id",
+        ),
+        (json!({"query": null, "caller_id": MARIA}), "query"),
         (json!([]), "body"),
     ] {
         let (status, body) = search(&app, request.clone()).await;
@@ -191,18 +205,34 @@ async fn when_the_memory_store_is_down_the_profile_still_comes_back_with_the_sta
 }
 
 #[tokio::test]
-async fn a_wrong_api_key_is_refused_with_401() {
+async fn a_wrong_or_missing_api_key_is_refused_with_401_naming_the_header() {
     let app = TestApp::spawn_with(TestPorts {
         blob_store: Arc::new(InMemoryBlobStore::new()),
         ..TestPorts::default()
     })
     .await;
     let body = json!({"query": "x", "caller_id": MARIA}).to_string();
-    let response = app
+    let wrong = app
         .post_json(PATH, Some("test-client-data-key"), &body)
         .await;
-    assert_eq!(response.status(), 401);
-    assert_eq!(json_body(response).await["error"], "unauthorized");
+    // A bearer token is not this webhook's credential: the answer still names X-Api-Key.
+    let bearer_only = app
+        .client
+        .post(app.url(PATH))
+        .header("content-type", "application/json")
+        .bearer_auth(SEARCH_DATA_KEY)
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    for (response, why) in [(wrong, "does not match"), (bearer_only, "missing")] {
+        assert_eq!(response.status(), 401);
+        let answer = json_body(response).await;
+        assert_eq!(answer["error"], "unauthorized");
+        let message = answer["message"].as_str().unwrap();
+        assert!(message.starts_with("X-Api-Key"), "{message}");
+        assert!(message.contains(why), "{message}");
+    }
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@
 
 use async_trait::async_trait;
 
+use crate::core::ports::cause::{describe, BoxError};
 use crate::core::AgentId;
 
 /// The overrides an agent accepts in the conversation-initiation answer. Only the fields the
@@ -22,14 +23,26 @@ pub enum AgentSettingsError {
     #[error("the ElevenLabs workspace has no agent with this id")]
     UnknownAgent,
     /// The API refused the key (wrong key, or a key without access to agents).
-    #[error("the ElevenLabs API refused the key: {0}")]
-    Rejected(String),
+    #[error("the ElevenLabs API refused the key: {}", describe(.0))]
+    Rejected(#[source] BoxError),
     /// The API could not be reached, answered too late, was rate limited or failed; a later read
     /// may succeed.
-    #[error("the ElevenLabs API is unavailable: {0}")]
-    Unavailable(String),
+    #[error("the ElevenLabs API is unavailable: {}", describe(.0))]
+    Unavailable(#[source] BoxError),
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
+}
+
+impl AgentSettingsError {
+    /// [`AgentSettingsError::Rejected`] caused by `cause` (an error, or a message).
+    pub fn rejected(cause: impl Into<BoxError>) -> Self {
+        Self::Rejected(cause.into())
+    }
+
+    /// [`AgentSettingsError::Unavailable`] caused by `cause` (an error, or a message).
+    pub fn unavailable(cause: impl Into<BoxError>) -> Self {
+        Self::Unavailable(cause.into())
+    }
 }
 
 /// Reads agents' settings from ElevenLabs.

@@ -1,13 +1,15 @@
 //! Durable objects by key: archived payloads, profile cards and ingestion progress.
 //!
-//! The port speaks of keys and whole objects (not paths and renames) so that an S3-compatible
-//! object store can implement it later.
+//! The port speaks of keys and whole objects (not paths and renames), so that a local folder and
+//! an S3-compatible bucket shared by several instances implement it alike.
 
 use std::fmt;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
+
+use crate::core::ports::cause::{describe, BoxError};
 
 /// A stream of bytes to store, as produced while a request body is read or decoded.
 pub type ByteStream = BoxStream<'static, std::io::Result<Bytes>>;
@@ -86,12 +88,19 @@ pub enum BlobStoreError {
     /// The source stream of a streamed put failed (for example undecodable input); nothing was
     /// stored.
     #[error("the data to store could not be read: {0}")]
-    Source(std::io::Error),
+    Source(#[source] std::io::Error),
     /// The storage itself failed (unwritable, full, unreachable); nothing was stored.
-    #[error("storage failed: {0}")]
-    Storage(String),
+    #[error("storage failed: {}", describe(.0))]
+    Storage(#[source] BoxError),
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
+}
+
+impl BlobStoreError {
+    /// [`BlobStoreError::Storage`] caused by `cause` (an error, or a message).
+    pub fn storage(cause: impl Into<BoxError>) -> Self {
+        Self::Storage(cause.into())
+    }
 }
 
 /// Durable, atomic object storage.

@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 
+use crate::core::ports::cause::{describe, BoxError};
 use crate::core::Embedding;
 
 /// Why an embedding could not be computed.
@@ -9,16 +10,26 @@ use crate::core::Embedding;
 pub enum EmbedderError {
     /// The model could not be reached or did not answer in time (an HTTP service down,
     /// overloaded or slow). Worth retrying later; a search falls back to lexical ranking.
-    #[error("embedder unavailable")]
-    Unavailable(#[source] anyhow::Error),
+    #[error("embedder unavailable: {}", describe(.0))]
+    Unavailable(#[source] BoxError),
     /// The model refused this input for good (for example an HTTP 4xx other than 429).
-    #[error("embedder rejected the input")]
-    Rejected(#[source] anyhow::Error),
+    #[error("embedder rejected the input: {}", describe(.0))]
+    Rejected(#[source] BoxError),
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
 }
 
 impl EmbedderError {
+    /// [`EmbedderError::Unavailable`] caused by `cause` (an error, or a message).
+    pub fn unavailable(cause: impl Into<BoxError>) -> Self {
+        Self::Unavailable(cause.into())
+    }
+
+    /// [`EmbedderError::Rejected`] caused by `cause` (an error, or a message).
+    pub fn rejected(cause: impl Into<BoxError>) -> Self {
+        Self::Rejected(cause.into())
+    }
+
     /// Whether trying the same call again later may succeed.
     pub fn is_retryable(&self) -> bool {
         matches!(self, EmbedderError::Unavailable(_))

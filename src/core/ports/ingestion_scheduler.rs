@@ -2,16 +2,24 @@
 
 use async_trait::async_trait;
 
+use crate::core::ports::cause::{describe, BoxError};
 use crate::core::ConversationId;
 
 /// Why ingestion could not be scheduled.
 #[derive(Debug, thiserror::Error)]
 pub enum SchedulingError {
     /// The schedule could not be recorded durably; the delivery should be retried.
-    #[error("ingestion could not be scheduled: {0}")]
-    Storage(String),
+    #[error("ingestion could not be scheduled: {}", describe(.0))]
+    Storage(#[source] BoxError),
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
+}
+
+impl SchedulingError {
+    /// [`SchedulingError::Storage`] caused by `cause` (an error, or a message).
+    pub fn storage(cause: impl Into<BoxError>) -> Self {
+        Self::Storage(cause.into())
+    }
 }
 
 /// How much ingestion work is outstanding, for readiness checks.

@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 
+use crate::core::ports::cause::{describe, BoxError};
 use crate::core::recall::RecallQuery;
 use crate::core::{AddOutcome, CallerId, ConversationId, MemoryHit, NewMemory, SearchLimit};
 
@@ -10,20 +11,35 @@ use crate::core::{AddOutcome, CallerId, ConversationId, MemoryHit, NewMemory, Se
 pub enum MemoryStoreError {
     /// The store could not be reached or is overloaded (timeouts, connection errors, 5xx, 429).
     /// Worth retrying later.
-    #[error("memory store unavailable: {0}")]
-    Unavailable(String),
+    #[error("memory store unavailable: {}", describe(.0))]
+    Unavailable(#[source] BoxError),
     /// The store refused this request for good (a 4xx other than 429). Retrying will not help.
-    #[error("memory store rejected the request: {0}")]
-    Rejected(String),
+    #[error("memory store rejected the request: {}", describe(.0))]
+    Rejected(#[source] BoxError),
     /// The store works but not the way this service needs (for example it scopes users by API
     /// key and ignores per-caller scoping).
-    #[error("memory store is incompatible: {0}")]
-    Incompatible(String),
+    #[error("memory store is incompatible: {}", describe(.0))]
+    Incompatible(#[source] BoxError),
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
 }
 
 impl MemoryStoreError {
+    /// [`MemoryStoreError::Unavailable`] caused by `cause` (an error, or a message).
+    pub fn unavailable(cause: impl Into<BoxError>) -> Self {
+        Self::Unavailable(cause.into())
+    }
+
+    /// [`MemoryStoreError::Rejected`] caused by `cause` (an error, or a message).
+    pub fn rejected(cause: impl Into<BoxError>) -> Self {
+        Self::Rejected(cause.into())
+    }
+
+    /// [`MemoryStoreError::Incompatible`] caused by `cause` (an error, or a message).
+    pub fn incompatible(cause: impl Into<BoxError>) -> Self {
+        Self::Incompatible(cause.into())
+    }
+
     /// Whether trying the same call again later may succeed.
     pub fn is_retryable(&self) -> bool {
         matches!(self, MemoryStoreError::Unavailable(_))
@@ -84,8 +100,8 @@ pub trait MemoryStore: Send + Sync + 'static {
     ///   default, for stores written before listing existed).
     async fn memories_of(&self, caller: &CallerId) -> Result<Vec<MemoryHit>, MemoryStoreError> {
         let _ = caller;
-        Err(MemoryStoreError::Rejected(
-            "this memory store cannot list a caller's memories".to_owned(),
+        Err(MemoryStoreError::rejected(
+            "this memory store cannot list a caller's memories",
         ))
     }
 
@@ -104,8 +120,8 @@ pub trait MemoryStore: Send + Sync + 'static {
         conversation: &ConversationId,
     ) -> Result<usize, MemoryStoreError> {
         let _ = (caller, conversation);
-        Err(MemoryStoreError::Rejected(
-            "this memory store cannot delete memories".to_owned(),
+        Err(MemoryStoreError::rejected(
+            "this memory store cannot delete memories",
         ))
     }
 

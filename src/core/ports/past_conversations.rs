@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
+use crate::core::ports::cause::{describe, BoxError};
 use crate::core::{AgentId, ConversationId};
 
 /// Which past conversations to read.
@@ -39,16 +40,33 @@ pub enum PastConversationsError {
     #[error("the conversation does not exist")]
     NotFound,
     /// The answer cannot be read as a conversation; asking again will not help.
-    #[error("the conversation cannot be read: {0}")]
-    Unreadable(String),
+    #[error("the conversation cannot be read: {}", describe(.0))]
+    Unreadable(#[source] BoxError),
     /// The key was refused; nothing will work until it is fixed.
-    #[error("the key was refused: {0}")]
-    Rejected(String),
+    #[error("the key was refused: {}", describe(.0))]
+    Rejected(#[source] BoxError),
     /// Unreachable, failing, or still rate limited after waiting; a later run may succeed.
-    #[error("the conversation history is unavailable: {0}")]
-    Unavailable(String),
+    #[error("the conversation history is unavailable: {}", describe(.0))]
+    Unavailable(#[source] BoxError),
     #[error(transparent)]
     Unknown(#[from] anyhow::Error),
+}
+
+impl PastConversationsError {
+    /// [`PastConversationsError::Unreadable`] caused by `cause` (an error, or a message).
+    pub fn unreadable(cause: impl Into<BoxError>) -> Self {
+        Self::Unreadable(cause.into())
+    }
+
+    /// [`PastConversationsError::Rejected`] caused by `cause` (an error, or a message).
+    pub fn rejected(cause: impl Into<BoxError>) -> Self {
+        Self::Rejected(cause.into())
+    }
+
+    /// [`PastConversationsError::Unavailable`] caused by `cause` (an error, or a message).
+    pub fn unavailable(cause: impl Into<BoxError>) -> Self {
+        Self::Unavailable(cause.into())
+    }
 }
 
 /// Reads past conversations.

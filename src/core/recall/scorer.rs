@@ -11,7 +11,9 @@
 //!   exchange, then a call summary).
 
 use std::cmp::Ordering;
-use std::collections::HashSet;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
+use std::hash::Hash;
 
 use super::words::{stem, words};
 use crate::core::{MemoryHit, MemoryKind};
@@ -49,6 +51,25 @@ impl Candidate {
     fn semantic(&self) -> Option<f32> {
         self.similarity
             .filter(|similarity| *similarity >= SIMILARITY_THRESHOLD)
+    }
+}
+
+/// A memory's lexical score and similarity, as [`Candidate`] takes them.
+pub type Evidence = (Option<f64>, Option<f32>);
+
+/// Adds the similarities of a store's memories (`similar`, most similar first) to the evidence
+/// it has from its lexical index: the `candidates` most similar memories join, and every memory
+/// already found by its words gets its similarity whatever its place.
+pub fn add_similar<Id: Hash + Eq>(
+    evidence: &mut HashMap<Id, Evidence>,
+    similar: Vec<(Id, f32)>,
+    candidates: usize,
+) {
+    for (index, (id, similarity)) in similar.into_iter().enumerate() {
+        let entry = evidence.entry(id);
+        if index < candidates || matches!(entry, Entry::Occupied(_)) {
+            entry.or_default().1 = Some(similarity);
+        }
     }
 }
 

@@ -128,13 +128,13 @@ impl IngestionScheduler for IngestCall {
     async fn schedule(&self, conversation: &ConversationId) -> Result<(), SchedulingError> {
         IngestCall::schedule(self, conversation)
             .await
-            .map_err(|ScheduleError::Storage(cause)| SchedulingError::Storage(cause.to_string()))
+            .map_err(|ScheduleError::Storage(cause)| SchedulingError::storage(cause))
     }
 
     async fn counts(&self) -> Result<IngestionCounts, SchedulingError> {
         IngestCall::counts(self)
             .await
-            .map_err(|error| SchedulingError::Storage(error.to_string()))
+            .map_err(SchedulingError::storage)
     }
 
     fn memory_store_healthy(&self) {

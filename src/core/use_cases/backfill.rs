@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::core::ports::{
-    BlobKey, BlobStore, BlobStoreError, ConversationFilter, PastConversations,
+    BlobKey, BlobStore, BlobStoreError, ConversationFilter, ErrorChain, PastConversations,
     PastConversationsError,
 };
 use crate::core::use_cases::ingest_call::{
@@ -263,7 +263,7 @@ impl Backfill {
             Err(
                 error @ (PastConversationsError::NotFound | PastConversationsError::Unreadable(_)),
             ) => {
-                tracing::warn!(%conversation, %error, "conversation not backfilled");
+                tracing::warn!(%conversation, error = %ErrorChain(&error), "conversation not backfilled");
                 record.counts.failed += 1;
                 return Ok(Step::Done);
             }

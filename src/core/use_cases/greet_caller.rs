@@ -10,7 +10,7 @@ mod summary;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::core::ports::{BlobStore, GreetingFallback, NoTelemetry, Telemetry};
+use crate::core::ports::{BlobStore, ErrorChain, GreetingFallback, NoTelemetry, Telemetry};
 use crate::core::use_cases::read_profile::read_profile;
 use crate::core::use_cases::ReadProfileError;
 use crate::core::{AgentId, CallerId, FirstMessageTemplate, ProfileCard};
@@ -113,7 +113,7 @@ impl GreetCaller {
             Ok(Some(card)) if card.call_count > 0 => self.returning_caller(&card, agent, verdict),
             Ok(_) => Greeting::new_caller(),
             Err(error) => {
-                tracing::warn!(%caller, %error, "greeting the caller as new: profile card lookup failed");
+                tracing::warn!(%caller, error = %ErrorChain(&error), "greeting the caller as new: profile card lookup failed");
                 self.telemetry.greeting_fallback(match error {
                     ReadProfileError::DeadlinePassed(_) => GreetingFallback::DeadlinePassed,
                     ReadProfileError::Storage(_) => GreetingFallback::StoreFailed,

@@ -32,8 +32,8 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::core::ports::{
-    BlobStore, BlobStoreError, Clock, IngestionRetry, MemoryStore, MemoryStoreError, NoTelemetry,
-    Telemetry,
+    BlobStore, BlobStoreError, Clock, ErrorChain, IngestionRetry, MemoryStore, MemoryStoreError,
+    NoTelemetry, Telemetry,
 };
 use crate::core::redaction::Redaction;
 use crate::core::use_cases::caller_privacy::{is_erased, CallerIndex};
@@ -491,7 +491,8 @@ impl IngestCall {
                         %conversation,
                         attempt = failed_attempts,
                         retry_in_ms = delay.as_millis() as u64,
-                        "memory store unavailable, will retry: {error}"
+                        error = %ErrorChain(&error),
+                        "memory store unavailable, will retry"
                     );
                     pause(delay, shutdown, &self.store_recovered).await?;
                 }

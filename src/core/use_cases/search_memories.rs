@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::core::ports::{BlobStore, Embedder, MemoryStore, MemoryStoreError};
+use crate::core::ports::{BlobStore, Embedder, ErrorChain, MemoryStore, MemoryStoreError};
 use crate::core::recall::{QueryEmbedding, RecallQuery};
 use crate::core::use_cases::read_profile::read_profile;
 use crate::core::{CallerId, MemoryHit, ProfileCard, SearchLimit, SearchQuery};
@@ -76,7 +76,7 @@ impl SearchMemories {
         match tokio::time::timeout(*budget, QueryEmbedding::of(query, embedder.as_ref())).await {
             Ok(Ok(embedding)) => (RecallQuery::hybrid(query.clone(), embedding), false),
             Ok(Err(error)) => {
-                tracing::warn!(%error, "the question could not be embedded; ranking by words only");
+                tracing::warn!(error = %ErrorChain(&error), "the question could not be embedded; ranking by words only");
                 (RecallQuery::lexical(query.clone()), true)
             }
             Err(_) => {
@@ -108,7 +108,7 @@ impl SearchMemories {
             search,
         );
         let profile = profile.unwrap_or_else(|error| {
-            tracing::warn!(%caller, %error, "searching without the profile card");
+            tracing::warn!(%caller, error = %ErrorChain(&error), "searching without the profile card");
             None
         });
         let (memories, status) = match found {
@@ -134,12 +134,12 @@ impl SearchMemories {
 fn log_store_failure(caller: &CallerId, error: &MemoryStoreError) {
     match error {
         MemoryStoreError::Unavailable(_) => {
-            tracing::warn!(%caller, %error, "memory search failed");
+            tracing::warn!(%caller, error = %ErrorChain(error), "memory search failed");
         }
         MemoryStoreError::Rejected(_)
         | MemoryStoreError::Incompatible(_)
         | MemoryStoreError::Unknown(_) => {
-            tracing::error!(%caller, %error, "memory search failed");
+            tracing::error!(%caller, error = %ErrorChain(error), "memory search failed");
         }
     }
 }

@@ -7,20 +7,24 @@
 use std::sync::Arc;
 
 use poem::web::Data;
-use poem::Request;
+use poem::{Request, RequestBody};
 use poem_openapi::auth::Bearer;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi, SecurityScheme};
-use subtle::ConstantTimeEq;
+use poem_openapi::registry::Registry;
+use poem_openapi::{
+    ApiExtractor, ApiExtractorType, ApiResponse, ExtractParamOptions, Object, OpenApi,
+    SecurityScheme,
+};
 
 use crate::config::Secret;
-use crate::core::ports::MemoryStoreError;
+use crate::core::ports::{ErrorChain, MemoryStoreError};
 use crate::core::use_cases::caller_privacy::{
     CallerExport, EraseCaller, EraseError, ErasureReceipt, ExportCaller, MarkDoNotRemember,
     Recordings,
 };
 use crate::core::CallerId;
+use crate::inbound::http::auth::{same_key, state, unauthorized};
 use crate::inbound::http::body_limit::small_bodies;
 use crate::inbound::http::error::ErrorBody;
 use crate::inbound::http::search_data::FoundMemory;
@@ -48,22 +52,58 @@ enum Access {
     Off,
 }
 
+/// How the administration API's credential is named in answers and logs.
+const ADMIN_CREDENTIAL: &str = "Authorization: Bearer";
+
+// The scheme as the OpenAPI document shows it; its doc comment is the scheme's description.
 /// `Authorization: Bearer <ADMIN_API_KEY>`.
 #[derive(SecurityScheme)]
-#[oai(ty = "bearer", checker = "check_admin_key")]
+#[oai(rename = "AdminKey", ty = "bearer")]
+struct AdminBearer(Bearer);
+
+/// The administration API's access, checked from `Authorization: Bearer <ADMIN_API_KEY>`.
+///
+/// Extracted by hand around [`AdminBearer`] because the framework answers a missing header with
+/// one message for every scheme, which would name the webhooks' header; this one says which
+/// credential is missing or wrong.
 pub struct AdminKey(Access);
 
-async fn check_admin_key(request: &Request, bearer: Bearer) -> Option<Access> {
-    let state = request.data::<Arc<AppState>>()?;
-    let Some(admin) = &state.admin else {
-        return Some(Access::Off);
-    };
-    let matches: bool = bearer
-        .token
-        .as_bytes()
-        .ct_eq(admin.key.expose().as_bytes())
-        .into();
-    matches.then_some(Access::Granted)
+impl<'a> ApiExtractor<'a> for AdminKey {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        AdminBearer::register(registry);
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        AdminBearer::security_schemes()
+    }
+
+    async fn from_request(
+        request: &'a Request,
+        body: &mut RequestBody,
+        options: ExtractParamOptions<()>,
+    ) -> poem::Result<Self> {
+        let AdminBearer(bearer) = AdminBearer::from_request(request, body, options)
+            .await
+            .map_err(|_| {
+                tracing::warn!("refused: {ADMIN_CREDENTIAL} is missing");
+                unauthorized(format!("{ADMIN_CREDENTIAL} header is missing"))
+            })?;
+        let Some(admin) = &state(request)?.admin else {
+            return Ok(Self(Access::Off));
+        };
+        if !same_key(&bearer.token, admin.key.expose()) {
+            tracing::warn!("refused: {ADMIN_CREDENTIAL} is wrong");
+            return Err(unauthorized(format!(
+                "{ADMIN_CREDENTIAL} does not match ADMIN_API_KEY"
+            )));
+        }
+        Ok(Self(Access::Granted))
+    }
 }
 
 /// What an erasure removed. It names no content and only a masked number.
@@ -325,7 +365,7 @@ fn admin_and_caller<'a>(
 fn failure(error: EraseError) -> AdminError {
     match error {
         EraseError::MemoryStore(MemoryStoreError::Unavailable(reason)) => {
-            tracing::warn!(%reason, "the memory store is unavailable for an administration request");
+            tracing::warn!(reason = %ErrorChain(reason.as_ref()), "the memory store is unavailable for an administration request");
             AdminError::Unavailable(Json(ErrorBody::new(
                 "unavailable",
                 "the memory store cannot be reached; send the request again later",
@@ -340,7 +380,7 @@ fn failure(error: EraseError) -> AdminError {
     }
 }
 
-fn internal(error: &dyn std::fmt::Display) -> AdminError {
-    tracing::error!(%error, "an administration request failed");
+fn internal(error: &(dyn std::error::Error + 'static)) -> AdminError {
+    tracing::error!(error = %ErrorChain(error), "an administration request failed");
     AdminError::Internal(Json(ErrorBody::internal()))
 }

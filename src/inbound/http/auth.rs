@@ -1,7 +1,8 @@
-//! Shared-secret authentication of the client-data and search-data webhooks.
+//! Shared-secret authentication of the client-data and search-data webhooks, and the pieces the
+//! administration API's bearer key shares with it.
 //!
-//! ElevenLabs does not sign these calls; it sends a header configured in its dashboard. The
-//! header is compared in constant time so that its value cannot be guessed byte by byte.
+//! ElevenLabs does not sign these calls; it sends a header configured in its dashboard. Keys are
+//! compared in constant time so that their value cannot be guessed byte by byte.
 
 use std::sync::Arc;
 
@@ -15,21 +16,30 @@ use crate::inbound::http::state::AppState;
 /// The header both webhooks authenticate with.
 pub const API_KEY_HEADER: &str = "X-Api-Key";
 
+/// Whether `presented` equals `expected`, compared in constant time.
+pub(super) fn same_key(presented: &str, expected: &str) -> bool {
+    presented.as_bytes().ct_eq(expected.as_bytes()).into()
+}
+
+/// A 401 in the error schema; `message` says which credential is missing or wrong.
+pub(super) fn unauthorized(message: String) -> poem::Error {
+    poem::Error::from_string(message, poem::http::StatusCode::UNAUTHORIZED)
+}
+
 /// Accepts `presented` when it equals `expected`; otherwise answers 401 naming the header, and
 /// logs that the key was wrong (never the key).
 fn check(presented: &str, expected: &str, webhook: &str) -> poem::Result<()> {
-    if bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
+    if same_key(presented, expected) {
         return Ok(());
     }
     tracing::warn!(webhook, "refused: {API_KEY_HEADER} is wrong");
-    Err(poem::Error::from_string(
-        format!("{API_KEY_HEADER} does not match the key configured for this webhook"),
-        poem::http::StatusCode::UNAUTHORIZED,
-    ))
+    Err(unauthorized(format!(
+        "{API_KEY_HEADER} does not match the key configured for this webhook"
+    )))
 }
 
 /// The settings are always there; without them nothing could be checked.
-fn state(request: &Request) -> poem::Result<&Arc<AppState>> {
+pub(super) fn state(request: &Request) -> poem::Result<&Arc<AppState>> {
     request.data::<Arc<AppState>>().ok_or_else(|| {
         poem::Error::from_string(
             "the service state is missing",

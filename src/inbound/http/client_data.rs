@@ -11,6 +11,9 @@ use crate::core::{mask_phone_number, AgentId, CallerId};
 use crate::inbound::http::auth::ClientDataKey;
 use crate::inbound::http::body_limit::small_bodies;
 use crate::inbound::http::error::ErrorBody;
+use crate::inbound::http::field_text::{
+    AgentIdField, CallSidField, CalledNumberField, CallerIdField, FieldText,
+};
 use crate::inbound::http::state::AppState;
 use crate::inbound::http::ApiTags;
 
@@ -19,13 +22,13 @@ use crate::inbound::http::ApiTags;
 pub struct ClientDataRequest {
     /// The caller's phone number, normally E.164 (`+14155550123`). A withheld or garbled number
     /// is answered as a new caller.
-    pub caller_id: Option<String>,
+    pub caller_id: Option<FieldText<CallerIdField>>,
     /// The agent receiving the call.
-    pub agent_id: Option<String>,
+    pub agent_id: Option<FieldText<AgentIdField>>,
     /// The number that was called.
-    pub called_number: Option<String>,
+    pub called_number: Option<FieldText<CalledNumberField>>,
     /// The Twilio call SID, or the SIP call id.
-    pub call_sid: Option<String>,
+    pub call_sid: Option<FieldText<CallSidField>>,
 }
 
 /// The conversation initiation data ElevenLabs starts the call with.

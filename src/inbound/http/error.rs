@@ -51,7 +51,7 @@ fn code_for(status: StatusCode) -> &'static str {
 }
 
 /// A request body's parse error as `<field>: <problem>`: poem-openapi wraps the message of a
-/// field's own type (`query: the question is required`) in type names, which are dropped; an
+/// field's own type (`query: is required`) in type names, which are dropped; an
 /// error about the body as a whole (not JSON, not an object) is about `body`.
 fn field_first(reason: &str) -> String {
     let mut message = reason.trim();
@@ -86,7 +86,8 @@ pub async fn framework_error_to_json(error: poem::Error) -> Response {
     }
     let status = error.status();
     let body = if error.is::<poem_openapi::error::AuthorizationError>() {
-        // Raised before any checker runs: the header is not there (or not text).
+        // Raised before any checker runs: the header is not there (or not text). Only the
+        // webhooks' scheme lets the framework answer; the administration API names its own.
         tracing::warn!("refused: {API_KEY_HEADER} is missing");
         ErrorBody::new(
             code_for(status),
@@ -99,6 +100,10 @@ pub async fn framework_error_to_json(error: poem::Error) -> Response {
     } else if status.is_server_error() {
         tracing::error!(error = %error, "request failed");
         ErrorBody::internal()
+    } else if status == StatusCode::BAD_REQUEST {
+        // Any other 400 (a body cut off while it was read, for example) starts with what it is
+        // about too.
+        ErrorBody::new(code_for(status), field_first(&error.to_string()))
     } else {
         ErrorBody::new(code_for(status), error.to_string())
     };

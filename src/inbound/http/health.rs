@@ -6,7 +6,7 @@ use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use crate::core::ports::IngestionCounts;
+use crate::core::ports::{ErrorChain, IngestionCounts};
 use crate::inbound::http::body_limit::small_bodies;
 use crate::inbound::http::state::AppState;
 use crate::inbound::http::ApiTags;
@@ -133,15 +133,15 @@ impl Readiness {
         let mut problems = Vec::new();
         match memory {
             Ok(()) => state.ingestion.memory_store_healthy(),
-            Err(error) => problems.push(format!("memory store: {error}")),
+            Err(error) => problems.push(format!("memory store: {}", ErrorChain(&error))),
         }
         if let Err(error) = storage {
-            problems.push(format!("payload storage: {error}"));
+            problems.push(format!("payload storage: {}", ErrorChain(&error)));
         }
         let ingestion = match ingestion {
             Ok(counts) => Some(counts),
             Err(error) => {
-                problems.push(format!("ingestion backlog: {error}"));
+                problems.push(format!("ingestion backlog: {}", ErrorChain(&error)));
                 None
             }
         };

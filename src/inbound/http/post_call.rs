@@ -22,7 +22,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use tokio_util::io::ReaderStream;
 
 use crate::config::Settings;
-use crate::core::ports::ByteStream;
+use crate::core::ports::{ByteStream, ErrorChain};
 use crate::core::redaction::Redaction;
 use crate::core::use_cases::{ArchiveError, ArchivePostCall, Archived, ArchivedPayload};
 use crate::core::{ConversationId, InstanceId};
@@ -245,7 +245,9 @@ async fn receive_verified(
     .await
     .map_err(|error| match error {
         StagingError::TooLarge { limit } => too_large(limit),
-        StagingError::Interrupted(error) => bad_request(format!("the body was cut off: {error}")),
+        StagingError::Interrupted(error) => {
+            bad_request("body", format!("cut off before its end: {error}"))
+        }
         StagingError::Stalled(_) => PostCallError::RequestTimeout(Json(ErrorBody::new(
             "request_timeout",
             error.to_string(),
@@ -259,7 +261,7 @@ async fn receive_verified(
     verified.map_err(refused)?;
     staged
         .shape()
-        .map_err(|problem| bad_request(problem.to_string()))?;
+        .map_err(|problem| bad_request("body", problem))?;
     Ok(staged)
 }
 
@@ -270,7 +272,7 @@ async fn archive(
     envelope: Envelope,
 ) -> Result<PostCallSuccess, PostCallError> {
     let Some(kind) = envelope.kind else {
-        return Err(bad_request("the event has no type".to_owned()));
+        return Err(bad_request("type", NOT_A_STRING));
     };
     let payload = match kind.as_str() {
         "post_call_transcription" => ArchivedPayload::Transcription,
@@ -289,10 +291,9 @@ async fn archive(
     };
     let conversation = envelope
         .conversation_id
-        .ok_or_else(|| bad_request("data.conversation_id is missing".to_owned()))
+        .ok_or_else(|| bad_request("data.conversation_id", NOT_A_STRING))
         .and_then(|raw| {
-            ConversationId::parse(&raw)
-                .map_err(|error| bad_request(format!("data.conversation_id is invalid: {error}")))
+            ConversationId::parse(&raw).map_err(|error| bad_request("data.conversation_id", error))
         })?;
     let content = payload_content(staged, payload, envelope.full_audio).await?;
     let content = redacted(content, payload, &state.post_call.archive_redaction).await?;
@@ -328,8 +329,7 @@ async fn payload_content(
     let unreadable = |error: std::io::Error| internal("the staged body could not be read", &error);
     match payload {
         ArchivedPayload::Audio => {
-            let range =
-                full_audio.ok_or_else(|| bad_request("data.full_audio is missing".to_owned()))?;
+            let range = full_audio.ok_or_else(|| bad_request(FULL_AUDIO, NOT_A_STRING))?;
             audio::decoded_audio(staged.path(), range)
                 .await
                 .map_err(unreadable)
@@ -361,7 +361,7 @@ async fn redacted(
         .await
         .map_err(|error| internal("the staged body could not be read", &error))?;
     let Ok(mut event) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
-        return Err(bad_request("the event is not valid JSON".to_owned()));
+        return Err(bad_request("body", "not valid JSON"));
     };
     redact_strings(&mut event, redaction);
     let redacted = bytes::Bytes::from(event.to_string());
@@ -397,16 +397,18 @@ fn accepted(status: &str, kind: String, conversation_id: Option<String>) -> Post
 
 fn envelope_error(error: EnvelopeError) -> PostCallError {
     match error {
-        EnvelopeError::InvalidJson(_) | EnvelopeError::NotAnObject => {
-            bad_request(error.to_string())
+        EnvelopeError::InvalidJson(detail) => {
+            bad_request("body", format!("not valid JSON: {detail}"))
         }
+        EnvelopeError::NotAnObject => bad_request("body", "not a JSON object"),
         EnvelopeError::Unreadable(_) => internal("the staged body could not be read", &error),
     }
 }
 
 fn archive_error(error: ArchiveError) -> PostCallError {
     match error {
-        ArchiveError::InvalidContent(_) => bad_request(error.to_string()),
+        // Only the audio is decoded on its way to the archive.
+        ArchiveError::InvalidContent(cause) => bad_request(FULL_AUDIO, cause),
         ArchiveError::Storage(_) | ArchiveError::Scheduling(_) | ArchiveError::Unknown(_) => {
             internal("the post-call event could not be archived", &error)
         }
@@ -421,7 +423,15 @@ fn refused(reason: SignatureError) -> PostCallError {
     )))
 }
 
-fn bad_request(message: String) -> PostCallError {
+/// What a 400 says about a required string field that is absent or of another JSON type.
+const NOT_A_STRING: &str = "missing, or not a string";
+
+const FULL_AUDIO: &str = "data.full_audio";
+
+/// A 400 whose message starts with the field at fault (`body` for the body as a whole), as
+/// every webhook's 400 does.
+fn bad_request(field: &str, problem: impl std::fmt::Display) -> PostCallError {
+    let message = format!("{field}: {problem}");
     tracing::info!(%message, "post-call delivery rejected");
     PostCallError::BadRequest(Json(ErrorBody::new("invalid_request", message)))
 }
@@ -433,7 +443,7 @@ fn too_large(limit: u64) -> PostCallError {
     )))
 }
 
-fn internal(context: &str, cause: &dyn std::fmt::Display) -> PostCallError {
-    tracing::error!(cause = %cause, "{context}");
+fn internal(context: &str, cause: &(dyn std::error::Error + 'static)) -> PostCallError {
+    tracing::error!(cause = %ErrorChain(cause), "{context}");
     PostCallError::Internal(Json(ErrorBody::internal()))
 }

@@ -12,16 +12,20 @@ use crate::core::ConversationId;
 use crate::inbound::http::auth::SearchDataKey;
 use crate::inbound::http::body_limit::small_bodies;
 use crate::inbound::http::error::ErrorBody;
+use crate::inbound::http::field_text::{
+    AgentIdField, CallerIdField, ConversationIdField, FieldText, QueryField, UserIdField,
+};
 use crate::inbound::http::state::AppState;
 use crate::inbound::http::ApiTags;
 
 mod limit_number;
 mod mapping;
-mod query_text;
 
 pub use limit_number::LimitNumber;
 use mapping::ValidSearch;
-pub use query_text::QueryText;
+
+/// What to look for, as sent (validated later into a `SearchQuery`).
+pub type QueryText = FieldText<QueryField>;
 
 /// A memory search, sent by the agent's server tool.
 #[derive(Debug, Object)]
@@ -29,14 +33,14 @@ pub struct SearchDataRequest {
     /// What to look for, in plain words.
     pub query: QueryText,
     /// The caller's phone number; fill it from `{{system__caller_id}}`.
-    pub caller_id: Option<String>,
+    pub caller_id: Option<FieldText<CallerIdField>>,
     /// Accepted instead of `caller_id`.
-    pub user_id: Option<String>,
+    pub user_id: Option<FieldText<UserIdField>>,
     /// The agent asking; fill it from `{{system__agent_id}}`. Its last call with the caller is
     /// preferred in the profile.
-    pub agent_id: Option<String>,
+    pub agent_id: Option<FieldText<AgentIdField>>,
     /// The conversation asking; fill it from `{{system__conversation_id}}`. Used in logs only.
-    pub conversation_id: Option<String>,
+    pub conversation_id: Option<FieldText<ConversationIdField>>,
     /// How many memories to return: 1 to 20, 5 when omitted.
     pub limit: Option<LimitNumber>,
 }

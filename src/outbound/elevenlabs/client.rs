@@ -11,6 +11,8 @@ use url::Url;
 
 use error_body::error_message;
 
+use crate::core::ports::{BoxError, ErrorChain};
+
 mod error_body;
 
 /// The header ElevenLabs reads the API key from.
@@ -32,8 +34,8 @@ pub enum ApiError {
     #[error("rate limited by the ElevenLabs API (429) after {attempts} attempts: {message}")]
     RateLimited { attempts: u32, message: String },
     /// Unreachable, timed out, or a 5xx.
-    #[error("the ElevenLabs API is unavailable: {0}")]
-    Unavailable(String),
+    #[error("the ElevenLabs API is unavailable: {}", ErrorChain(.0.as_ref()))]
+    Unavailable(#[source] BoxError),
     /// Another 4xx, such as a 422 validation error.
     #[error("the ElevenLabs API refused the request ({status}): {message}")]
     Invalid { status: u16, message: String },
@@ -214,7 +216,7 @@ impl ElevenLabsApi {
             let response = request()
                 .send()
                 .await
-                .map_err(|error| ApiError::Unavailable(error.without_url().to_string()))?;
+                .map_err(|error| ApiError::Unavailable(error.without_url().into()))?;
             if response.status() != StatusCode::TOO_MANY_REQUESTS {
                 return read(response).await;
             }
@@ -260,7 +262,7 @@ async fn read(response: Response) -> Result<Value, ApiError> {
     let body = response
         .text()
         .await
-        .map_err(|error| ApiError::Unavailable(error.without_url().to_string()))?;
+        .map_err(|error| ApiError::Unavailable(error.without_url().into()))?;
     if status.is_success() {
         return serde_json::from_str(&body)
             .map_err(|error| ApiError::Unreadable(format!("not JSON: {error}")));
@@ -272,7 +274,9 @@ async fn read(response: Response) -> Result<Value, ApiError> {
             status: status.as_u16(),
             message,
         },
-        code if status.is_server_error() => ApiError::Unavailable(format!("{code}: {message}")),
+        code if status.is_server_error() => {
+            ApiError::Unavailable(format!("{code}: {message}").into())
+        }
         code => ApiError::Invalid {
             status: code,
             message,

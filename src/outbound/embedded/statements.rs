@@ -1,6 +1,5 @@
 //! The SQL the embedded store runs, as blocking functions over one connection.
 
-use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use chrono::DateTime;
@@ -9,7 +8,9 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use super::fts_query::any_of;
 use super::schema::id_range;
 use super::vectors;
-use crate::core::recall::{rank, recent_context, Candidate, QueryEmbedding, RecallQuery};
+use crate::core::recall::{
+    add_similar, rank, recent_context, Candidate, Evidence, QueryEmbedding, RecallQuery,
+};
 use crate::core::{
     AddOutcome, CallerId, ConversationId, Embedding, MemoryHit, MemoryKind, NewMemory,
 };
@@ -220,12 +221,7 @@ pub(super) fn search(
     let mut evidence = lexical_evidence(connection, query, range)?;
     if let Some(wanted) = query.embedding() {
         let similar = similarities(connection, range, wanted)?;
-        for (index, (id, similarity)) in similar.into_iter().enumerate() {
-            let entry = evidence.entry(id);
-            if index < CANDIDATES || matches!(entry, Entry::Occupied(_)) {
-                entry.or_default().1 = Some(similarity);
-            }
-        }
+        add_similar(&mut evidence, similar, CANDIDATES);
     }
     let mut candidates = Vec::with_capacity(evidence.len());
     for (id, (lexical, similarity)) in evidence {
@@ -243,9 +239,6 @@ pub(super) fn search(
     }
     Ok(rank(candidates, limit))
 }
-
-/// A memory's lexical score and similarity, as [`Candidate`] takes them.
-type Evidence = (Option<f64>, Option<f32>);
 
 /// What each memory id has for it: its BM25 score among the best lexical matches of the
 /// question's topic words (no similarity yet).

@@ -107,7 +107,7 @@ impl HttpEmbedder {
             })
             .send()
             .await
-            .map_err(|error| EmbedderError::Unavailable(error.into()))?;
+            .map_err(EmbedderError::unavailable)?;
         let status = response.status();
         if !status.is_success() {
             let body = response.text().await.unwrap_or_default();
@@ -115,7 +115,7 @@ impl HttpEmbedder {
         }
         let body: EmbeddingsResponse = response.json().await.map_err(|error| {
             if error.is_timeout() {
-                EmbedderError::Unavailable(error.into())
+                EmbedderError::unavailable(error)
             } else {
                 EmbedderError::Unknown(anyhow!("the answer is not embeddings: {error}"))
             }
@@ -196,9 +196,9 @@ fn status_error(status: StatusCode, body: &str) -> EmbedderError {
     };
     let error = anyhow!("the embeddings api answered {status}: {message}");
     if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-        EmbedderError::Unavailable(error)
+        EmbedderError::unavailable(error)
     } else {
-        EmbedderError::Rejected(error)
+        EmbedderError::rejected(error)
     }
 }
 

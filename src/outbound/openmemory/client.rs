@@ -129,7 +129,7 @@ impl Api {
         let response = request.send().await.map_err(|error| PostFailure {
             // A connection never made carried nothing; anything later may have reached the server.
             maybe_received: !error.is_connect(),
-            error: self.transport_error(&error),
+            error: self.transport_error(error),
         })?;
         let answered = success(response).await?;
         // A success whose body could not be read: the server acted, the answer is lost.
@@ -160,7 +160,7 @@ impl Api {
             .get(url)
             .send()
             .await
-            .map_err(|error| self.transport_error(&error))
+            .map_err(|error| self.transport_error(error))
     }
 
     /// `GET /health`, which needs no key, within `timeout`.
@@ -171,7 +171,7 @@ impl Api {
             .timeout(timeout)
             .send()
             .await
-            .map_err(|error| self.transport_error(&error))?;
+            .map_err(|error| self.transport_error(error))?;
         success(response).await.map(drop)
     }
 
@@ -193,9 +193,7 @@ impl Api {
         if status == StatusCode::FORBIDDEN {
             let body = error_body(response).await;
             if body.code() == Some(TENANT_MISMATCH) {
-                return Err(MemoryStoreError::Incompatible(
-                    TENANT_MISMATCH_EXPLANATION.to_owned(),
-                ));
+                return Err(MemoryStoreError::incompatible(TENANT_MISMATCH_EXPLANATION));
             }
             return Ok(Ownership::NotOwn);
         }
@@ -217,16 +215,16 @@ impl Api {
             .delete(url)
             .send()
             .await
-            .map_err(|error| self.transport_error(&error))?;
+            .map_err(|error| self.transport_error(error))?;
         if response.status() == StatusCode::NOT_FOUND {
             return Ok(false);
         }
         success(response).await.map(|_| true)
     }
 
-    /// A request that got no answer: names the server (never the request's URL, whose query
-    /// string can hold a caller's number) and the whole cause (connection refused, DNS, TLS...).
-    fn transport_error(&self, error: &reqwest::Error) -> MemoryStoreError {
+    /// A request that got no answer, keeping reqwest's error (and so the whole cause:
+    /// connection refused, DNS, TLS...) as the source.
+    fn transport_error(&self, error: reqwest::Error) -> MemoryStoreError {
         let what = if error.is_timeout() {
             "timed out"
         } else if error.is_connect() {
@@ -234,12 +232,23 @@ impl Api {
         } else {
             "request failed"
         };
-        MemoryStoreError::Unavailable(format!(
-            "openmemory at {} {what}: {}",
-            server_of(&self.base),
-            cause_chain(error)
-        ))
+        MemoryStoreError::unavailable(Unanswered {
+            server: server_of(&self.base),
+            what,
+            cause: error.without_url(),
+        })
     }
+}
+
+/// A request that got no answer. It names the server, never the request's URL, whose query
+/// string can hold a caller's number.
+#[derive(Debug, thiserror::Error)]
+#[error("openmemory at {server} {what}")]
+struct Unanswered {
+    server: String,
+    what: &'static str,
+    #[source]
+    cause: reqwest::Error,
 }
 
 /// The server part of the base URL, without credentials, path or query.
@@ -258,36 +267,11 @@ fn server_of(base: &Url) -> String {
     }
 }
 
-/// `error` and each of its sources, `: `-separated; reqwest's own message has its URL removed,
-/// and the sources (hyper, io, rustls) never print one.
-fn cause_chain(error: &reqwest::Error) -> String {
-    let mut chain = vec![strip_url(error)];
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if chain.last() != Some(&text) {
-            chain.push(text);
-        }
-        source = cause.source();
-    }
-    chain.join(": ")
-}
-
-/// reqwest prints `... for url (...)` when the error carries the request URL.
-fn strip_url(error: &reqwest::Error) -> String {
-    let text = error.to_string();
-    match (error.url(), text.find(" for url (")) {
-        (Some(_), Some(at)) => text[..at].to_owned(),
-        _ => text,
-    }
-}
-
 async fn parse<T: DeserializeOwned>(response: Response) -> Result<T, MemoryStoreError> {
     let bytes = response.bytes().await.map_err(|error| {
-        MemoryStoreError::Unavailable(format!(
-            "openmemory answer could not be read: {}",
-            cause_chain(&error)
-        ))
+        MemoryStoreError::unavailable(
+            anyhow::Error::new(error.without_url()).context("openmemory answer could not be read"),
+        )
     })?;
     serde_json::from_slice(&bytes)
         .context("openmemory answered with unexpected json")
@@ -310,19 +294,19 @@ pub(super) async fn success(response: Response) -> Result<Response, MemoryStoreE
         .collect();
     Err(match status {
         StatusCode::SERVICE_UNAVAILABLE if code == AUTH_NOT_CONFIGURED => {
-            MemoryStoreError::Incompatible(AUTH_NOT_CONFIGURED_EXPLANATION.to_owned())
+            MemoryStoreError::incompatible(AUTH_NOT_CONFIGURED_EXPLANATION)
         }
         StatusCode::TOO_MANY_REQUESTS => {
-            MemoryStoreError::Unavailable(format!("openmemory is rate limiting ({code})"))
+            MemoryStoreError::unavailable(format!("openmemory is rate limiting ({code})"))
         }
         status if status.is_server_error() => {
-            MemoryStoreError::Unavailable(format!("openmemory answered {status} ({code})"))
+            MemoryStoreError::unavailable(format!("openmemory answered {status} ({code})"))
         }
         StatusCode::FORBIDDEN if code == TENANT_MISMATCH => {
-            MemoryStoreError::Incompatible(TENANT_MISMATCH_EXPLANATION.to_owned())
+            MemoryStoreError::incompatible(TENANT_MISMATCH_EXPLANATION)
         }
         status if status.is_client_error() => {
-            MemoryStoreError::Rejected(format!("openmemory answered {status} ({code})"))
+            MemoryStoreError::rejected(format!("openmemory answered {status} ({code})"))
         }
         status => MemoryStoreError::Unknown(anyhow::anyhow!("openmemory answered {status}")),
     })

@@ -48,8 +48,8 @@ pub(super) async fn condenses(api: &Api, timeout: Duration) -> Result<bool, Memo
     match api.read_as(&added.id, &probe_user).await? {
         Ownership::Own(stored) => Ok(stored.content.as_deref() != Some(PROBE_TEXT)),
         // Merged into a memory of another user: nothing to learn this time.
-        Ownership::NotOwn => Err(MemoryStoreError::Unavailable(
-            "the condensation probe could not be read back".to_owned(),
+        Ownership::NotOwn => Err(MemoryStoreError::unavailable(
+            "the condensation probe could not be read back",
         )),
     }
 }

@@ -13,7 +13,7 @@ use super::client::{Api, Ownership};
 use super::embeddings::CandidateEmbeddings;
 use super::marker::unmark;
 use super::wire::{QueryFilters, QueryMatch, QueryRequest, QueryResponse};
-use crate::core::ports::MemoryStoreError;
+use crate::core::ports::{ErrorChain, MemoryStoreError};
 use crate::core::recall::{rank, recent_context, word_overlap, Candidate, RecallQuery};
 use crate::core::{CallerId, MemoryHit, MemoryKind, SearchLimit};
 
@@ -119,7 +119,7 @@ async fn hit(api: &Api, caller: &CallerId, found: QueryMatch) -> MemoryHit {
         Ok(Ownership::Own(stored)) => stored.metadata().describe(&mut hit, stored.created_at),
         Ok(Ownership::NotOwn) => {}
         Err(error) => {
-            tracing::debug!(%caller, %error, "cannot read the details of a memory match");
+            tracing::debug!(%caller, error = %ErrorChain(&error), "cannot read the details of a memory match");
         }
     }
     hit

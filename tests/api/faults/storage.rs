@@ -1,7 +1,6 @@
 //! Storage that fails while a call is archived: the delivery answers 500 so that ElevenLabs
 //! retries it, nothing is left half-written, and the retry succeeds once storage is back.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use base64::Engine;
@@ -10,7 +9,7 @@ use caller_memory::outbound::disk_blob_store::DiskBlobStore;
 use serde_json::json;
 
 use super::FaultyBlobStore;
-use crate::helpers::{TestApp, TestPorts, POST_CALL_KEY};
+use crate::helpers::{files_under, TestApp, TestPorts, POST_CALL_KEY};
 
 fn audio_event(conversation: &str, audio: &[u8]) -> Vec<u8> {
     let encoded = base64::engine::general_purpose::STANDARD.encode(audio);
@@ -32,25 +31,6 @@ async fn deliver(app: &TestApp, body: &[u8]) -> u16 {
         .expect("request sent")
         .status()
         .as_u16()
-}
-
-/// Every file under `root`, relative to it, temporary ones included.
-fn files_under(root: &Path) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut pending = vec![root.to_path_buf()];
-    while let Some(folder) = pending.pop() {
-        for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if entry.file_name() != crate::helpers::STAGING_LOCK {
-                let relative = path.strip_prefix(root).unwrap();
-                found.push(relative.to_string_lossy().into_owned());
-            }
-        }
-    }
-    found.sort();
-    found
 }
 
 #[tokio::test]

@@ -24,6 +24,7 @@ fn start_service(data: &Path, backend: &Backend) -> ServiceProcess {
     let (url, key) = match backend {
         Backend::OpenMemory(fake) => (fake.url().to_string(), fake.key()),
         Backend::Embedded => (String::new(), String::new()),
+        Backend::Postgres(database) => (database.url().to_owned(), String::new()),
     };
     let mut env = vec![
         ("PAYLOAD_STORAGE_PATH", payloads.to_str().unwrap()),
@@ -32,12 +33,17 @@ fn start_service(data: &Path, backend: &Backend) -> ServiceProcess {
         ("ELEVENLABS_CLIENT_DATA_KEY", CLIENT_DATA_KEY),
         ("ELEVENLABS_SEARCH_DATA_KEY", SEARCH_DATA_KEY),
     ];
-    if let Backend::OpenMemory(_) = backend {
-        env.extend([
+    match backend {
+        Backend::OpenMemory(_) => env.extend([
             ("MEMORY_BACKEND", "openmemory"),
             ("OPENMEMORY_URL", url.as_str()),
             ("OPENMEMORY_KEY", key.as_str()),
-        ]);
+        ]),
+        Backend::Postgres(_) => env.extend([
+            ("MEMORY_BACKEND", "postgres"),
+            ("DATABASE_URL", url.as_str()),
+        ]),
+        Backend::Embedded => {}
     }
     ServiceProcess::start_dev(data, &env)
 }
@@ -118,4 +124,35 @@ async fn with_the_embedded_store_a_service_killed_after_counting_a_call_learns_i
     assert!(pending.is_file(), "the killed service left no pending call");
 
     finish_after_a_restart(data.path(), &Backend::Embedded, &maria).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_postgres_a_service_killed_after_counting_a_call_learns_it_after_a_restart_without_counting_it_twice(
+) {
+    let backend = Backend::postgres().await;
+    let Backend::Postgres(database) = &backend else {
+        unreachable!("a Postgres backend")
+    };
+    let data = tempfile::tempdir().unwrap();
+    let maria = Call::maria();
+    let first = start_service(data.path(), &backend);
+    // The service counts the call on the caller's card, then waits to add the first memory.
+    let mut holder = database.connect().await;
+    let lock = holder.transaction().await.unwrap();
+    lock.batch_execute("LOCK TABLE memories IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let progress = data.path().join(format!(
+        "payloads/.state/ingestion/progress/{}.json",
+        maria.conversation
+    ));
+
+    Webhooks::at(&first.address)
+        .deliver_call(&maria.transcription())
+        .await;
+    eventually("the call counted on the card", || progress.is_file()).await;
+    first.kill();
+    lock.rollback().await.unwrap();
+
+    finish_after_a_restart(data.path(), &backend, &maria).await;
 }

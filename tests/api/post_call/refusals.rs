@@ -224,3 +224,55 @@ async fn a_body_not_sent_as_json_is_refused_with_415_before_anything_is_stored()
     }
     assert!(disk.files().is_empty());
 }
+
+#[tokio::test]
+async fn every_bad_request_starts_with_the_field_at_fault() {
+    let disk = DiskApp::spawn().await;
+    let mut broken_audio = String::from_utf8(audio_event("conv_bad", &[7u8; 3000])).unwrap();
+    broken_audio = broken_audio.replace("BwcH\"", "Bw!H\"");
+    let too_deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
+    let cases: [(Vec<u8>, &str); 10] = [
+        (b"{\"type\": \"post_call_transcription\",".to_vec(), "body"),
+        (b"[]".to_vec(), "body"),
+        (
+            b"{\"type\": \"post_call_transcription\", \"data\": {\"x\": \"caf\xe9\"}}".to_vec(),
+            "body",
+        ),
+        (
+            format!("{{\"type\": \"post_call_transcription\", \"data\": {{\"x\": {too_deep}}}}}")
+                .into_bytes(),
+            "body",
+        ),
+        (
+            b"{\"data\": {\"conversation_id\": \"conv_1\"}}".to_vec(),
+            "type",
+        ),
+        (b"{\"type\": 1}".to_vec(), "type"),
+        (
+            b"{\"type\": \"post_call_transcription\", \"data\": {\"conversation_id\": 7}}".to_vec(),
+            "data.conversation_id",
+        ),
+        (
+            b"{\"type\": \"post_call_transcription\", \"data\": {\"conversation_id\": \"../x\"}}"
+                .to_vec(),
+            "data.conversation_id",
+        ),
+        (
+            b"{\"type\": \"post_call_audio\", \"data\": {\"conversation_id\": \"conv_1\"}}"
+                .to_vec(),
+            "data.full_audio",
+        ),
+        (broken_audio.into_bytes(), "data.full_audio"),
+    ];
+    for (body, field) in cases {
+        let response = disk.deliver(&body).await;
+        let error = assert_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+        let message = error["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(&format!("{field}: ")),
+            "{} -> {message}",
+            String::from_utf8_lossy(&body[..body.len().min(120)])
+        );
+    }
+    assert!(disk.files().is_empty(), "{:?}", disk.files());
+}

@@ -41,7 +41,7 @@ pub async fn measure_padded_latency() {
         .map(|question| question.ask.as_str())
         .collect();
     let mut rows = vec![PADDED_HEADER.to_owned()];
-    for configuration in Configuration::ALL {
+    for configuration in Configuration::selected() {
         for &count in &counts {
             let started = Instant::now();
             let service = match Service::start(configuration).await {
@@ -54,7 +54,7 @@ pub async fn measure_padded_latency() {
             let padded = padded_caller(&exchanges, count);
             let mut scores = Scores {
                 ingestion_time: service.learn(&transcriptions(&padded)).await,
-                memories_learnt: service.memories_stored(&[PADDED_NUMBER]),
+                memories_learnt: service.memories_stored(&[PADDED_NUMBER]).await,
                 ..Scores::default()
             };
             for question in &questions {

@@ -16,6 +16,10 @@ pub const MODEL_FOLDER_VARIABLE: &str = "EMBEDDING_MODEL_DIR";
 /// When set, every question whose answer is not first is printed with what came first.
 pub const SHOW_MISSES_VARIABLE: &str = "RECALL_EVAL_SHOW_MISSES";
 
+/// When set, only the configurations whose name contains one of its comma-separated words run
+/// (for example `postgres`).
+pub const ONLY_VARIABLE: &str = "RECALL_EVAL_ONLY";
+
 /// The longest a run waits for its calls to be learnt.
 pub const INGESTION_LIMIT: Duration = Duration::from_secs(900);
 
@@ -28,15 +32,36 @@ pub enum Configuration {
     EmbeddedHybrid,
     /// OpenMemory, played by the local fake that follows the recorded server behaviour.
     OpenMemory,
-    // Postgres: add its variant here, and to `ALL`, once the backend exists.
+    /// The Postgres store in a fresh database, full-text search only.
+    PostgresLexical,
+    /// The Postgres store with sentence embeddings, with the same model as `EmbeddedHybrid`.
+    PostgresHybrid,
 }
 
 impl Configuration {
-    pub const ALL: [Configuration; 3] = [
+    pub const ALL: [Configuration; 5] = [
         Configuration::EmbeddedLexical,
         Configuration::EmbeddedHybrid,
         Configuration::OpenMemory,
+        Configuration::PostgresLexical,
+        Configuration::PostgresHybrid,
     ];
+
+    /// The configurations to run: all, or those `RECALL_EVAL_ONLY` names.
+    pub fn selected() -> Vec<Configuration> {
+        let only = std::env::var(ONLY_VARIABLE).unwrap_or_default();
+        let words: Vec<&str> = only
+            .split(',')
+            .map(str::trim)
+            .filter(|w| !w.is_empty())
+            .collect();
+        Self::ALL
+            .into_iter()
+            .filter(|configuration| {
+                words.is_empty() || words.iter().any(|word| configuration.name().contains(word))
+            })
+            .collect()
+    }
 
     /// The name in tables and in `baseline.json`.
     pub fn name(self) -> &'static str {
@@ -44,6 +69,8 @@ impl Configuration {
             Configuration::EmbeddedLexical => "embedded lexical",
             Configuration::EmbeddedHybrid => "embedded hybrid",
             Configuration::OpenMemory => "openmemory",
+            Configuration::PostgresLexical => "postgres lexical",
+            Configuration::PostgresHybrid => "postgres hybrid",
         }
     }
 
@@ -52,30 +79,31 @@ impl Configuration {
     pub async fn prepare(self) -> Result<(Backend, Vec<(String, String)>), String> {
         match self {
             Configuration::EmbeddedLexical => Ok((Backend::Embedded, Vec::new())),
-            Configuration::EmbeddedHybrid => {
-                // The model named by the variable, or the test model (all-MiniLM-L6-v2, fetched
-                // once per machine).
-                let folder = std::env::var(MODEL_FOLDER_VARIABLE)
-                    .ok()
-                    .filter(|folder| !folder.is_empty())
-                    .unwrap_or_else(|| {
-                        caller_memory::test_doubles::test_model_folder()
-                            .display()
-                            .to_string()
-                    });
-                // The question's embedding gets ample time: on a busy machine (CI, a debug build)
-                // the default budget would turn quality figures into lexical-fallback figures.
-                Ok((
-                    Backend::Embedded,
-                    vec![
-                        (MODEL_FOLDER_VARIABLE.to_owned(), folder),
-                        ("EMBEDDING_QUERY_BUDGET_MS".to_owned(), "5000".to_owned()),
-                    ],
-                ))
-            }
+            Configuration::EmbeddedHybrid => Ok((Backend::Embedded, hybrid_settings())),
             Configuration::OpenMemory => Ok((Backend::openmemory().await, Vec::new())),
+            Configuration::PostgresLexical => Ok((Backend::postgres().await, Vec::new())),
+            Configuration::PostgresHybrid => Ok((Backend::postgres().await, hybrid_settings())),
         }
     }
+}
+
+/// The settings of a hybrid configuration: the model named by the variable, or the test model
+/// (all-MiniLM-L6-v2, fetched once per machine).
+fn hybrid_settings() -> Vec<(String, String)> {
+    let folder = std::env::var(MODEL_FOLDER_VARIABLE)
+        .ok()
+        .filter(|folder| !folder.is_empty())
+        .unwrap_or_else(|| {
+            caller_memory::test_doubles::test_model_folder()
+                .display()
+                .to_string()
+        });
+    // The question's embedding gets ample time: on a busy machine (CI, a debug build) the
+    // default budget would turn quality figures into lexical-fallback figures.
+    vec![
+        (MODEL_FOLDER_VARIABLE.to_owned(), folder),
+        ("EMBEDDING_QUERY_BUDGET_MS".to_owned(), "5000".to_owned()),
+    ]
 }
 
 /// A running service of one configuration.
@@ -109,9 +137,19 @@ impl Service {
     }
 
     /// How many memories the store holds for `numbers`, read from the store itself.
-    pub fn memories_stored(&self, numbers: &[&str]) -> usize {
+    pub async fn memories_stored(&self, numbers: &[&str]) -> usize {
         match &self.backend {
             Backend::OpenMemory(fake) => numbers.iter().map(|n| fake.memories_of(n).len()).sum(),
+            Backend::Postgres(database) => {
+                let count: i64 = database
+                    .connect()
+                    .await
+                    .query_one("SELECT count(*) FROM memories", &[])
+                    .await
+                    .expect("the memories are counted")
+                    .get(0);
+                usize::try_from(count).expect("a count")
+            }
             Backend::Embedded => {
                 let database = rusqlite::Connection::open(self.app.memory_database())
                     .expect("the embedded store's file opens");
@@ -170,7 +208,7 @@ pub async fn evaluate(configuration: Configuration, callers: &[Caller]) -> Resul
         .iter()
         .map(|caller| caller.number.as_str())
         .collect();
-    scores.memories_learnt = service.memories_stored(&numbers);
+    scores.memories_learnt = service.memories_stored(&numbers).await;
     let show_misses = std::env::var_os(SHOW_MISSES_VARIABLE).is_some();
     for caller in callers {
         for question in &caller.questions {

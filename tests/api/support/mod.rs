@@ -3,6 +3,8 @@
 
 pub mod fake_elevenlabs;
 pub mod fake_openmemory;
+pub mod postgres;
+pub mod s3_server;
 
 use std::net::SocketAddr;
 

@@ -70,8 +70,11 @@ impl CallerHasher {
         let location = key_location();
         for _ in 0..2 {
             if let Some(stored) = blobs.get(&location).await? {
-                let key = hex::decode(stored.bytes.trim_ascii())
-                    .map_err(|_| BlobStoreError::Storage(format!("{location} is not a hex key")))?;
+                let key = hex::decode(stored.bytes.trim_ascii()).map_err(|error| {
+                    BlobStoreError::storage(
+                        anyhow::Error::new(error).context(format!("{location} is not a hex key")),
+                    )
+                })?;
                 return Ok(Self { key });
             }
             let text = Bytes::from(hex::encode(candidate));
@@ -82,7 +85,7 @@ impl CallerHasher {
                 Err(error) => return Err(error),
             }
         }
-        Err(BlobStoreError::Storage(format!(
+        Err(BlobStoreError::storage(format!(
             "{location} could not be created or read"
         )))
     }

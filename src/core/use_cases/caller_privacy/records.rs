@@ -126,7 +126,10 @@ impl CallerIndex {
                 Some(blob) => (
                     serde_json::from_slice::<CallerConversations>(&blob.bytes).map_err(
                         |error| {
-                            BlobStoreError::Storage(format!("{location} is unreadable: {error}"))
+                            BlobStoreError::storage(
+                                anyhow::Error::new(error)
+                                    .context(format!("{location} is unreadable")),
+                            )
                         },
                     )?,
                     PutCondition::IfVersion(blob.version),
@@ -143,7 +146,7 @@ impl CallerIndex {
                 Err(error) => return Err(error),
             }
         }
-        Err(BlobStoreError::Storage(format!(
+        Err(BlobStoreError::storage(format!(
             "{location} kept changing during {MAX_CONDITION_RETRIES} attempts"
         )))
     }

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::core::ports::{AgentSettings, AgentSettingsError, Clock, OverridePermissions};
+use crate::core::ports::{
+    AgentSettings, AgentSettingsError, Clock, ErrorChain, OverridePermissions,
+};
 use crate::core::AgentId;
 
 /// How many agents the gate remembers; an authenticated caller naming ever new agent ids must not
@@ -178,7 +180,7 @@ impl OverrideGate {
                 known.failed = false;
             }
             Err(error) => {
-                tracing::warn!(%agent, %error, kept_previous = known.permissions.is_some(), "agent override permissions could not be read; will try again");
+                tracing::warn!(%agent, error = %ErrorChain(&error), kept_previous = known.permissions.is_some(), "agent override permissions could not be read; will try again");
                 known.failed = true;
             }
         }

@@ -150,7 +150,7 @@ async fn a_failing_store_gives_the_new_caller_greeting() {
     let mut store = MockBlobStore::new();
     store
         .expect_get()
-        .returning(|_| Err(BlobStoreError::Storage("disk unreadable".to_owned())));
+        .returning(|_| Err(BlobStoreError::storage("disk unreadable")));
     let greeting = greeter(Arc::new(store), personalised())
         .greet(Some(&maria()), None)
         .await;

@@ -53,7 +53,7 @@ pub(super) async fn record_call(
             Err(error) => return Err(error.into()),
         }
     }
-    Err(CardError::Storage(BlobStoreError::Storage(format!(
+    Err(CardError::Storage(BlobStoreError::storage(format!(
         "the profile card of {caller} kept changing during {MAX_CONDITION_RETRIES} attempts"
     ))))
 }

@@ -5,7 +5,9 @@
 //! to what is stored now, so that two updates racing (two instances, or a replay beside a
 //! server) both stay. Nothing is ever overwritten blindly.
 
-use crate::core::ports::{BlobKey, BlobStore, BlobStoreError, BlobVersion, MemoryStoreError};
+use crate::core::ports::{
+    BlobKey, BlobStore, BlobStoreError, BlobVersion, ErrorChain, MemoryStoreError,
+};
 use crate::core::{AddOutcome, ConversationId};
 
 use super::records::{self, Folder, IngestionRecord};
@@ -81,7 +83,7 @@ impl Progress {
                 Err(error) => return Err(error),
             }
         }
-        Err(BlobStoreError::Storage(format!(
+        Err(BlobStoreError::storage(format!(
             "{} kept changing during {MAX_CONDITION_RETRIES} attempts",
             self.key
         )))
@@ -107,7 +109,9 @@ impl MemoryFate {
                 AddOutcome::Stored | AddOutcome::AlreadyStored | AddOutcome::StoredDistinguished,
             ) => Ok(Self::Added),
             Ok(AddOutcome::NotStored { reason }) => Ok(Self::NotStored(reason)),
-            Err(MemoryStoreError::Rejected(reason)) => Ok(Self::Rejected(reason)),
+            Err(MemoryStoreError::Rejected(reason)) => {
+                Ok(Self::Rejected(ErrorChain(reason.as_ref()).to_string()))
+            }
             Err(error) => Err(error),
         }
     }

@@ -147,7 +147,11 @@ pub(crate) async fn read_versioned<T: DeserializeOwned>(
     };
     serde_json::from_slice(&blob.bytes)
         .map(|record| Some((record, blob.version)))
-        .map_err(|error| BlobStoreError::Storage(format!("{key} is not a valid record: {error}")))
+        .map_err(|error| {
+            BlobStoreError::storage(
+                anyhow::Error::new(error).context(format!("{key} is not a valid record")),
+            )
+        })
 }
 
 pub(crate) async fn write<T: Serialize>(

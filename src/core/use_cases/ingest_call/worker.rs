@@ -10,7 +10,9 @@ use super::records::{
     self, FailedMarker, Folder, IngestionRecord, IngestionStatus, NotStoredMarker, PendingMarker,
 };
 use super::{transcription_key, IngestCall, IngestError, IngestOutcome, Stop};
-use crate::core::ports::{BlobStoreError, IngestionCounts, IngestionResolution, IngestionRetry};
+use crate::core::ports::{
+    BlobStoreError, ErrorChain, IngestionCounts, IngestionResolution, IngestionRetry,
+};
 use crate::core::use_cases::caller_privacy::is_erased;
 use crate::core::ConversationId;
 
@@ -77,7 +79,7 @@ impl IngestCall {
         let keys = match self.blobs.list(&Folder::Pending.prefix()).await {
             Ok(keys) => keys,
             Err(error) => {
-                tracing::warn!("pending ingestions could not be listed: {error}");
+                tracing::warn!(error = %ErrorChain(&error), "pending ingestions could not be listed");
                 return false;
             }
         };
@@ -94,7 +96,7 @@ impl IngestCall {
                 }
                 Err(IngestError::Interrupted) => return false,
                 Err(error) => {
-                    tracing::warn!(%conversation, "ingestion will be retried: {error}");
+                    tracing::warn!(%conversation, error = %ErrorChain(&error), "ingestion will be retried");
                     self.telemetry.ingestion_retry(IngestionRetry::Storage);
                     finished = false;
                 }

@@ -99,11 +99,9 @@ async fn the_limit_and_the_caller_reach_the_store() {
 #[tokio::test]
 async fn when_the_memory_store_is_down_the_profile_is_still_returned() {
     let mut memories = MockMemoryStore::new();
-    memories.expect_search().returning(|_, _, _| {
-        Err(MemoryStoreError::Unavailable(
-            "connection refused".to_owned(),
-        ))
-    });
+    memories
+        .expect_search()
+        .returning(|_, _, _| Err(MemoryStoreError::unavailable("connection refused")));
     let profiles = store_with_card(&maria(), &marias_card()).await;
     let search = SearchMemories::new(Arc::new(memories), profiles, TIMEOUT);
     let found = search

@@ -25,7 +25,7 @@ const STANDARD_PADDING_OPTIONAL: GeneralPurpose = GeneralPurpose::new(
 
 /// Why the audio is not base64.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("full_audio is not valid base64")]
+#[error("not valid base64")]
 pub struct InvalidBase64;
 
 impl From<InvalidBase64> for io::Error {

@@ -9,9 +9,9 @@ pub const MAX_DEPTH: usize = 64;
 /// What is wrong with a body's shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ShapeError {
-    #[error("the body is not valid UTF-8")]
+    #[error("not valid UTF-8")]
     NotUtf8,
-    #[error("the body nests deeper than {MAX_DEPTH} levels")]
+    #[error("nests deeper than {MAX_DEPTH} levels")]
     TooDeep,
 }
 

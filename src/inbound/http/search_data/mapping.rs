@@ -49,7 +49,7 @@ impl TryFrom<SearchDataRequest> for ValidSearch {
 
     fn try_from(request: SearchDataRequest) -> Result<Self, Self::Error> {
         let query =
-            SearchQuery::parse(&request.query.0).map_err(|e| InvalidField::new("query", e))?;
+            SearchQuery::parse(&request.query).map_err(|e| InvalidField::new("query", e))?;
         let limit = match request.limit {
             Some(limit) => SearchLimit::new(limit.0).map_err(|e| InvalidField::new("limit", e))?,
             None => SearchLimit::DEFAULT,
