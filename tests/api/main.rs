@@ -7,6 +7,7 @@ mod bucket_service;
 mod calls;
 mod cli;
 mod client_data;
+mod cluster;
 mod crash;
 mod edge;
 mod elevenlabs_commands;
