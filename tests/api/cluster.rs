@@ -10,7 +10,7 @@ use futures_util::{stream, StreamExt};
 use serde_json::{json, Value};
 
 use crate::calls::{addressed_sample, Webhooks};
-use crate::helpers::{json_body, CLIENT_DATA_KEY, POST_CALL_KEY, SEARCH_DATA_KEY};
+use crate::helpers::{CLIENT_DATA_KEY, POST_CALL_KEY, SEARCH_DATA_KEY};
 use crate::service_process::ServiceProcess;
 use crate::support::postgres::TestDatabase;
 use crate::support::s3_server::{fresh_prefix, s3_server, BUCKET};
@@ -186,18 +186,6 @@ async fn wait_until_learnt(addresses: &[String]) {
     }
 }
 
-async fn post(address: &str, path: &str, key: &str, body: Value) -> Value {
-    let response = reqwest::Client::new()
-        .post(format!("{address}{path}"))
-        .header("x-api-key", key)
-        .json(&body)
-        .send()
-        .await
-        .expect("request sent");
-    assert_eq!(response.status(), 200, "{path} for {body}");
-    json_body(response).await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_instances_sharing_a_bucket_and_postgres_learn_every_call_once_through_a_kill() {
     let database = TestDatabase::create().await;
@@ -230,13 +218,7 @@ async fn three_instances_sharing_a_bucket_and_postgres_learn_every_call_once_thr
     for index in 0..CALLERS {
         let caller = Caller::new(index);
         for address in &addresses {
-            let greeting = post(
-                address,
-                "/webhook/client-data",
-                CLIENT_DATA_KEY,
-                json!({"caller_id": caller.number}),
-            )
-            .await;
+            let greeting = Webhooks::at(address).greet(&caller.number).await;
             let variables = &greeting["dynamic_variables"];
             assert_eq!(variables["user_name"], caller.name.as_str(), "{greeting}");
             assert_eq!(
@@ -244,13 +226,9 @@ async fn three_instances_sharing_a_bucket_and_postgres_learn_every_call_once_thr
                 "{greeting}"
             );
         }
-        let found = post(
-            &addresses[index % INSTANCES],
-            "/webhook/search-data",
-            SEARCH_DATA_KEY,
-            json!({"caller_id": caller.number, "query": "What is my favourite colour?", "limit": 10}),
-        )
-        .await;
+        let found = Webhooks::at(&addresses[index % INSTANCES])
+            .search(&caller.number, "What is my favourite colour?", 10)
+            .await;
         let contents: Vec<&str> = found["memories"]
             .as_array()
             .expect("memories")
