@@ -80,21 +80,19 @@ fn transcription(call: usize) -> Value {
     event
 }
 
-/// The three instances, and how to start one again.
+/// The three instances, and how to start one again. They run on one machine and share one local
+/// data folder, which then holds only each instance's staging folder.
 struct Cluster {
     settings: Vec<(&'static str, String)>,
-    folders: Vec<tempfile::TempDir>,
+    folder: tempfile::TempDir,
     instances: Vec<Option<ServiceProcess>>,
 }
 
 impl Cluster {
     fn start(settings: Vec<(&'static str, String)>) -> Self {
-        let folders: Vec<_> = (0..INSTANCES)
-            .map(|_| tempfile::tempdir().unwrap())
-            .collect();
         let mut cluster = Self {
             settings,
-            folders,
+            folder: tempfile::tempdir().unwrap(),
             instances: (0..INSTANCES).map(|_| None).collect(),
         };
         for index in 0..INSTANCES {
@@ -109,16 +107,19 @@ impl Cluster {
             .iter()
             .map(|(key, value)| (*key, value.as_str()))
             .collect();
-        self.instances[index] = Some(ServiceProcess::start_dev(
-            self.folders[index].path(),
-            &settings,
-        ));
+        self.instances[index] = Some(ServiceProcess::start_dev(self.folder.path(), &settings));
     }
 
     fn kill(&mut self, index: usize) {
         if let Some(instance) = self.instances[index].take() {
             instance.kill();
         }
+    }
+
+    /// The staging folders in the shared data folder (the dev profile's `.dev-data/payloads`).
+    fn staging_folders(&self) -> usize {
+        let root = self.folder.path().join(".dev-data/payloads/.staging");
+        std::fs::read_dir(root).map_or(0, |entries| entries.count())
     }
 
     fn addresses(&self) -> Vec<String> {
@@ -210,6 +211,8 @@ async fn three_instances_sharing_a_bucket_and_postgres_learn_every_call_once_thr
     // Killed while it is still learning from what it received, then started again.
     cluster.kill(1);
     cluster.restart(1);
+    // The restarted instance removed the killed one's staging folder, and only that one.
+    assert_eq!(cluster.staging_folders(), INSTANCES);
     deliver_twice(&cluster.addresses(), CALLS / 2..CALLS).await;
     let addresses = cluster.addresses();
     wait_until_learnt(&addresses).await;
