@@ -7,19 +7,7 @@
 set -euo pipefail
 
 CALLS="${1:-100}"
-PROFILE="${PROFILE:-release}"
-REPO="$(cd "$(dirname "$0")/.." && pwd)"
-TARGET_DIR="${CARGO_TARGET_DIR:-$REPO/target}"
-WORK="$(mktemp -d)"
-trap 'rm -rf "$WORK"' EXIT
-
-if [[ "$PROFILE" == release ]]; then
-    echo "building the release binary..."
-    cargo build --release --quiet --manifest-path "$REPO/Cargo.toml" --bin caller-memory
-fi
-BINARY="$TARGET_DIR/$PROFILE/caller-memory"
-# A port nothing listens on, so the commands work on the stores directly.
-export PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+source "$(dirname "$0")/privacy-bench-setup.sh"
 
 echo "archiving $CALLS calls of one caller..."
 python3 - "$REPO/payloads/post_call_transcription.json" "$WORK/.dev-data/payloads" "$CALLS" <<'PY'

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """How similar all-MiniLM-L6-v2 finds caller exchanges and the questions an agent asks about them:
-the figures behind SIMILARITY_THRESHOLD (src/core/recall/scorer.rs).
+a quick look at a model's similarities on a few hand-written exchanges. (RELEVANCE_THRESHOLD in
+src/core/recall/scorer.rs is calibrated on the evaluation set in eval/recall/ instead; the README
+section "How search ranks memories" says how.)
 
 Realistic exchanges of four trades, stored as ingestion stores them, and questions labelled with
 the exchange that answers them (paraphrases, keywords, Spanish) or with None when the caller never

@@ -106,6 +106,11 @@ enum Command {
     /// Rebuild the caller -> conversations index from the archive (for calls archived before
     /// the index existed). Safe to run at any time.
     Reindex,
+    /// Delete now what is older than its retention period (RETENTION_AUDIO_DAYS,
+    /// RETENTION_TRANSCRIPT_DAYS, RETENTION_MEMORY_DAYS) and print what was removed. One run does
+    /// at most RETENTION_SWEEP_BATCH conversations; run it again while it says "unfinished".
+    /// With the server running, this goes through its administration API (set ADMIN_API_KEY).
+    Sweep,
 }
 
 #[derive(Debug, Subcommand)]
@@ -234,6 +239,10 @@ pub async fn run() -> ExitCode {
         },
         Command::Reindex => match load(profile) {
             Ok(settings) => startup::reindex(settings).await,
+            Err(error) => Err(error),
+        },
+        Command::Sweep => match load(profile) {
+            Ok(settings) => startup::sweep(settings).await,
             Err(error) => Err(error),
         },
         Command::Sign { payload_file } => {

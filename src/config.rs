@@ -17,6 +17,7 @@ use std::time::Duration;
 use url::Url;
 
 use crate::core::redaction::Redaction;
+use crate::core::use_cases::retention::RetentionPolicy;
 use crate::core::FirstMessageTemplate;
 pub use blob_store::{BlobStoreSettings, BucketSettings, AWS_KEYS};
 pub use edge::{EdgeSettings, ELEVENLABS_SOURCE_PRESETS};
@@ -85,6 +86,11 @@ pub const OPTIONAL_KEYS: &[&str] = &[
     "database_acquire_timeout_ms",
     "database_statement_timeout_ms",
     "blob_store_url",
+    "retention_audio_days",
+    "retention_transcript_days",
+    "retention_memory_days",
+    "retention_sweep_interval_secs",
+    "retention_sweep_batch",
 ];
 
 /// Every variable the service reads (lower case; the environment uses upper case).
@@ -208,6 +214,11 @@ pub struct Settings {
     pub database: DatabaseSettings,
     /// Where the archive, profile cards and ingestion progress live (`BLOB_STORE_URL`).
     pub blob_store: BlobStoreSettings,
+    /// How long recordings, transcriptions and memories are kept (`RETENTION_*`); for ever by
+    /// default.
+    pub retention: RetentionPolicy,
+    /// How often `serve` sweeps what is past its retention period.
+    pub retention_sweep_interval: Duration,
 }
 
 /// Where the Postgres memory store is and how its connections are pooled.

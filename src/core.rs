@@ -7,6 +7,7 @@ mod caller_id;
 mod completed_call;
 mod conversation_id;
 mod embedding;
+pub mod exchange;
 mod first_message;
 mod instance_id;
 mod memory;

@@ -3,7 +3,7 @@
 
 mod privacy;
 
-pub use privacy::{export, forget, reindex};
+pub use privacy::{export, forget, reindex, sweep};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,6 +22,7 @@ use crate::core::use_cases::caller_privacy::{
     CallerHasher, CallerIndex, EraseCaller, ExportCaller, MarkDoNotRemember, HASH_KEY_BYTES,
 };
 use crate::core::use_cases::ingest_call::{IngestCall, ReplayTarget, Sharing};
+use crate::core::use_cases::retention::SweepRetention;
 use crate::core::use_cases::{FirstMessagePolicy, GreetCaller, SearchMemories};
 use crate::core::{InstanceId, ProfileCard};
 use crate::inbound::elevenlabs::parse_transcription;
@@ -123,7 +124,16 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Service> {
         .with_redaction(settings.redaction.clone())
         .with_do_not_remember_field(settings.do_not_remember_field.clone()),
     );
+    let retention = SweepRetention::new(
+        memory_store.clone(),
+        blob_store.clone(),
+        clock.clone(),
+        parse_transcription,
+        index.clone(),
+        settings.retention,
+    );
     let privacy = PrivacyOperations {
+        retention,
         erase: EraseCaller::new(
             memory_store.clone(),
             blob_store.clone(),
@@ -365,7 +375,8 @@ pub(crate) async fn require_compatible_memory_store(store: &dyn MemoryStore) -> 
     }
 }
 
-/// The ingestion worker, running in the background until stopped (or dropped).
+/// The ingestion worker, running in the background until stopped (or dropped), with the work
+/// that runs beside it (the retention sweeps).
 pub struct IngestionWorker {
     stop: CancellationToken,
     task: Option<JoinHandle<()>>,
@@ -383,6 +394,15 @@ impl IngestionWorker {
             stop,
             task: Some(task),
         }
+    }
+
+    /// Runs `task` in the background until the worker is stopped (it gets the stop signal).
+    pub fn run_beside<Task, Running>(&mut self, task: Task)
+    where
+        Task: FnOnce(CancellationToken) -> Running,
+        Running: std::future::Future<Output = ()> + Send + 'static,
+    {
+        tokio::spawn(task(self.stop.clone()));
     }
 
     /// Asks the worker to stop between two memories and waits up to `grace` for it; unfinished
@@ -500,9 +520,15 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
             .await
             .with_context(|| format!("cannot listen on METRICS_ADDR {metrics_address}"))?;
     }
+    let mut worker = IngestionWorker::start(service.ingest);
+    if !settings.retention.is_off() {
+        let retention = service.privacy.retention;
+        let every = settings.retention_sweep_interval;
+        worker.run_beside(move |stop| async move { retention.run(every, stop).await });
+    }
     Ok(Started {
         server,
-        worker: IngestionWorker::start(service.ingest),
+        worker,
         state: service.state,
         lock,
         staging,

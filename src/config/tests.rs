@@ -421,7 +421,7 @@ fn the_admin_key_and_redaction_are_off_by_default_and_checked_when_set() {
             "{error}"
         );
         assert!(
-            error.contains("REDACT may only list cards, emails, not \"passports\""),
+            error.contains("REDACT may only list cards, emails, national_ids, not \"passports\""),
             "{error}"
         );
         jail.set_env("ADMIN_API_KEY", "dev-only-client-data-key");

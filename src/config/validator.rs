@@ -13,10 +13,14 @@ use crate::config::{
     Secret, Settings,
 };
 use crate::core::redaction::{Redaction, Sensitive};
+use crate::core::use_cases::retention::RetentionPolicy;
 use crate::core::FirstMessageTemplate;
 
 mod blob_store;
 mod edge;
+
+/// The longest retention period accepted, in days (a hundred years).
+const MAX_RETENTION_DAYS: u32 = 36_500;
 
 /// The shortest administration key accepted.
 const MIN_ADMIN_KEY_LENGTH: usize = 16;
@@ -124,6 +128,8 @@ impl Validator {
             pending_scan: self.positive_millis("pending_scan_ms"),
             cache_ttl: self.millis("cache_ttl_ms"),
             database: self.database(postgres),
+            retention: self.retention(),
+            retention_sweep_interval: self.sweep_interval(),
         };
         if settings.redact_archive && settings.redaction.is_off() {
             self.problems
@@ -468,7 +474,8 @@ impl Validator {
         Some(Secret::new(value))
     }
 
-    /// `REDACT`: a comma-separated list of `cards`, `emails`; empty or unset redacts nothing.
+    /// `REDACT`: a comma-separated list of `cards`, `emails`, `national_ids`; empty or unset
+    /// redacts nothing.
     fn redaction(&mut self) -> Redaction {
         let value = self.raw.get("redact").cloned().unwrap_or_default();
         let mut kinds = Vec::new();
@@ -489,6 +496,60 @@ impl Validator {
             }
         }
         Redaction::of(kinds)
+    }
+
+    /// `RETENTION_*_DAYS` (each unset or empty: kept for ever) and `RETENTION_SWEEP_BATCH`.
+    fn retention(&mut self) -> RetentionPolicy {
+        let batch = self
+            .parsed::<usize>(
+                "retention_sweep_batch",
+                "a number of conversations from 1 up",
+            )
+            .unwrap_or(1);
+        if batch == 0 {
+            self.problems.push(
+                "RETENTION_SWEEP_BATCH must be a number of conversations from 1 up, not 0"
+                    .to_owned(),
+            );
+        }
+        RetentionPolicy {
+            audio_days: self.days("retention_audio_days"),
+            transcript_days: self.days("retention_transcript_days"),
+            memory_days: self.days("retention_memory_days"),
+            batch: batch.max(1),
+        }
+    }
+
+    /// A retention period: `None` (kept for ever) when unset or empty.
+    fn days(&mut self, key: &str) -> Option<u32> {
+        let value = self.optional(key)?;
+        match value.parse::<u32>() {
+            Ok(days) if (1..=MAX_RETENTION_DAYS).contains(&days) => Some(days),
+            _ => {
+                self.problems.push(format!(
+                    "{} must be a number of days from 1 to {MAX_RETENTION_DAYS}, not {value:?} \
+                     (leave it unset to keep them for ever)",
+                    Self::name(key)
+                ));
+                None
+            }
+        }
+    }
+
+    fn sweep_interval(&mut self) -> Duration {
+        let seconds = self
+            .parsed::<u64>(
+                "retention_sweep_interval_secs",
+                "a number of seconds from 1 up",
+            )
+            .unwrap_or(1);
+        if seconds == 0 {
+            self.problems.push(
+                "RETENTION_SWEEP_INTERVAL_SECS must be a number of seconds from 1 up, not 0"
+                    .to_owned(),
+            );
+        }
+        Duration::from_secs(seconds.max(1))
     }
 
     fn loopback_in_dev(&mut self, profile: Profile, host: Option<IpAddr>) -> IpAddr {

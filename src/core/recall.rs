@@ -7,7 +7,8 @@ mod scorer;
 pub mod words;
 
 pub use scorer::{
-    add_similar, rank, recent_context, word_overlap, Candidate, Evidence, SIMILARITY_THRESHOLD,
+    add_similar, rank, recent_context, word_overlap, Candidate, Evidence, RELATED_SCORE,
+    RELEVANCE_THRESHOLD,
 };
 
 use std::sync::Arc;
@@ -64,19 +65,43 @@ pub async fn memory_embedding(
     embedder: Option<&Arc<dyn Embedder>>,
     memory: &NewMemory,
 ) -> Option<QueryEmbedding> {
-    let embedder = embedder?;
-    match embedder.embed(std::slice::from_ref(&memory.content)).await {
-        Ok(mut vectors) if vectors.len() == 1 => Some(QueryEmbedding {
-            model_id: embedder.model_id().to_owned(),
-            embedding: vectors.remove(0),
-        }),
+    memory_embeddings(embedder, std::slice::from_ref(memory))
+        .await
+        .pop()
+        .flatten()
+}
+
+/// [`memory_embedding`] for several memories at once (one call to the embedder): one entry per
+/// memory, all `None` without an embedder or when it fails.
+pub async fn memory_embeddings(
+    embedder: Option<&Arc<dyn Embedder>>,
+    memories: &[NewMemory],
+) -> Vec<Option<QueryEmbedding>> {
+    let none = || vec![None; memories.len()];
+    let (Some(embedder), Some(first)) = (embedder, memories.first()) else {
+        return none();
+    };
+    let texts: Vec<String> = memories
+        .iter()
+        .map(|memory| memory.content.clone())
+        .collect();
+    match embedder.embed(&texts).await {
+        Ok(vectors) if vectors.len() == memories.len() => vectors
+            .into_iter()
+            .map(|embedding| {
+                Some(QueryEmbedding {
+                    model_id: embedder.model_id().to_owned(),
+                    embedding,
+                })
+            })
+            .collect(),
         Ok(_) | Err(_) => {
             tracing::warn!(
-                caller = %memory.caller,
-                key = memory.key,
-                "memory stored without an embedding: the embedder failed"
+                caller = %first.caller,
+                memories = memories.len(),
+                "memories stored without embeddings: the embedder failed"
             );
-            None
+            none()
         }
     }
 }

@@ -1,5 +1,5 @@
-//! Redaction: card numbers, card security codes and email addresses replaced with a placeholder
-//! before anything is learnt (`REDACT=cards,emails`).
+//! Redaction: card numbers, card security codes, email addresses and national identity numbers
+//! replaced with a placeholder before anything is learnt (`REDACT=cards,emails,national_ids`).
 //!
 //! - A card number is a run of 13 to 19 digits, written together or in groups separated by one
 //!   space or dash ("4111 1111 1111 1111", "4111-1111-1111-1111", "4 1 1 1 ..."), that passes
@@ -9,9 +9,12 @@
 //! - A security code is the first 3 or 4 digit number within a few words after card talk ("cvv",
 //!   "cvc", "security code", "card verification"), redacted with `cards`.
 //! - An email address is `local@domain.tld`.
+//! - A national identity number is a US Social Security number, a UK National Insurance number
+//!   or a Spanish DNI / NIE, each checked beyond its shape (see [`national_ids`]).
 
 mod cards;
 mod emails;
+mod national_ids;
 
 #[cfg(test)]
 mod tests;
@@ -26,6 +29,8 @@ pub const CARD_PLACEHOLDER: &str = "[card number]";
 pub const SECURITY_CODE_PLACEHOLDER: &str = "[security code]";
 /// What replaces an email address.
 pub const EMAIL_PLACEHOLDER: &str = "[email]";
+/// What replaces a national identity number.
+pub const NATIONAL_ID_PLACEHOLDER: &str = "[national id]";
 
 /// What can be redacted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +38,8 @@ pub enum Sensitive {
     /// Card numbers and security codes.
     Cards,
     Emails,
+    /// US Social Security, UK National Insurance and Spanish DNI / NIE numbers.
+    NationalIds,
 }
 
 impl Sensitive {
@@ -41,14 +48,57 @@ impl Sensitive {
         match self {
             Sensitive::Cards => "cards",
             Sensitive::Emails => "emails",
+            Sensitive::NationalIds => "national_ids",
         }
     }
 
-    pub const ALL: [Sensitive; 2] = [Sensitive::Cards, Sensitive::Emails];
+    pub const ALL: [Sensitive; 3] = [Sensitive::Cards, Sensitive::Emails, Sensitive::NationalIds];
 
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|kind| kind.name() == name)
     }
+}
+
+/// A byte range of a text and what replaces it.
+type Span = (usize, usize, &'static str);
+
+/// `text` with each span replaced by its placeholder (a span overlapping an earlier one is left
+/// out); `None` when there is no span.
+fn replace_spans(text: &str, mut spans: Vec<Span>) -> Option<String> {
+    if spans.is_empty() {
+        return None;
+    }
+    spans.sort_unstable();
+    let mut redacted = String::with_capacity(text.len());
+    let mut at = 0;
+    for (start, end, placeholder) in spans {
+        if start < at {
+            continue;
+        }
+        redacted.push_str(&text[at..start]);
+        redacted.push_str(placeholder);
+        at = end;
+    }
+    redacted.push_str(&text[at..]);
+    Some(redacted)
+}
+
+/// The text shortly after each cue (any case): where it starts in `text`, and at most `reach`
+/// bytes of it.
+fn after_cues<'a>(text: &'a str, cues: &[&str], reach: usize) -> Vec<(usize, &'a str)> {
+    let lower = text.to_ascii_lowercase();
+    let mut windows = Vec::new();
+    for cue in cues {
+        for (at, _) in lower.match_indices(cue) {
+            let from = at + cue.len();
+            let mut to = (from + reach).min(text.len());
+            while !text.is_char_boundary(to) {
+                to -= 1;
+            }
+            windows.push((from, &text[from..to]));
+        }
+    }
+    windows
 }
 
 /// Which kinds of sensitive text are redacted; none by default.
@@ -76,12 +126,14 @@ impl Redaction {
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let mut text = Cow::Borrowed(text);
         // Email addresses go first, whatever the configured order: digits inside an address
-        // ("csc@a000.com") must not be taken for a security code said after card talk.
-        let order = [Sensitive::Emails, Sensitive::Cards];
+        // ("csc@a000.com") must not be taken for a security code said after card talk. Card
+        // numbers go before identity numbers, which are shorter.
+        let order = [Sensitive::Emails, Sensitive::Cards, Sensitive::NationalIds];
         for kind in order.iter().filter(|kind| self.kinds.contains(kind)) {
             let redacted = match kind {
                 Sensitive::Cards => cards::redact(&text),
                 Sensitive::Emails => emails::redact(&text),
+                Sensitive::NationalIds => national_ids::redact(&text),
             };
             if let Some(redacted) = redacted {
                 text = Cow::Owned(redacted);

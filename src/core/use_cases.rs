@@ -6,6 +6,7 @@ pub mod caller_privacy;
 pub mod greet_caller;
 pub mod ingest_call;
 mod read_profile;
+pub mod retention;
 pub mod search_memories;
 #[cfg(test)]
 mod test_support;

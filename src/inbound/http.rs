@@ -39,7 +39,8 @@ pub enum ApiTags {
     Webhooks,
     /// Probes for orchestrators and load balancers.
     Operations,
-    /// Erasing and exporting a caller's data (off unless `ADMIN_API_KEY` is set).
+    /// Erasing and exporting a caller's data, and retention sweeps (off unless `ADMIN_API_KEY`
+    /// is set).
     Administration,
 }
 
@@ -49,6 +50,7 @@ type Apis = (
     post_call::PostCallApi,
     health::HealthApi,
     admin::AdminApi,
+    admin::RetentionApi,
 );
 
 const TITLE: &str = "caller-memory";
@@ -62,6 +64,7 @@ fn api_service() -> OpenApiService<Apis, ()> {
         post_call::PostCallApi,
         health::HealthApi,
         admin::AdminApi,
+        admin::RetentionApi,
     );
     OpenApiService::new(apis, TITLE, env!("CARGO_PKG_VERSION")).description(DESCRIPTION)
 }

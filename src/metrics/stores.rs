@@ -106,6 +106,20 @@ impl MemoryStore for MeasuredMemoryStore {
             .await
     }
 
+    /// Each memory counts as one add taking its share of the batch's time.
+    async fn add_many(&self, memories: &[NewMemory]) -> Vec<Result<AddOutcome, MemoryStoreError>> {
+        let started = Instant::now();
+        let results = self.inner.add_many(memories).await;
+        let share = started.elapsed().as_secs_f64() / results.len().max(1) as f64;
+        for result in &results {
+            self.add.observe(share);
+            if let Some(kind) = result.as_ref().err().and_then(memory_error_kind) {
+                self.store.errors.with_label_values(&["add", kind]).inc();
+            }
+        }
+        results
+    }
+
     async fn search(
         &self,
         caller: &CallerId,

@@ -28,7 +28,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use crate::core::ports::{Embedder, MemoryStore, MemoryStoreError};
-use crate::core::recall::{memory_embedding, RecallQuery};
+use crate::core::recall::{memory_embeddings, RecallQuery};
 use crate::core::{AddOutcome, CallerId, ConversationId, MemoryHit, NewMemory, SearchLimit};
 
 /// How many idle reader connections are kept open for reuse.
@@ -212,18 +212,41 @@ impl MemoryStore for EmbeddedMemoryStore {
     /// Without a working embedder the memory is stored without a vector (and found by its
     /// words) rather than held back: [`EmbeddedMemoryStore::embed_missing`] catches up later.
     async fn add(&self, memory: &NewMemory) -> Result<AddOutcome, MemoryStoreError> {
-        let vector = memory_embedding(self.embedder.as_ref(), memory).await;
-        let memory = memory.clone();
-        self.write(move |connection| {
-            let transaction = connection.transaction()?;
-            let vector = vector
-                .as_ref()
-                .map(|found| (found.model_id.as_str(), &found.embedding));
-            let outcome = statements::insert(&transaction, &memory, vector)?;
-            transaction.commit()?;
-            Ok(outcome)
+        let mut results = self.add_many(std::slice::from_ref(memory)).await;
+        results.pop().unwrap_or_else(|| {
+            Err(MemoryStoreError::Unknown(anyhow::anyhow!(
+                "a memory was added without an outcome"
+            )))
         })
-        .await
+    }
+
+    /// The memories are embedded in one call to the embedder (one padded batch for a local
+    /// model) and stored in one transaction: all of them, or none when the transaction fails
+    /// (then the one result is that error).
+    async fn add_many(&self, memories: &[NewMemory]) -> Vec<Result<AddOutcome, MemoryStoreError>> {
+        if memories.is_empty() {
+            return Vec::new();
+        }
+        let vectors = memory_embeddings(self.embedder.as_ref(), memories).await;
+        let memories = memories.to_vec();
+        let stored = self
+            .write(move |connection| {
+                let transaction = connection.transaction()?;
+                let mut outcomes = Vec::with_capacity(memories.len());
+                for (memory, vector) in memories.iter().zip(&vectors) {
+                    let vector = vector
+                        .as_ref()
+                        .map(|found| (found.model_id.as_str(), &found.embedding));
+                    outcomes.push(statements::insert(&transaction, memory, vector)?);
+                }
+                transaction.commit()?;
+                Ok(outcomes)
+            })
+            .await;
+        match stored {
+            Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
+            Err(error) => vec![Err(error)],
+        }
     }
 
     async fn search(

@@ -38,6 +38,7 @@ use url::Url;
 
 use self::client::Api;
 use self::embeddings::CandidateEmbeddings;
+use self::parts::LongContent;
 use self::wire::{QueryFilters, QueryRequest, QueryResponse};
 use crate::core::ports::{BoxError, Embedder, ErrorChain, MemoryStore, MemoryStoreError};
 use crate::core::recall::RecallQuery;
@@ -59,6 +60,10 @@ pub const CONDENSATION_PROBE_USER_ID: &str = "+99900000000001";
 /// settings.
 const CONDENSATION_PROBE_FOR: Duration = Duration::from_secs(600);
 
+/// How long a failed condensation probe is not repeated: adds meanwhile assume the server's
+/// default (it condenses), so an unreachable server costs one probe, not one per memory.
+const CONDENSATION_RETRY_AFTER: Duration = Duration::from_secs(10);
+
 /// How long a probe ([`MemoryStore::check`], behind `/ready` and `check`) may wait for the server,
 /// whatever `OPENMEMORY_TIMEOUT_MS` says: a load balancer's probe must never hang.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -67,13 +72,17 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 /// one request at most. A passed probe is not reused: an outage shows at the next probe.
 const PROBE_CACHE_FOR: Duration = Duration::from_secs(1);
 
+/// When the condensation probe ran, and whether the server condenses (`None`: it could not tell).
+type CondensationFinding = (Instant, Option<bool>);
+
 /// A [`MemoryStore`] backed by an OpenMemory server.
 #[derive(Debug, Clone)]
 pub struct OpenMemoryStore {
     api: Api,
     embeddings: Option<Arc<CandidateEmbeddings>>,
-    /// Whether the server condenses long content, and when that was found.
-    condenses: Arc<Mutex<Option<(Instant, bool)>>>,
+    /// Whether the server condenses long content (`None`: the probe failed), and when that was
+    /// found.
+    condenses: Arc<Mutex<Option<CondensationFinding>>>,
     /// Memories whose add had an unknown outcome; see [`add`].
     unsettled: add::Unsettled,
     /// The last probe's result and when it ended; concurrent probes wait for one request.
@@ -175,6 +184,35 @@ impl OpenMemoryStore {
         Ok(())
     }
 
+    /// Whether the server condenses long content, found by [`condensation::condenses`] at most
+    /// every [`CONDENSATION_PROBE_FOR`] (every [`CONDENSATION_RETRY_AFTER`] while the probe
+    /// fails); `None` when the probe failed.
+    async fn server_condenses(&self) -> Option<bool> {
+        let mut condenses = self.condenses.lock().await;
+        let fresh = |(at, found): &CondensationFinding| {
+            let reuse_for = if found.is_some() {
+                CONDENSATION_PROBE_FOR
+            } else {
+                CONDENSATION_RETRY_AFTER
+            };
+            at.elapsed() < reuse_for
+        };
+        if let Some((_, found)) = condenses.filter(fresh) {
+            return found;
+        }
+        let probe = condensation::condenses(&self.api, PROBE_TIMEOUT);
+        let found = match tokio::time::timeout(2 * PROBE_TIMEOUT, probe).await {
+            Ok(Ok(found)) => Some(found),
+            Ok(Err(error)) => {
+                tracing::debug!(error = %ErrorChain(&error), "the condensation probe failed");
+                None
+            }
+            Err(_) => None,
+        };
+        *condenses = Some((Instant::now(), found));
+        found
+    }
+
     /// Ranks candidates by meaning too: each candidate's text is embedded with `embedder` (at
     /// most `budget` per search, cached by text) and compared with the question's embedding.
     pub fn with_embedder(mut self, embedder: Arc<dyn Embedder>, budget: Duration) -> Self {
@@ -185,8 +223,15 @@ impl OpenMemoryStore {
 
 #[async_trait]
 impl MemoryStore for OpenMemoryStore {
+    /// A memory too long for a server that condenses is shortened or stored in parts (see
+    /// [`parts`]); when the probe cannot tell, the server is assumed to condense, as it does by
+    /// default.
     async fn add(&self, memory: &NewMemory) -> Result<AddOutcome, MemoryStoreError> {
-        let outcome = add::add(&self.api, memory, &self.unsettled).await;
+        let server = match self.server_condenses().await {
+            Some(false) => LongContent::KeptWhole,
+            Some(true) | None => LongContent::Condensed,
+        };
+        let outcome = add::add(&self.api, memory, &self.unsettled, server).await;
         if outcome.is_ok() {
             self.seen_reachable().await;
         }
@@ -302,26 +347,7 @@ impl MemoryStore for OpenMemoryStore {
     /// Says when the server condenses long content (`OM_USE_SUMMARY_ONLY` not `false`), found by
     /// [`condensation::condenses`] at most every [`CONDENSATION_PROBE_FOR`].
     async fn notices(&self) -> Vec<String> {
-        let mut condenses = self.condenses.lock().await;
-        let known = condenses.filter(|(at, _)| at.elapsed() < CONDENSATION_PROBE_FOR);
-        let found = match known {
-            Some((_, found)) => found,
-            None => {
-                let probe = condensation::condenses(&self.api, PROBE_TIMEOUT);
-                match tokio::time::timeout(2 * PROBE_TIMEOUT, probe).await {
-                    Ok(Ok(found)) => {
-                        *condenses = Some((Instant::now(), found));
-                        found
-                    }
-                    Ok(Err(error)) => {
-                        tracing::debug!(error = %ErrorChain(&error), "the condensation probe failed");
-                        return Vec::new();
-                    }
-                    Err(_) => return Vec::new(),
-                }
-            }
-        };
-        if found {
+        if self.server_condenses().await == Some(true) {
             vec![condensation::NOTICE.to_owned()]
         } else {
             Vec::new()

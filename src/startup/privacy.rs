@@ -1,11 +1,11 @@
-//! The `forget`, `export` and `reindex` commands.
+//! The `forget`, `export`, `reindex` and `sweep` commands.
 //!
 //! They work with the server running or stopped. `export` and `reindex` read and write the same
 //! stores the server uses, with the same conditional updates, so running beside it is safe.
-//! `forget` must also reach the running server's read cache (it keeps profile cards in memory),
-//! so when a server answers on `HOST:PORT` it asks that server to erase, through the
-//! administration API (`ADMIN_API_KEY` is then required); with no server running it erases
-//! directly in the stores.
+//! `forget` and `sweep` must also reach the running server's read cache (it keeps profile cards
+//! in memory), so when a server answers on `HOST:PORT` they ask that server to erase or sweep,
+//! through the administration API (`ADMIN_API_KEY` is then required); with no server running
+//! they work directly on the stores.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
@@ -18,7 +18,7 @@ use super::{build, require_compatible_memory_store};
 use crate::config::Settings;
 use crate::core::use_cases::caller_privacy::{CallerExport, ErasureReceipt, Recordings};
 use crate::core::CallerId;
-use crate::inbound::http::admin::{CallerExportBody, ErasureReceiptBody};
+use crate::inbound::http::admin::{CallerExportBody, ErasureReceiptBody, SweepReportBody};
 
 /// `forget <phone>`: erases everything held about the caller and prints the receipt.
 pub async fn forget(settings: Settings, phone: &str) -> anyhow::Result<()> {
@@ -154,24 +154,74 @@ async fn running_server(settings: &Settings) -> Option<SocketAddr> {
     answer.status().is_success().then_some(address)
 }
 
+/// `sweep`: deletes what is past its retention period now and prints what was removed.
+pub async fn sweep(settings: Settings) -> anyhow::Result<()> {
+    let report = match running_server(&settings).await {
+        Some(server) => {
+            through_admin_api(
+                &settings,
+                server,
+                reqwest::Method::POST,
+                &["retention", "sweep"],
+            )
+            .await?
+        }
+        None => {
+            let service = build(&settings).await?;
+            require_compatible_memory_store(service.state.memory_store.as_ref()).await?;
+            let retention = &service.privacy.retention;
+            let report = retention
+                .sweep()
+                .await
+                .context("the sweep stopped early; run sweep again to go on")?;
+            SweepReportBody::new(retention, report)
+                .to_json()
+                .unwrap_or_default()
+        }
+    };
+    let kept_for_ever = ["audio_days", "transcript_days", "memory_days"]
+        .iter()
+        .all(|days| report[days].is_null());
+    if kept_for_ever {
+        eprintln!(
+            "retention is off: set RETENTION_AUDIO_DAYS, RETENTION_TRANSCRIPT_DAYS or \
+             RETENTION_MEMORY_DAYS to delete what is older"
+        );
+    }
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
 async fn forget_through(
     settings: &Settings,
     server: SocketAddr,
     caller: &CallerId,
 ) -> anyhow::Result<serde_json::Value> {
+    let path = ["callers", caller.as_e164()];
+    through_admin_api(settings, server, reqwest::Method::DELETE, &path).await
+}
+
+/// Asks the running server to do an administration operation (`/admin/{path...}`).
+async fn through_admin_api(
+    settings: &Settings,
+    server: SocketAddr,
+    method: reqwest::Method,
+    path: &[&str],
+) -> anyhow::Result<serde_json::Value> {
     let Some(key) = &settings.admin_api_key else {
         bail!(
-            "a server is running on {server}; forget goes through its administration API so that \
-             it forgets the caller too: set ADMIN_API_KEY (for the server and this command)"
+            "a server is running on {server}; this command goes through its administration API \
+             so that the server sees the change too: set ADMIN_API_KEY (for the server and this \
+             command)"
         );
     };
-    let mut url = url::Url::parse(&format!("http://{server}/admin/callers/"))?;
+    let mut url = url::Url::parse(&format!("http://{server}/admin/"))?;
     url.path_segments_mut()
         .map_err(|()| anyhow::anyhow!("the server address cannot take a path"))?
         .pop_if_empty()
-        .push(caller.as_e164());
+        .extend(path);
     let answer = reqwest::Client::new()
-        .delete(url)
+        .request(method, url)
         .bearer_auth(key.expose())
         .send()
         .await

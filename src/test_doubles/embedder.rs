@@ -56,7 +56,7 @@ const THESAURUS: &[&[&str]] = &[
 const HASHED_DIMENSIONS: usize = 1024;
 
 /// A deterministic [`Embedder`] for tests, no model needed: a word of a small thesaurus (pets,
-/// allergies, contact, payment, plumbing, appointments) adds to its group's dimension, any
+/// allergies, contact, payment, plumbing, appointments), in any word form, adds to its group's dimension, any
 /// other content word (stemmed) to a hashed dimension. So "drug reactions" is close to "allergic
 /// to penicillin", and texts that share no meaning are far apart. It can be made to fail or to
 /// answer late, and counts the texts it embedded.
@@ -93,10 +93,13 @@ impl ThesaurusEmbedder {
     fn vector(text: &str) -> Embedding {
         let mut values = vec![0.0; THESAURUS.len() + HASHED_DIMENSIONS];
         for word in content_words(text) {
-            match THESAURUS
-                .iter()
-                .position(|group| group.contains(&word.as_str()))
-            {
+            // Any word form of a thesaurus word ("drips", "dripping") means what it means.
+            let stemmed = stem(&word);
+            match THESAURUS.iter().position(|group| {
+                group
+                    .iter()
+                    .any(|member| *member == word || stem(member) == stemmed)
+            }) {
                 Some(group) => values[group] += 1.0,
                 None => {
                     let mut hasher = DefaultHasher::new();

@@ -32,6 +32,7 @@ mod privacy_commands;
 mod profiles;
 mod recall_eval;
 mod redaction;
+mod retention;
 mod safe_overrides;
 mod search_data;
 mod service_process;

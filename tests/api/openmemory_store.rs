@@ -235,7 +235,7 @@ async fn every_request_is_scoped_keyed_and_json() {
         .await
         .unwrap();
     search(&store, ALICE, "jazz", 5).await;
-    let requests = fake.requests();
+    let requests = fake.caller_requests();
     let [add, query] = requests.as_slice() else {
         panic!("two requests, got {requests:?}")
     };
@@ -289,7 +289,7 @@ async fn the_plus_of_a_caller_number_is_always_percent_encoded() {
     // The ownership read after a deduplicated add carries the caller in the query string.
     store.add(&alices).await.unwrap();
     let reads: Vec<String> = fake
-        .requests()
+        .caller_requests()
         .into_iter()
         .filter(|request| request.method == "GET")
         .map(|request| request.path_and_query)

@@ -115,3 +115,64 @@ fn export_with_audio_writes_a_tar_with_the_recordings_and_forget_erases_them_for
     assert_eq!(exported["profile"], Value::Null, "{exported}");
     assert_eq!(exported["memories"], Value::Array(vec![]), "{exported}");
 }
+
+#[test]
+fn sweep_deletes_what_is_past_its_period_and_prints_what_it_removed() {
+    let data = tempfile::tempdir().unwrap();
+    archive_sample_call(data.path());
+    succeeds(command(data.path()).args(["replay", "--all"]));
+    let folder = archive(data.path()).join(CONVERSATION);
+
+    // The sample call took place on 2026-01-15.
+    let report: Value = serde_json::from_str(&succeeds(
+        command(data.path())
+            .env("RETENTION_AUDIO_DAYS", "1")
+            .env("RETENTION_MEMORY_DAYS", "1")
+            .arg("sweep"),
+    ))
+    .unwrap();
+
+    assert_eq!(report["audio_files"], 1, "{report}");
+    assert_eq!(report["memories"], 6, "{report}");
+    assert_eq!(report["transcripts"], 0, "{report}");
+    assert_eq!(report["audio_days"], 1, "{report}");
+    assert_eq!(report["transcript_days"], Value::Null, "{report}");
+    assert!(!folder.join(format!("{CONVERSATION}_audio.mp3")).exists());
+    assert!(folder
+        .join(format!("{CONVERSATION}_transcription.json"))
+        .exists());
+    let exported = export_json(data.path());
+    assert_eq!(exported["memories"], Value::Array(vec![]), "{exported}");
+    assert_eq!(exported["profile"]["call_count"], 1, "{exported}");
+    assert_eq!(exported["profile"]["name"], "Maria", "{exported}");
+    assert_eq!(
+        exported["profile"]["last_call"]["summary"],
+        Value::Null,
+        "{exported}"
+    );
+}
+
+#[test]
+fn sweep_refuses_a_retention_period_that_is_not_a_number_of_days() {
+    let data = tempfile::tempdir().unwrap();
+
+    let output = command(data.path())
+        .env("RETENTION_TRANSCRIPT_DAYS", "0")
+        .env("RETENTION_MEMORY_DAYS", "a month")
+        .arg("sweep")
+        .output()
+        .unwrap();
+
+    assert!(!output.status.success());
+    let errors = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        errors.contains(
+            "RETENTION_TRANSCRIPT_DAYS must be a number of days from 1 to 36500, not \"0\""
+        ),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("RETENTION_MEMORY_DAYS must be a number of days"),
+        "{errors}"
+    );
+}

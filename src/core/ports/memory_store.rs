@@ -61,6 +61,24 @@ pub trait MemoryStore: Send + Sync + 'static {
     /// - [`MemoryStoreError::Rejected`] when the store refuses the memory for good.
     async fn add(&self, memory: &NewMemory) -> Result<AddOutcome, MemoryStoreError>;
 
+    /// Adds the memories of one call, in order, and answers one result per memory, in the same
+    /// order, as [`MemoryStore::add`] would; it stops after the first error worth retrying
+    /// ([`MemoryStoreError::is_retryable`]), so the memories after it have no result and were not
+    /// added. The default adds them one by one; a store that can do better (one embedding batch,
+    /// one transaction) overrides it.
+    async fn add_many(&self, memories: &[NewMemory]) -> Vec<Result<AddOutcome, MemoryStoreError>> {
+        let mut results = Vec::with_capacity(memories.len());
+        for memory in memories {
+            let added = self.add(memory).await;
+            let stop = added.as_ref().is_err_and(MemoryStoreError::is_retryable);
+            results.push(added);
+            if stop {
+                break;
+            }
+        }
+        results
+    }
+
     /// Returns at most `limit` of `caller`'s memories relevant to `query`, best first, ranked by
     /// [`crate::core::recall::rank`]: nothing when no memory is relevant. A generic request
     /// ([`RecallQuery::is_generic`]) gets [`crate::core::recall::recent_context`] instead. The

@@ -1,6 +1,6 @@
 //! Card numbers (Luhn-checked digit runs) and the security codes spoken next to them.
 
-use super::{CARD_PLACEHOLDER, SECURITY_CODE_PLACEHOLDER};
+use super::{after_cues, replace_spans, Span, CARD_PLACEHOLDER, SECURITY_CODE_PLACEHOLDER};
 
 const MIN_CARD_DIGITS: usize = 13;
 const MAX_CARD_DIGITS: usize = 19;
@@ -15,29 +15,14 @@ const SECURITY_CODE_REACH: usize = 40;
 pub(super) fn redact(text: &str) -> Option<String> {
     let mut spans = card_spans(text);
     spans.extend(security_code_spans(text));
-    if spans.is_empty() {
-        return None;
-    }
-    spans.sort();
-    let mut redacted = String::with_capacity(text.len());
-    let mut at = 0;
-    for (start, end, placeholder) in spans {
-        if start < at {
-            continue;
-        }
-        redacted.push_str(&text[at..start]);
-        redacted.push_str(placeholder);
-        at = end;
-    }
-    redacted.push_str(&text[at..]);
-    Some(redacted)
+    replace_spans(text, spans)
 }
 
 /// One group of digits: its byte range.
-type Group = (usize, usize);
+pub(super) type Group = (usize, usize);
 
 /// Runs of digit groups joined by exactly one space or dash.
-fn digit_runs(text: &str) -> Vec<Vec<Group>> {
+pub(super) fn digit_runs(text: &str) -> Vec<Vec<Group>> {
     let bytes = text.as_bytes();
     let mut runs: Vec<Vec<Group>> = Vec::new();
     let mut current: Vec<Group> = Vec::new();
@@ -79,7 +64,7 @@ fn digit_runs(text: &str) -> Vec<Vec<Group>> {
 }
 
 /// The byte ranges of Luhn-valid card numbers, longest first from each group.
-fn card_spans(text: &str) -> Vec<(usize, usize, &'static str)> {
+fn card_spans(text: &str) -> Vec<Span> {
     let mut spans = Vec::new();
     for run in digit_runs(text) {
         let mut first = 0;
@@ -124,29 +109,19 @@ pub(super) fn luhn_valid(digits: &str) -> bool {
 }
 
 /// The first 3 or 4 digit number (digits may be spaced) shortly after each cue.
-fn security_code_spans(text: &str) -> Vec<(usize, usize, &'static str)> {
-    let lower = text.to_ascii_lowercase();
-    let mut spans = Vec::new();
-    for cue in SECURITY_CODE_CUES {
-        for (at, _) in lower.match_indices(cue) {
-            let from = at + cue.len();
-            let mut to = (from + SECURITY_CODE_REACH).min(text.len());
-            while !text.is_char_boundary(to) {
-                to -= 1;
-            }
-            let window = &text[from..to];
-            let found = digit_runs(window).into_iter().find(|run| {
+fn security_code_spans(text: &str) -> Vec<Span> {
+    after_cues(text, &SECURITY_CODE_CUES, SECURITY_CODE_REACH)
+        .into_iter()
+        .filter_map(|(from, window)| {
+            let run = digit_runs(window).into_iter().find(|run| {
                 let count: usize = run.iter().map(|(start, end)| end - start).sum();
                 (3..=4).contains(&count)
-            });
-            if let Some(run) = found {
-                spans.push((
-                    from + run[0].0,
-                    from + run[run.len() - 1].1,
-                    SECURITY_CODE_PLACEHOLDER,
-                ));
-            }
-        }
-    }
-    spans
+            })?;
+            Some((
+                from + run[0].0,
+                from + run[run.len() - 1].1,
+                SECURITY_CODE_PLACEHOLDER,
+            ))
+        })
+        .collect()
 }

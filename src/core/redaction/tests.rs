@@ -119,3 +119,134 @@ fn only_the_chosen_kinds_are_redacted() {
     );
     assert_eq!(Redaction::default().redact(text), text);
 }
+
+fn national_ids() -> Redaction {
+    Redaction::of([Sensitive::NationalIds])
+}
+
+/// The check letter of a DNI number (NIE numbers count X, Y, Z as 0, 1, 2).
+fn dni_letter(number: u32) -> char {
+    char::from(b"TRWAGMYFPDXBNJZSQVHLCKE"[(number % 23) as usize])
+}
+
+proptest! {
+    #[test]
+    fn issuable_social_security_numbers_are_never_kept(
+        area in (1u32..900).prop_filter("never issued", |area| *area != 666),
+        group in 1u32..100,
+        serial in 1u32..10_000,
+        separator in prop::sample::select(vec!["-", " "]),
+    ) {
+        let ssn = format!("{area:03}{separator}{group:02}{separator}{serial:04}");
+        let text = format!("Sure, it is {ssn}, thanks.");
+        let redacted = national_ids().redact(&text).into_owned();
+        prop_assert_eq!(redacted, format!("Sure, it is {NATIONAL_ID_PLACEHOLDER}, thanks."));
+    }
+
+    #[test]
+    fn dni_and_nie_numbers_with_their_check_letter_are_never_kept(
+        number in 0u32..100_000_000,
+        nie in prop::sample::select(vec!["", "X", "Y", "Z"]),
+        separator in prop::sample::select(vec!["", "-", " "]),
+    ) {
+        let written = match nie {
+            "" => format!("{number:08}{separator}{}", dni_letter(number)),
+            prefix => {
+                let number = number % 10_000_000;
+                let value = "XYZ".find(prefix).unwrap() as u32 * 10_000_000 + number;
+                format!("{prefix}{number:07}{separator}{}", dni_letter(value))
+            }
+        };
+        let text = format!("Mi DNI es {written}.");
+        let redacted = national_ids().redact(&text).into_owned();
+        prop_assert_eq!(redacted, format!("Mi DNI es {NATIONAL_ID_PLACEHOLDER}."));
+    }
+
+    #[test]
+    fn phone_numbers_dates_and_order_numbers_are_not_taken_for_national_ids(
+        area in 200u32..1000,
+        exchange in 200u32..1000,
+        line in 0u32..10_000,
+        year in 1990u32..2100,
+        month in 1u32..13,
+        day in 1u32..29,
+        order in 10_000u64..100_000_000_000,
+    ) {
+        let text = format!(
+            "Call {area}-{exchange}-{line:04} or ({area}) {exchange} {line:04} or +1 {area} \
+             {exchange} {line:04}. It was on {year}-{month:02}-{day:02}, {day:02}/{month:02}/{year} \
+             or {day:02}-{month:02}-{year}. Order {order}, ticket ORD-{order}, ref {area}-{line:04}."
+        );
+        prop_assert_eq!(national_ids().redact(&text), text.as_str());
+    }
+}
+
+#[test]
+fn numbers_the_ssa_never_issues_are_not_social_security_numbers() {
+    for never_issued in [
+        "000-12-3456",
+        "666-12-3456",
+        "912-34-5678",
+        "123-00-4567",
+        "123-45-0000",
+    ] {
+        let text = format!("number {never_issued}");
+        assert_eq!(national_ids().redact(&text), text, "{never_issued}");
+    }
+    assert_eq!(
+        national_ids().redact("123-45 6789 and 1234-56-789"),
+        "123-45 6789 and 1234-56-789",
+        "mixed separators and other groupings are not the SSN shape"
+    );
+}
+
+#[test]
+fn nine_digits_count_as_a_social_security_number_only_after_it_is_mentioned() {
+    assert_eq!(
+        national_ids().redact("My social security number is 1 2 3 4 5 6 7 8 9."),
+        format!("My social security number is {NATIONAL_ID_PLACEHOLDER}.")
+    );
+    assert_eq!(
+        national_ids().redact("SSN: 123456789"),
+        format!("SSN: {NATIONAL_ID_PLACEHOLDER}")
+    );
+    assert_eq!(
+        national_ids().redact("Tracking number 123456789, order 987654321"),
+        "Tracking number 123456789, order 987654321"
+    );
+}
+
+#[test]
+fn uk_national_insurance_numbers_are_redacted_in_their_written_forms() {
+    for written in ["JH123456C", "AB 12 34 56 C", "AB123456D", "JG 123456 A"] {
+        let text = format!("It's {written}, I think");
+        assert_eq!(
+            national_ids().redact(&text),
+            format!("It's {NATIONAL_ID_PLACEHOLDER}, I think"),
+            "{written}"
+        );
+    }
+    for not_an_ni in [
+        "QQ123456E",
+        "GB123456A",
+        "DA123456A",
+        "AO123456A",
+        "AB1234567C",
+        "Flight BA123",
+    ] {
+        let text = format!("It's {not_an_ni}, I think");
+        assert_eq!(national_ids().redact(&text), text, "{not_an_ni}");
+    }
+}
+
+#[test]
+fn a_dni_with_a_wrong_check_letter_is_left_alone() {
+    assert_eq!(
+        national_ids().redact("12345678Z and X1234567L"),
+        format!("{NATIONAL_ID_PLACEHOLDER} and {NATIONAL_ID_PLACEHOLDER}")
+    );
+    assert_eq!(
+        national_ids().redact("12345678A and X1234567A"),
+        "12345678A and X1234567A"
+    );
+}

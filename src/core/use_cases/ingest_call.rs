@@ -13,8 +13,8 @@
 //! ([`progress`]), and every worker also looks for pending work at a regular interval, so a call
 //! whose delivering instance died is still learnt from.
 
-mod caller;
-mod card;
+pub(crate) mod caller;
+pub(crate) mod card;
 mod claims;
 mod memories;
 mod progress;
@@ -364,38 +364,12 @@ impl IngestCall {
                 .await?;
         }
         let memories = memories::memories_of(&call, &caller, at);
-        for memory in &memories {
-            if progress.record().added.contains(&memory.key) {
-                continue;
-            }
-            if shutdown.is_cancelled() {
-                return Err(Stop::Interrupted);
-            }
-            let added = self
-                .while_unavailable(conversation, shutdown, || self.memories.add(memory))
-                .await?;
-            if let Ok(AddOutcome::NotStored { .. }) = added {
-                self.telemetry.memory_not_stored();
-            }
-            let fate = MemoryFate::of(added)
-                .map_err(|error| Stop::Failed(format!("the memory store failed: {error}")))?;
-            progress
-                .update(&*self.blobs, |record| {
-                    record.status = IngestionStatus::InProgress;
-                    fate.note(record, &memory.key);
-                })
-                .await?;
-        }
+        self.add_memories(conversation, &memories, progress, shutdown)
+            .await?;
         self.forget_outdated(&caller, conversation, &memories, progress, shutdown)
             .await?;
         if is_erased(&*self.blobs, conversation).await? {
-            // The caller was erased while this call was being learnt: what was just added goes.
-            self.memories
-                .delete_conversation(&caller, conversation)
-                .await
-                .map_err(|error| Stop::Failed(format!("the memory store failed: {error}")))?;
-            let reason = "the caller's data was erased".to_owned();
-            return Ok(IngestOutcome::Skipped { reason });
+            return self.withdraw(&caller, conversation).await;
         }
         let record = progress.record();
         if !record.rejected.is_empty() {
@@ -407,6 +381,91 @@ impl IngestCall {
             memories: record.added.len(),
             not_stored: record.not_stored.len(),
         })
+    }
+
+    /// The caller was erased while this call was being learnt (the erasure may have run before
+    /// or after the card and the memories were written): what this call added goes again.
+    async fn withdraw(
+        &self,
+        caller: &CallerId,
+        conversation: &ConversationId,
+    ) -> Result<IngestOutcome, Stop> {
+        self.memories
+            .delete_conversation(caller, conversation)
+            .await
+            .map_err(|error| Stop::Failed(format!("the memory store failed: {error}")))?;
+        card::withdraw_call(&*self.blobs, caller, conversation).await?;
+        let reason = "the caller's data was erased".to_owned();
+        Ok(IngestOutcome::Skipped { reason })
+    }
+
+    /// Adds the memories not yet recorded as added, all at once (see
+    /// [`MemoryStore::add_many`]), recording the outcome of each; while the store is unavailable,
+    /// what is left waits and is tried again.
+    async fn add_memories(
+        &self,
+        conversation: &ConversationId,
+        memories: &[NewMemory],
+        progress: &mut Progress,
+        shutdown: &CancellationToken,
+    ) -> Result<(), Stop> {
+        let mut remaining: Vec<NewMemory> = memories
+            .iter()
+            .filter(|memory| !progress.record().added.contains(&memory.key))
+            .cloned()
+            .collect();
+        while !remaining.is_empty() {
+            if shutdown.is_cancelled() {
+                return Err(Stop::Interrupted);
+            }
+            let attempt = self.while_unavailable(conversation, shutdown, || async {
+                let mut results = self.memories.add_many(&remaining).await;
+                if let Some(Err(error)) = results.first() {
+                    if error.is_retryable() {
+                        results.remove(0)?;
+                    }
+                }
+                Ok(results)
+            });
+            // A stop does not wait for the rest of the call: what was stored is recognised as
+            // already stored when the work resumes.
+            let added = tokio::select! {
+                added = attempt => added?,
+                () = shutdown.cancelled() => return Err(Stop::Interrupted),
+            };
+            let mut results = added.unwrap_or_else(|error| vec![Err(error)]);
+            // What follows an error worth retrying was not added: it goes round again.
+            let settled = results
+                .iter()
+                .position(|result| result.as_ref().is_err_and(MemoryStoreError::is_retryable))
+                .unwrap_or(results.len());
+            results.truncate(settled);
+            if results.is_empty() {
+                return Err(Stop::Failed(
+                    "the memory store answered no outcome for the call's memories".to_owned(),
+                ));
+            }
+            let settled = results.len();
+            let mut fates = Vec::with_capacity(settled);
+            for (memory, added) in remaining.iter().zip(results) {
+                if let Ok(AddOutcome::NotStored { .. }) = added {
+                    self.telemetry.memory_not_stored();
+                }
+                let fate = MemoryFate::of(added)
+                    .map_err(|error| Stop::Failed(format!("the memory store failed: {error}")))?;
+                fates.push((&memory.key, fate));
+            }
+            progress
+                .update(&*self.blobs, |record| {
+                    record.status = IngestionStatus::InProgress;
+                    for (key, fate) in &fates {
+                        fate.note(record, key);
+                    }
+                })
+                .await?;
+            remaining.drain(..settled);
+        }
+        Ok(())
     }
 
     async fn read_call(&self, conversation: &ConversationId) -> Result<CompletedCall, Stop> {

@@ -1,8 +1,11 @@
-//! The administration API: erase and export one caller's data.
+//! The administration API: erase and export one caller's data, and sweep what is past its
+//! retention period (in [`retention`]).
 //!
 //! It is off unless `ADMIN_API_KEY` is set; then every operation answers 404, as if it did not
 //! exist. It has its own security scheme (`Authorization: Bearer <ADMIN_API_KEY>`), and the
 //! webhook keys never open it.
+
+mod retention;
 
 use std::sync::Arc;
 
@@ -23,6 +26,7 @@ use crate::core::use_cases::caller_privacy::{
     CallerExport, EraseCaller, EraseError, ErasureReceipt, ExportCaller, MarkDoNotRemember,
     Recordings,
 };
+use crate::core::use_cases::retention::{SweepError, SweepRetention};
 use crate::core::CallerId;
 use crate::inbound::http::auth::{same_key, state, unauthorized};
 use crate::inbound::http::body_limit::small_bodies;
@@ -30,6 +34,7 @@ use crate::inbound::http::error::ErrorBody;
 use crate::inbound::http::search_data::FoundMemory;
 use crate::inbound::http::state::AppState;
 use crate::inbound::http::ApiTags;
+pub use retention::{RetentionApi, SweepReportBody};
 
 /// Erasure and export of a caller's data, for the administration API and the command line.
 #[derive(Clone)]
@@ -37,6 +42,7 @@ pub struct PrivacyOperations {
     pub erase: EraseCaller,
     pub export: ExportCaller,
     pub do_not_remember: MarkDoNotRemember,
+    pub retention: SweepRetention,
 }
 
 /// What the administration API runs on; `None` in [`AppState`] turns it off.
@@ -344,15 +350,7 @@ fn admin_and_caller<'a>(
     access: Access,
     phone: &str,
 ) -> Result<(&'a AdminOperations, CallerId), AdminError> {
-    let admin = match (access, &state.admin) {
-        (Access::Granted, Some(admin)) => admin,
-        (Access::Off, _) | (Access::Granted, None) => {
-            return Err(AdminError::NotFound(Json(ErrorBody::new(
-                "not_found",
-                "the administration API is off; set ADMIN_API_KEY to turn it on",
-            ))))
-        }
-    };
+    let admin = admin(state, access)?;
     let caller = CallerId::parse(phone).map_err(|error| {
         AdminError::BadRequest(Json(ErrorBody::new(
             "invalid_request",
@@ -360,6 +358,25 @@ fn admin_and_caller<'a>(
         )))
     })?;
     Ok((admin, caller))
+}
+
+fn admin(state: &AppState, access: Access) -> Result<&AdminOperations, AdminError> {
+    match (access, &state.admin) {
+        (Access::Granted, Some(admin)) => Ok(admin),
+        (Access::Off, _) | (Access::Granted, None) => {
+            Err(AdminError::NotFound(Json(ErrorBody::new(
+                "not_found",
+                "the administration API is off; set ADMIN_API_KEY to turn it on",
+            ))))
+        }
+    }
+}
+
+fn sweep_failure(error: SweepError) -> AdminError {
+    failure(match error {
+        SweepError::MemoryStore(error) => EraseError::MemoryStore(error),
+        SweepError::Storage(error) => EraseError::Storage(error),
+    })
 }
 
 fn failure(error: EraseError) -> AdminError {

@@ -96,9 +96,10 @@ pub struct FoundMemory {
     pub content: String,
     /// `fact`, `utterance` (a caller answer and its question) or `call_summary`.
     pub kind: String,
-    /// Relevance within this answer, higher is more relevant: the fused rank score (reciprocal
-    /// rank fusion of word and meaning matches, at most about 0.033). 0 for the recent memories
-    /// returned to a generic request ("what did we talk about last time").
+    /// Relevance within this answer, higher is more relevant: with sentence embeddings, the
+    /// similarity of meaning (cosine, up to 1) plus up to 0.1 for shared words; without, up to
+    /// 0.1 for shared words. 0 for the recent memories returned to a generic request ("what did
+    /// we talk about last time").
     pub score: f64,
     /// When it was learnt (RFC 3339), when known.
     pub created_at: Option<String>,

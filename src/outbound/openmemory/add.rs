@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use super::client::{Api, Ownership, PostFailure};
 use super::marker::mark;
-use super::parts::parts;
+use super::parts::{fitted, parts, LongContent};
 use super::wire::{AddRequest, AddResponse, MemoryMetadata};
 use crate::core::ports::MemoryStoreError;
 use crate::core::{AddOutcome, Decay, NewMemory};
@@ -76,18 +76,19 @@ impl Unsettled {
     }
 }
 
-/// Adds `memory`, in parts when it is too long to be kept whole (see [`super::parts`]): the
-/// outcome is the least favourable of its parts'.
+/// Adds `memory`, shortened or in parts when `server` would not keep it whole (see
+/// [`super::parts`]): the outcome is the least favourable of its parts'.
 pub(super) async fn add(
     api: &Api,
     memory: &NewMemory,
     unsettled: &Unsettled,
+    server: LongContent,
 ) -> Result<AddOutcome, MemoryStoreError> {
-    let parts = parts(memory, DISTINGUISHING_ATTEMPTS);
+    let parts = parts(memory, server);
     let count = parts.len();
     let mut outcomes = Vec::with_capacity(count);
     for (index, part) in parts.iter().enumerate() {
-        match add_one(api, part, unsettled).await? {
+        match add_one(api, part, unsettled, server).await? {
             AddOutcome::NotStored { reason } if count > 1 => {
                 return Ok(AddOutcome::NotStored {
                     reason: format!("part {} of {count}: {reason}", index + 1),
@@ -113,6 +114,7 @@ async fn add_one(
     api: &Api,
     memory: &NewMemory,
     unsettled: &Unsettled,
+    server: LongContent,
 ) -> Result<AddOutcome, MemoryStoreError> {
     if unsettled.contains(memory) {
         if landed(api, memory).await? {
@@ -121,7 +123,7 @@ async fn add_one(
         }
         unsettled.settle(memory);
     }
-    let outcome = add_now(api, memory).await;
+    let outcome = add_now(api, memory, server).await;
     if let Err(PostFailure {
         maybe_received: true,
         ..
@@ -164,9 +166,13 @@ async fn is_stored(api: &Api, memory: &NewMemory) -> Result<bool, MemoryStoreErr
     Ok(false)
 }
 
-async fn add_now(api: &Api, memory: &NewMemory) -> Result<AddOutcome, PostFailure> {
+async fn add_now(
+    api: &Api,
+    memory: &NewMemory,
+    server: LongContent,
+) -> Result<AddOutcome, PostFailure> {
     for attempt in 0..=DISTINGUISHING_ATTEMPTS {
-        let content = mark(memory, attempt);
+        let content = mark(&fitted(memory, attempt, server), attempt);
         let answer: AddResponse = api
             .post_telling_if_sent(&["memory", "add"], &request(memory, &content), None)
             .await?;

@@ -14,8 +14,9 @@ use crate::core::CallerId;
 
 /// What `check` and `/ready` say about a server that condenses.
 pub(super) const NOTICE: &str = "openmemory condenses memories over 200 characters \
-(OM_USE_SUMMARY_ONLY is not false): long memories are stored in several parts; set \
-OM_USE_SUMMARY_ONLY=false on the server to keep each one whole";
+(OM_USE_SUMMARY_ONLY is not false): long exchanges keep only the end of the agent's question, \
+other long memories are stored in several parts; set OM_USE_SUMMARY_ONLY=false on the server to \
+keep each one whole";
 
 /// Over 200 characters, several sentences, words that no call would say in this order.
 const PROBE_TEXT: &str = "caller-memory condensation probe, stored once per server. \

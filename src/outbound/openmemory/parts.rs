@@ -2,13 +2,23 @@
 //!
 //! With its default `OM_USE_SUMMARY_ONLY=true`, OpenMemory condenses any content over 200
 //! characters (exchanges-legacy/l61, l62): it keeps a few sentences and drops long ones, so a
-//! long first sentence left the stored content empty and its words lost. So a memory whose marked
-//! content could exceed that is split, at sentence ends, then clause ends, then spaces, into parts
-//! that fit with the longest marker (the last distinguished form). Each part is a memory of its
-//! own with a stable key: the first keeps the memory's key, the next are `<key>#2`, `<key>#3`...
+//! long first sentence left the stored content empty and its words lost. So, on such a server
+//! (the condensation probe says so), a memory whose marked content would exceed that is
+//! shortened or split into parts that fit with the plain marker:
+//! - an exchange keeps the caller's answer whole with as much of the agent's question as fits
+//!   (see [`crate::core::exchange::shorten`]): an answer apart from its question would mean
+//!   nothing, and a question apart from its answer would be found in its place;
+//! - anything else, and an exchange whose answer alone is too long, is split at sentence ends,
+//!   then clause ends, then spaces. Each part is a memory of its own with a stable key: the first
+//!   keeps the memory's key, the next are `<key>#2`, `<key>#3`...
+//!
+//! Parts are sized for the plain marker. A distinguished form (tried when the server merged the
+//! plain form into another memory) has a longer marker: an exchange is then shortened further
+//! ([`fitted`]); another part may be condensed. Sizing every part for the longest marker would cut
+//! most exchanges in two.
 
 use super::marker::mark;
-use crate::core::NewMemory;
+use crate::core::{exchange, MemoryKind, NewMemory};
 
 /// Content longer than this, marker included, is condensed by the server.
 pub(super) const CONDENSED_ABOVE_CHARS: usize = 200;
@@ -16,18 +26,29 @@ pub(super) const CONDENSED_ABOVE_CHARS: usize = 200;
 /// The smallest text budget of a part, whatever the marker's length.
 const MIN_PART_CHARS: usize = 40;
 
-/// `memory` itself when it fits, otherwise its parts, in order.
-pub(super) fn parts(memory: &NewMemory, longest_attempt: u32) -> Vec<NewMemory> {
-    let marker_chars = {
-        let mut bare = memory.clone();
-        bare.content.clear();
-        mark(&bare, longest_attempt).chars().count()
-    };
-    let budget = CONDENSED_ABOVE_CHARS
-        .saturating_sub(marker_chars)
-        .max(MIN_PART_CHARS);
+/// Whether the server keeps long content whole or condenses it (see [`super::condensation`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum LongContent {
+    KeptWhole,
+    Condensed,
+}
+
+/// `memory` itself when the server keeps it whole, otherwise its shortened form or its parts,
+/// in order.
+pub(super) fn parts(memory: &NewMemory, server: LongContent) -> Vec<NewMemory> {
+    if server == LongContent::KeptWhole {
+        return vec![memory.clone()];
+    }
+    let budget = budget(memory, 0);
     if memory.content.chars().count() <= budget {
         return vec![memory.clone()];
+    }
+    if memory.kind == MemoryKind::Utterance {
+        if let Some(shortened) = exchange::shorten(&memory.content, budget) {
+            let mut whole = memory.clone();
+            whole.content = shortened;
+            return vec![whole];
+        }
     }
     split(&memory.content, budget)
         .into_iter()
@@ -41,6 +62,31 @@ pub(super) fn parts(memory: &NewMemory, longest_attempt: u32) -> Vec<NewMemory> 
             part
         })
         .collect()
+}
+
+/// `memory` (a part, see [`parts`]) as sent with the marker of distinguishing `attempt`: an
+/// exchange is shortened again to fit the longer marker, on a server that condenses. (A caller
+/// who says the same in two calls gets distinguished forms often, so they must fit too.)
+pub(super) fn fitted(memory: &NewMemory, attempt: u32, server: LongContent) -> NewMemory {
+    let mut fitted = memory.clone();
+    if server == LongContent::Condensed && memory.kind == MemoryKind::Utterance {
+        if let Some(shortened) = exchange::shorten(&memory.content, budget(memory, attempt)) {
+            fitted.content = shortened;
+        }
+    }
+    fitted
+}
+
+/// The characters left for `memory`'s text beside the marker of `attempt`.
+fn budget(memory: &NewMemory, attempt: u32) -> usize {
+    let marker_chars = {
+        let mut bare = memory.clone();
+        bare.content.clear();
+        mark(&bare, attempt).chars().count()
+    };
+    CONDENSED_ABOVE_CHARS
+        .saturating_sub(marker_chars)
+        .max(MIN_PART_CHARS)
 }
 
 /// Whether `stored` is `key` itself or the key of one of its parts (`<key>#2`, `<key>#3`...).
@@ -137,6 +183,63 @@ fn cut(word: &str, budget: usize, pieces: &mut Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::CallerId;
+    use crate::test_doubles::utterance;
+
+    const EXCHANGE: &str = "Agent asked: Thanks for holding, I have the schedule open now and we \
+        can do most days of the week. Do you have any allergies we should know about? Caller: \
+        Yes, I'm allergic to penicillin. I get hives when I take it.";
+
+    fn exchange() -> NewMemory {
+        let caller = CallerId::parse("+14155550123").unwrap();
+        utterance(&caller, "conv_eval_dental_12_3", EXCHANGE)
+    }
+
+    #[test]
+    fn a_server_that_keeps_long_content_whole_gets_the_memory_as_it_is() {
+        assert_eq!(parts(&exchange(), LongContent::KeptWhole), [exchange()]);
+    }
+
+    #[test]
+    fn a_long_exchange_stays_one_memory_with_its_question_and_whole_answer() {
+        let stored = parts(&exchange(), LongContent::Condensed);
+        assert_eq!(stored.len(), 1, "{stored:?}");
+        assert_eq!(stored[0].key, exchange().key);
+        assert!(mark(&stored[0], 0).chars().count() <= CONDENSED_ABOVE_CHARS);
+        assert!(
+            stored[0].content.starts_with("Agent asked: ")
+                && stored[0].content.contains(
+                    "allergies we should know about? Caller: Yes, \
+                    I'm allergic to penicillin. I get hives when I take it."
+                ),
+            "{}",
+            stored[0].content
+        );
+    }
+
+    #[test]
+    fn a_distinguished_form_of_a_long_exchange_still_fits_with_its_whole_answer() {
+        let part = parts(&exchange(), LongContent::Condensed).remove(0);
+        for attempt in 0..=3 {
+            let sent = mark(&fitted(&part, attempt, LongContent::Condensed), attempt);
+            assert!(sent.chars().count() <= CONDENSED_ABOVE_CHARS, "{sent}");
+            assert!(sent
+                .ends_with("Caller: Yes, I'm allergic to penicillin. I get hives when I take it."));
+        }
+    }
+
+    #[test]
+    fn a_long_memory_that_is_not_an_exchange_is_split_into_parts_that_fit() {
+        let mut summary = exchange();
+        summary.kind = MemoryKind::CallSummary;
+        summary.content = "Emily called about her tooth. ".repeat(8);
+        let stored = parts(&summary, LongContent::Condensed);
+        assert!(stored.len() > 1, "{stored:?}");
+        assert!(stored
+            .iter()
+            .all(|part| mark(part, 0).chars().count() <= CONDENSED_ABOVE_CHARS));
+        assert_eq!(stored[1].key, format!("{}#2", summary.key));
+    }
 
     #[test]
     fn pieces_fit_and_keep_every_word_in_order() {

@@ -212,6 +212,23 @@ impl FakeOpenMemory {
         self.shared.state().requests.clone()
     }
 
+    /// The requests about callers: without the condensation probe's add and read, which the
+    /// service sends for a user no caller has.
+    pub fn caller_requests(&self) -> Vec<RecordedRequest> {
+        let probe_user = caller_memory::outbound::openmemory::CONDENSATION_PROBE_USER_ID;
+        self.requests()
+            .into_iter()
+            .filter(|request| {
+                let body: serde_json::Value =
+                    serde_json::from_slice(&request.body).unwrap_or_default();
+                body["user_id"] != probe_user
+                    && !request
+                        .path_and_query
+                        .ends_with(&probe_user.replace('+', "%2B"))
+            })
+            .collect()
+    }
+
     /// Requests that would have crashed a legacy server (exchanges-legacy/l81, l82, l84), each
     /// with the reason.
     pub fn crashes(&self) -> Vec<String> {

@@ -26,35 +26,64 @@ fn contents(hits: &[MemoryHit]) -> Vec<&str> {
 }
 
 #[test]
-fn a_memory_found_both_ways_beats_one_found_one_way() {
+fn meaning_decides_and_shared_words_break_near_ties() {
     let ranked = rank(
         vec![
-            candidate("best words only", Some(9.0), Some(0.1)),
-            candidate("meaning only", None, Some(0.9)),
-            candidate("both", Some(4.0), Some(0.6)),
+            candidate("best words only", Some(9.0), Some(0.25)),
+            candidate("meaning only", None, Some(0.52)),
+            candidate("both", Some(4.5), Some(0.5)),
         ],
         5,
     );
-    assert_eq!(contents(&ranked)[0], "both");
-    assert_eq!(ranked.len(), 3);
-    assert!(ranked.windows(2).all(|pair| pair[0].score >= pair[1].score));
+    assert_eq!(
+        contents(&ranked),
+        ["both", "meaning only", "best words only"]
+    );
+    assert!((ranked[0].score - (0.5 + 0.1 * 0.5)).abs() < 1e-6);
+    let clear = rank(
+        vec![
+            candidate("words", Some(9.0), Some(0.3)),
+            candidate("meaning", None, Some(0.6)),
+        ],
+        5,
+    );
+    assert_eq!(contents(&clear)[0], "meaning");
 }
 
 #[test]
-fn nothing_relevant_means_nothing_returned() {
+fn a_question_nothing_is_close_enough_to_gets_nothing() {
+    let below = RELEVANCE_THRESHOLD as f32 - 0.11;
     let ranked = rank(
         vec![
-            candidate("unrelated", None, Some(SIMILARITY_THRESHOLD - 0.01)),
-            candidate("no embedding", None, None),
+            candidate("unrelated but shares a word", Some(2.0), Some(below)),
+            candidate("unrelated", None, Some(below)),
+            candidate("no embedding, no word", None, None),
         ],
         5,
     );
-    assert!(ranked.is_empty());
-    let kept = rank(
-        vec![candidate("close", None, Some(SIMILARITY_THRESHOLD))],
+    assert!(ranked.is_empty(), "{ranked:?}");
+    let answered = rank(
+        vec![
+            candidate("close", None, Some(RELEVANCE_THRESHOLD as f32)),
+            candidate("related", None, Some(RELATED_SCORE as f32)),
+            candidate("far", None, Some(0.05)),
+        ],
         5,
     );
-    assert_eq!(contents(&kept), ["close"]);
+    assert_eq!(contents(&answered), ["close", "related"]);
+}
+
+#[test]
+fn without_embeddings_a_shared_word_is_relevant_and_the_lexical_score_ranks() {
+    let ranked = rank(
+        vec![
+            candidate("one word", Some(1.0), None),
+            candidate("no word", None, None),
+            candidate("two words", Some(2.0), None),
+        ],
+        5,
+    );
+    assert_eq!(contents(&ranked), ["two words", "one word"]);
 }
 
 #[test]

@@ -3,7 +3,9 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use super::records::{index_key, mark_erased, tombstone_key, CallerIndex, Tombstone};
+use super::records::{
+    conversations_of, index_key, mark_erased, tombstone_key, CallerIndex, Tombstone,
+};
 use crate::core::ports::{BlobStore, BlobStoreError, Clock, MemoryStore, MemoryStoreError};
 use crate::core::use_cases::ingest_call::records::{self, read, write};
 use crate::core::use_cases::ArchivedPayload;
@@ -90,28 +92,15 @@ impl EraseCaller {
         Ok(receipt)
     }
 
-    /// Every conversation of the caller that any store knows of: the index, the profile card's
-    /// recent calls, and the memories themselves (for calls learnt before the index existed).
+    /// Every conversation of the caller that any store knows of.
     async fn conversations_of(
         &self,
         caller: &CallerId,
     ) -> Result<BTreeSet<ConversationId>, EraseError> {
-        let mut conversations = self.index.conversations(&*self.blobs, caller).await?;
         let card: Option<ProfileCard> =
             read(&*self.blobs, &ProfileCard::storage_key(caller)).await?;
-        conversations.extend(
-            card.iter()
-                .flat_map(|card| &card.counted_conversations)
-                .filter_map(|id| ConversationId::parse(id).ok()),
-        );
-        conversations.extend(
-            self.memories
-                .memories_of(caller)
-                .await?
-                .into_iter()
-                .filter_map(|memory| memory.conversation_id),
-        );
-        Ok(conversations)
+        let memories = self.memories.memories_of(caller).await?;
+        Ok(conversations_of(&*self.blobs, &self.index, caller, card.as_ref(), &memories).await?)
     }
 
     async fn write_tombstone(

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::records::CallerIndex;
+use super::records::{conversations_of, CallerIndex};
 use super::EraseError;
 use crate::core::ports::{BlobStore, MemoryStore};
 use crate::core::use_cases::ingest_call::records::read;
@@ -62,8 +62,7 @@ impl ExportCaller {
         }
     }
 
-    /// The caller's profile card, memories and calls (their conversations come from the index
-    /// and from the memories).
+    /// The caller's profile card, memories and calls (the same calls an erasure walks).
     ///
     /// # Errors
     /// [`EraseError`] (the same store failures as an erasure) when a store cannot be read.
@@ -75,12 +74,14 @@ impl ExportCaller {
         let profile: Option<ProfileCard> =
             read(&*self.blobs, &ProfileCard::storage_key(caller)).await?;
         let memories = self.memories.memories_of(caller).await?;
-        let mut conversations = self.index.conversations(&*self.blobs, caller).await?;
-        conversations.extend(
-            memories
-                .iter()
-                .filter_map(|memory| memory.conversation_id.clone()),
-        );
+        let conversations = conversations_of(
+            &*self.blobs,
+            &self.index,
+            caller,
+            profile.as_ref(),
+            &memories,
+        )
+        .await?;
         let mut calls = Vec::new();
         for conversation in conversations {
             calls.push(self.call(conversation, recordings).await?);

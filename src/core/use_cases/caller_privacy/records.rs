@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::hasher::{CallerHash, CallerHasher};
 use crate::core::ports::{BlobKey, BlobStore, BlobStoreError, PutCondition};
 use crate::core::use_cases::ingest_call::records::{read, write};
-use crate::core::{CallerId, ConversationId, STATE_PREFIX};
+use crate::core::{CallerId, ConversationId, MemoryHit, ProfileCard, STATE_PREFIX};
 
 /// How often an index update is retried when other ingests keep changing it.
 const MAX_CONDITION_RETRIES: usize = 50;
@@ -205,6 +205,33 @@ impl CallerIndex {
             .filter_map(|id| ConversationId::parse(id).ok())
             .collect())
     }
+}
+
+/// Every conversation of a caller that any store knows of: the index, the profile card's counted
+/// calls, and the memories (for calls learnt before the index existed). Erasure and export walk
+/// the same calls.
+///
+/// # Errors
+/// [`BlobStoreError::Storage`] when the index cannot be read.
+pub(super) async fn conversations_of(
+    blobs: &dyn BlobStore,
+    index: &CallerIndex,
+    caller: &CallerId,
+    card: Option<&ProfileCard>,
+    memories: &[MemoryHit],
+) -> Result<BTreeSet<ConversationId>, BlobStoreError> {
+    let mut conversations = index.conversations(blobs, caller).await?;
+    conversations.extend(
+        card.iter()
+            .flat_map(|card| &card.counted_conversations)
+            .filter_map(|id| ConversationId::parse(id).ok()),
+    );
+    conversations.extend(
+        memories
+            .iter()
+            .filter_map(|memory| memory.conversation_id.clone()),
+    );
+    Ok(conversations)
 }
 
 /// Marks callers who ask not to be remembered (from the administration API).

@@ -8,7 +8,7 @@ use crate::core::{mask_phone_number, CallerCandidates, CallerId};
 /// pools different people under our number.
 ///
 /// The error explains, with masked numbers, why no candidate was usable.
-pub(super) fn resolve_caller(candidates: &CallerCandidates) -> Result<CallerId, String> {
+pub(crate) fn resolve_caller(candidates: &CallerCandidates) -> Result<CallerId, String> {
     let agent_number = candidates
         .agent_number
         .as_deref()

@@ -4,7 +4,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
 use crate::core::ports::{BlobStore, BlobStoreError, PutCondition};
-use crate::core::{CallRecord, CallerId, CompletedCall, ProfileCard};
+use crate::core::{CallRecord, CallerId, CompletedCall, ConversationId, ProfileCard};
 
 /// How many counted conversation ids a card keeps; older ones are still protected by the
 /// conversation's own ingestion record.
@@ -15,7 +15,7 @@ const MAX_CONDITION_RETRIES: usize = 50;
 
 /// Why the card could not be updated.
 #[derive(Debug, thiserror::Error)]
-pub(super) enum CardError {
+pub(crate) enum CardError {
     /// The stored card is not valid JSON; it is left as it is for someone to look at.
     #[error("the profile card of {0} is not valid JSON: {1}")]
     Unreadable(CallerId, serde_json::Error),
@@ -32,6 +32,75 @@ pub(super) async fn record_call(
     at: DateTime<Utc>,
     name_fields: &[String],
 ) -> Result<(), CardError> {
+    update(blobs, caller, |card| apply(card, call, at, name_fields)).await?;
+    Ok(())
+}
+
+/// Takes back what `conversation` added to the caller's card, for a call whose caller was erased
+/// while it was being learnt: the card goes when no other call is counted in it.
+pub(super) async fn withdraw_call(
+    blobs: &dyn BlobStore,
+    caller: &CallerId,
+    conversation: &ConversationId,
+) -> Result<(), CardError> {
+    let key = ProfileCard::storage_key(caller);
+    let conversation = conversation.as_str();
+    update(blobs, caller, |card| {
+        let before = card.counted_conversations.len();
+        card.counted_conversations.retain(|id| id != conversation);
+        if card.counted_conversations.len() == before {
+            return false;
+        }
+        card.call_count = card.call_count.saturating_sub(1);
+        if card
+            .last_call
+            .as_ref()
+            .is_some_and(|call| call.conversation_id == conversation)
+        {
+            card.last_call = None;
+        }
+        card.last_call_per_agent
+            .retain(|_, call| call.conversation_id != conversation);
+        true
+    })
+    .await?;
+    let card: Option<ProfileCard> = super::records::read(blobs, &key).await?;
+    if card.is_some_and(|card| card.counted_conversations.is_empty()) {
+        blobs.delete(&key).await?;
+    }
+    Ok(())
+}
+
+/// Removes the summary of `conversation` from the caller's card (its last call, and its last
+/// call per agent), keeping the call itself counted; `true` when a summary was removed.
+pub(crate) async fn forget_summary(
+    blobs: &dyn BlobStore,
+    caller: &CallerId,
+    conversation: &ConversationId,
+) -> Result<bool, CardError> {
+    update(blobs, caller, |card| {
+        let mut removed = false;
+        for call in card
+            .last_call
+            .iter_mut()
+            .chain(card.last_call_per_agent.values_mut())
+            .filter(|call| call.conversation_id == conversation.as_str())
+        {
+            removed |= call.summary.take().is_some();
+        }
+        removed
+    })
+    .await
+}
+
+/// Changes the caller's card with a conditional read-modify-write, retried while other writers
+/// change it under us; `change` answers whether it changed anything (nothing is written when it
+/// did not, nor when there is no card and it made none). Answers whether the card was written.
+async fn update(
+    blobs: &dyn BlobStore,
+    caller: &CallerId,
+    mut change: impl FnMut(&mut ProfileCard) -> bool,
+) -> Result<bool, CardError> {
     let key = ProfileCard::storage_key(caller);
     for _ in 0..MAX_CONDITION_RETRIES {
         let (mut card, condition) = match blobs.get(&key).await? {
@@ -42,13 +111,13 @@ pub(super) async fn record_call(
                 (card, PutCondition::IfVersion(blob.version))
             }
         };
-        if !apply(&mut card, call, at, name_fields) {
-            return Ok(());
+        if !change(&mut card) {
+            return Ok(false);
         }
         let bytes =
             serde_json::to_vec(&card).map_err(|error| BlobStoreError::Unknown(error.into()))?;
         match blobs.put(&key, Bytes::from(bytes), condition).await {
-            Ok(_) => return Ok(()),
+            Ok(_) => return Ok(true),
             Err(BlobStoreError::ConditionFailed) => tokio::task::yield_now().await,
             Err(error) => return Err(error.into()),
         }

@@ -31,7 +31,7 @@ pub fn transcription_key(conversation: &ConversationId) -> BlobKey {
 
 /// The folders of the ingestion state, each holding one `{id}.json` per conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Folder {
+pub(crate) enum Folder {
     Pending,
     Progress,
     Failed,
@@ -40,7 +40,7 @@ pub(super) enum Folder {
 }
 
 impl Folder {
-    pub(super) fn prefix(self) -> String {
+    pub(crate) fn prefix(self) -> String {
         let name = match self {
             Folder::Pending => "pending",
             Folder::Progress => "progress",
@@ -51,12 +51,12 @@ impl Folder {
         format!("{STATE_PREFIX}ingestion/{name}/")
     }
 
-    pub(super) fn key(self, conversation: &ConversationId) -> BlobKey {
+    pub(crate) fn key(self, conversation: &ConversationId) -> BlobKey {
         key(&format!("{}{conversation}.json", self.prefix()))
     }
 
     /// The conversation a listed key of this folder belongs to; `None` for foreign objects.
-    pub(super) fn conversation_of(self, key: &BlobKey) -> Option<ConversationId> {
+    pub(crate) fn conversation_of(self, key: &BlobKey) -> Option<ConversationId> {
         let name = key.as_str().strip_prefix(&self.prefix())?;
         ConversationId::parse(name.strip_suffix(".json")?).ok()
     }
@@ -191,6 +191,22 @@ async fn put<T: Serialize>(
     let bytes =
         serde_json::to_vec(record).map_err(|error| BlobStoreError::Unknown(error.into()))?;
     blobs.put(key, Bytes::from(bytes), condition).await
+}
+
+/// Removes the markers that say a call failed or lost memories, for a call whose transcription
+/// is gone (a replay could not retry it); its progress record stays, so that a late repeated
+/// delivery is still not counted twice.
+///
+/// # Errors
+/// [`BlobStoreError::Storage`] when the markers cannot be removed.
+pub(crate) async fn delete_outcome_markers(
+    blobs: &dyn BlobStore,
+    conversation: &ConversationId,
+) -> Result<(), BlobStoreError> {
+    for folder in [Folder::Failed, Folder::NotStored] {
+        blobs.delete(&folder.key(conversation)).await?;
+    }
+    Ok(())
 }
 
 /// Removes every ingestion record of `conversation` (pending, progress, failed, claim) and

@@ -2,6 +2,7 @@
 
 mod concurrency;
 mod delivery;
+mod erasure;
 mod failures;
 mod migration;
 mod real_calls;

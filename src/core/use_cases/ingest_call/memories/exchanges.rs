@@ -12,6 +12,7 @@
 //!   "Yes."), not after "Is there anything else?". Everything else ("Okay.", "Thank you, bye.",
 //!   "No, that's all.") is filler and not stored.
 
+use crate::core::exchange::{compose, sentences, trimmed_context};
 use crate::core::recall::words::{content_words, is_bare_answer};
 use crate::core::{Speaker, Turn};
 
@@ -63,7 +64,9 @@ fn exchange(
     (first_turn, time_in_call_secs, parts): (usize, u64, Vec<&str>),
 ) -> Option<Exchange> {
     let answer = parts.join(" ");
-    let context = context.map(trimmed_context).filter(|text| !text.is_empty());
+    let context = context
+        .map(|context| trimmed_context(context, CONTEXT_CHARS))
+        .filter(|text| !text.is_empty());
     let is_question = context.as_deref().is_some_and(|text| text.ends_with('?'));
     let informative = !content_words(&answer).is_empty()
         || is_bare_answer(&answer)
@@ -75,67 +78,11 @@ fn exchange(
     if !informative {
         return None;
     }
-    let content = match context {
-        Some(context) if is_question => format!("Agent asked: {context} Caller: {answer}"),
-        Some(context) => format!("Agent said: {context} Caller: {answer}"),
-        None => format!("Caller: {answer}"),
-    };
     Some(Exchange {
         first_turn,
         time_in_call_secs,
-        content,
+        content: compose(context.as_deref(), &answer),
     })
-}
-
-/// The last sentences of an agent turn within [`CONTEXT_CHARS`], without leading sentences
-/// that carry nothing; a single longer sentence keeps its last words.
-fn trimmed_context(message: &str) -> String {
-    let sentences = sentences(message);
-    let mut kept: Vec<&str> = Vec::new();
-    let mut length = 0;
-    for sentence in sentences.iter().rev() {
-        let added = sentence.chars().count() + usize::from(!kept.is_empty());
-        if !kept.is_empty() && length + added > CONTEXT_CHARS {
-            break;
-        }
-        kept.insert(0, sentence);
-        length += added;
-    }
-    while kept.len() > 1 && content_words(kept[0]).is_empty() {
-        kept.remove(0);
-    }
-    let context = kept.join(" ");
-    if context.chars().count() <= CONTEXT_CHARS {
-        return context;
-    }
-    let words: Vec<&str> = context.split_whitespace().collect();
-    let mut tail: Vec<&str> = Vec::new();
-    let mut length = 1;
-    for word in words.iter().rev() {
-        length += word.chars().count() + 1;
-        if length > CONTEXT_CHARS {
-            break;
-        }
-        tail.insert(0, word);
-    }
-    format!("…{}", tail.join(" "))
-}
-
-/// Sentences end at `.`, `?` or `!` followed by a space.
-fn sentences(text: &str) -> Vec<&str> {
-    let mut sentences = Vec::new();
-    let mut start = 0;
-    let mut previous_ends = false;
-    for (at, c) in text.char_indices() {
-        if c.is_whitespace() && previous_ends {
-            sentences.push(text[start..at].trim());
-            start = at;
-        }
-        previous_ends = matches!(c, '.' | '?' | '!');
-    }
-    sentences.push(text[start..].trim());
-    sentences.retain(|sentence| !sentence.is_empty());
-    sentences
 }
 
 #[cfg(test)]

@@ -118,7 +118,17 @@ impl MemoryStore for ScriptedStore {
             let reason = "deduplicated with another caller's memory".to_owned();
             return Ok(AddOutcome::NotStored { reason });
         }
-        self.added.lock().unwrap().push(memory.clone());
+        let mut added = self.added.lock().unwrap();
+        let again = added.iter().any(|stored| {
+            stored.caller == memory.caller
+                && stored.conversation_id == memory.conversation_id
+                && stored.key == memory.key
+        });
+        if again {
+            // As every store does (the conformance suite checks it): a repeat is recognised.
+            return Ok(AddOutcome::AlreadyStored);
+        }
+        added.push(memory.clone());
         Ok(AddOutcome::Stored)
     }
 
