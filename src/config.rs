@@ -79,6 +79,9 @@ pub const OPTIONAL_KEYS: &[&str] = &[
     "redact",
     "do_not_remember_field",
     "redact_archive",
+    "ingestion_lease_ms",
+    "pending_scan_ms",
+    "cache_ttl_ms",
     "database_pool_size",
     "database_acquire_timeout_ms",
     "database_statement_timeout_ms",
@@ -199,6 +202,14 @@ pub struct Settings {
     pub do_not_remember_field: String,
     /// Whether the archive stores a redacted copy instead of the exact bytes.
     pub redact_archive: bool,
+    /// How long an instance's claim on a call lasts unless renewed (`INGESTION_LEASE_MS`): how
+    /// soon another instance takes over the work of one that died.
+    pub ingestion_lease: Duration,
+    /// How often each instance looks for pending calls it was not told about (`PENDING_SCAN_MS`).
+    pub pending_scan: Duration,
+    /// How long a cached profile card, or its absence, may be served (`CACHE_TTL_MS`): how soon
+    /// what another instance learnt is greeted with.
+    pub cache_ttl: Duration,
     /// The Postgres memory store (`DATABASE_URL`...); the URL is empty with other backends.
     pub database: DatabaseSettings,
     /// Where the archive, profile cards and ingestion progress live (`BLOB_STORE_URL`).

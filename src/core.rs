@@ -9,6 +9,7 @@ mod conversation_id;
 mod embedding;
 pub mod exchange;
 mod first_message;
+mod instance_id;
 mod memory;
 pub mod ports;
 mod profile;
@@ -25,6 +26,7 @@ pub use completed_call::{
 pub use conversation_id::{AgentId, ConversationId, InvalidIdentifier, MAX_IDENTIFIER_LENGTH};
 pub use embedding::Embedding;
 pub use first_message::{FirstMessageTemplate, InvalidFirstMessageTemplate};
+pub use instance_id::InstanceId;
 pub use memory::{AddOutcome, Decay, MemoryHit, MemoryKind, NewMemory, TurnPosition};
 pub use profile::{CallRecord, ProfileCard, STATE_PREFIX};
 pub use search_query::{InvalidSearchLimit, InvalidSearchQuery, SearchLimit, SearchQuery};

@@ -21,13 +21,14 @@ use crate::core::ports::{
 use crate::core::use_cases::caller_privacy::{
     CallerHasher, CallerIndex, EraseCaller, ExportCaller, MarkDoNotRemember, HASH_KEY_BYTES,
 };
-use crate::core::use_cases::ingest_call::{IngestCall, ReplayTarget};
+use crate::core::use_cases::ingest_call::{IngestCall, ReplayTarget, Sharing};
 use crate::core::use_cases::retention::SweepRetention;
 use crate::core::use_cases::{FirstMessagePolicy, GreetCaller, SearchMemories};
+use crate::core::{InstanceId, ProfileCard};
 use crate::inbound::elevenlabs::parse_transcription;
 use crate::inbound::http::admin::{AdminOperations, PrivacyOperations};
 use crate::inbound::http::health::Readiness;
-use crate::inbound::http::post_call::{remove_staging_leftovers, PostCallSettings};
+use crate::inbound::http::post_call::{take_staging_folder, PostCallSettings, StagingFolderLock};
 use crate::inbound::http::state::{AppState, WebhookKeys};
 use crate::inbound::http::HttpServer;
 use crate::metrics::stores::{MeasuredBlobStore, MeasuredMemoryStore};
@@ -52,8 +53,8 @@ pub use embedder::EmbedderSource;
 /// How long the ingestion worker may take to stop between two memories at shutdown.
 const WORKER_STOP_GRACE: Duration = Duration::from_secs(10);
 
-/// How many small objects (profile cards, ingestion records) are kept in memory: at most 8 KiB
-/// each (32 MiB at worst; a card is about 1 KiB).
+/// How many profile cards are kept in memory: at most 8 KiB each (32 MiB at worst; a card is
+/// about 1 KiB).
 const CACHED_OBJECTS: usize = 4_096;
 
 /// Starts logging in the configured format; `RUST_LOG` refines the level (default `info`).
@@ -68,6 +69,8 @@ pub fn init_tracing(format: LogFormat) {
 
 /// Every adapter, wired into the use cases.
 pub struct Service {
+    /// This process, among the instances that share the state.
+    pub instance: InstanceId,
     pub state: Arc<AppState>,
     pub ingest: Arc<IngestCall>,
     /// The sentence embedder, if one is configured or downloaded (see [`EmbedderSource`]).
@@ -88,13 +91,19 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Service> {
     // The sentence embedder for hybrid recall; without one, searches rank by words only.
     let embedder_source = EmbedderSource::choose(settings);
     let embedder = embedder_source.build(settings).await?;
-    let (memory_store, blob_store) =
-        build_stores(settings, metrics.as_deref(), embedder.clone()).await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let (memory_store, blob_store) = build_stores(
+        settings,
+        metrics.as_deref(),
+        embedder.clone(),
+        clock.clone(),
+    )
+    .await?;
     let telemetry: Arc<dyn Telemetry> = match &metrics {
         Some(metrics) => metrics.clone(),
         None => Arc::new(NoTelemetry),
     };
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let instance = InstanceId::generate();
     let index = caller_index(blob_store.as_ref()).await?;
     let ingest = Arc::new(
         IngestCall::new(
@@ -105,6 +114,12 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Service> {
             settings.name_fields.clone(),
         )
         .with_telemetry(telemetry.clone())
+        .with_claims(
+            instance.clone(),
+            settings.ingestion_lease,
+            sharing(settings),
+        )
+        .with_pending_scan(settings.pending_scan)
         .with_caller_index(index.clone())
         .with_redaction(settings.redaction.clone())
         .with_do_not_remember_field(settings.do_not_remember_field.clone()),
@@ -153,11 +168,12 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Service> {
             search_data: settings.search_data_key.clone(),
         },
         ingestion: ingest.clone(),
-        post_call: PostCallSettings::from_settings(settings),
+        post_call: PostCallSettings::from_settings(settings, &instance),
         metrics,
         admin,
     });
     Ok(Service {
+        instance,
         state,
         ingest,
         embedder,
@@ -175,24 +191,28 @@ async fn caller_index(blobs: &dyn BlobStore) -> anyhow::Result<CallerIndex> {
     Ok(CallerIndex::new(hasher))
 }
 
-/// The memory store and the blob store, with their calls measured when metrics are on.
+/// The memory store and the blob store, with their calls measured when metrics are on. Small
+/// objects are cached for at most `CACHE_TTL_MS`, so that what other instances write is seen.
 async fn build_stores(
     settings: &Settings,
     metrics: Option<&Metrics>,
     embedder: Option<Arc<dyn Embedder>>,
+    clock: Arc<dyn Clock>,
 ) -> anyhow::Result<(Arc<dyn MemoryStore>, Arc<dyn BlobStore>)> {
     let mut memory_store = build_memory_store(settings, embedder).await?;
     let mut blobs = blob_store(&settings.blob_store)?;
+    let cache = |blobs: Arc<dyn BlobStore>| {
+        CachedBlobStore::new(blobs, CACHED_OBJECTS)
+            .caching_only_under(ProfileCard::STORAGE_PREFIX)
+            .with_max_staleness(settings.cache_ttl, clock)
+    };
     let Some(metrics) = metrics else {
-        // One instance for every use case: the cache is only right while all writes go through it.
-        return Ok((
-            memory_store,
-            Arc::new(CachedBlobStore::new(blobs, CACHED_OBJECTS)),
-        ));
+        // One instance for every use case: this process must see its own writes at once.
+        return Ok((memory_store, Arc::new(cache(blobs))));
     };
     memory_store = Arc::new(MeasuredMemoryStore::new(memory_store, metrics));
     blobs = Arc::new(MeasuredBlobStore::new(blobs, metrics));
-    let cached = CachedBlobStore::new(blobs, CACHED_OBJECTS).with_lookups(metrics.cache_lookups());
+    let cached = cache(blobs).with_lookups(metrics.cache_lookups());
     Ok((memory_store, Arc::new(cached)))
 }
 
@@ -409,10 +429,51 @@ pub struct Started {
     pub server: HttpServer,
     pub worker: IngestionWorker,
     pub state: Arc<AppState>,
-    /// The data folder is this process's until this is dropped.
-    pub lock: DataFolderLock,
-    /// The same for a `file://` blob folder apart from the data folder.
-    pub blob_folder_lock: Option<DataFolderLock>,
+    /// Held while the settings allow one instance only (see [`single_instance_reason`]).
+    pub lock: SingleInstanceLocks,
+    /// This instance's staging folder is its own until this is dropped.
+    pub staging: StagingFolderLock,
+}
+
+/// The locks of a process whose settings allow one instance only; none otherwise.
+#[derive(Debug, Default)]
+pub struct SingleInstanceLocks {
+    /// `PAYLOAD_STORAGE_PATH`.
+    pub data_folder: Option<DataFolderLock>,
+    /// A `file://` blob folder apart from the data folder.
+    pub blob_folder: Option<DataFolderLock>,
+}
+
+/// Why the settings allow one instance only, which then locks its folders; `None` when several
+/// instances may share the state (a bucket and a shared memory store).
+pub fn single_instance_reason(settings: &Settings) -> Option<&'static str> {
+    match (&settings.blob_store, settings.memory_backend) {
+        (_, MemoryBackend::Embedded) => Some("the embedded memory store is a file of this machine"),
+        (BlobStoreSettings::Disk(_), _) => Some("payloads are kept on this machine's disk"),
+        (BlobStoreSettings::Bucket(_), MemoryBackend::Postgres | MemoryBackend::OpenMemory) => None,
+    }
+}
+
+/// Whether other instances may claim calls in the same store: not with single-instance settings,
+/// under which every command that learns holds the data folder's lock.
+fn sharing(settings: &Settings) -> Sharing {
+    match single_instance_reason(settings) {
+        Some(_) => Sharing::Exclusive,
+        None => Sharing::Shared,
+    }
+}
+
+/// Locks the data folder (and a `file://` blob folder apart from it) when the settings allow one
+/// instance only.
+pub(crate) fn lock_if_single_instance(settings: &Settings) -> anyhow::Result<SingleInstanceLocks> {
+    let Some(reason) = single_instance_reason(settings) else {
+        return Ok(SingleInstanceLocks::default());
+    };
+    tracing::debug!("one instance only: {reason}");
+    Ok(SingleInstanceLocks {
+        data_folder: Some(DataFolderLock::acquire(&settings.payload_storage_path)?),
+        blob_folder: lock_blob_folder(settings)?,
+    })
 }
 
 /// Locks a `file://` blob folder that is not the data folder, which holds the lock already: a
@@ -432,20 +493,22 @@ fn lock_blob_folder(settings: &Settings) -> anyhow::Result<Option<DataFolderLock
 /// When an adapter cannot be built, the memory store works against us, or the address cannot be
 /// bound.
 pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
-    let lock = DataFolderLock::acquire(&settings.payload_storage_path)?;
-    let blob_folder_lock = lock_blob_folder(settings)?;
+    let lock = lock_if_single_instance(settings)?;
     let service = build(settings).await?;
+    tracing::info!(instance = %service.instance, "instance started");
     require_compatible_memory_store(service.state.memory_store.as_ref()).await?;
     log_embedder(&service);
-    match remove_staging_leftovers(&service.state.post_call) {
-        Ok(0) => {}
-        Ok(removed) => tracing::warn!(
+    let (staging, removed) = take_staging_folder(&service.state.post_call).with_context(|| {
+        format!(
+            "the staging folder {} cannot be taken",
+            service.state.post_call.staging_folder.display()
+        )
+    })?;
+    if removed > 0 {
+        tracing::warn!(
             removed,
-            "removed post-call bodies left half-received by a previous run"
-        ),
-        Err(error) => {
-            tracing::warn!(%error, "post-call bodies left by a previous run could not be removed")
-        }
+            "removed post-call bodies left half-received by a stopped instance"
+        );
     }
     let address = SocketAddr::new(settings.host, settings.port);
     let mut server = HttpServer::bind(address, service.state.clone(), &settings.edge)
@@ -468,7 +531,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Started> {
         worker,
         state: service.state,
         lock,
-        blob_folder_lock,
+        staging,
     })
 }
 
@@ -486,10 +549,12 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         server,
         worker,
         lock,
-        blob_folder_lock,
+        staging,
         ..
     } = start(&settings).await?;
-    tracing::debug!(lock = %lock.path().display(), "the data folder is locked for this process");
+    if let Some(lock) = &lock.data_folder {
+        tracing::debug!(lock = %lock.path().display(), "the data folder is locked for this process");
+    }
     let local = server.local_addr();
     tracing::info!(address = %local, docs = %format!("http://{local}/docs"), "listening");
     if let Some(metrics) = server.metrics_addr() {
@@ -497,7 +562,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     let served = server.run_until(shutdown_signal()).await;
     worker.stop(WORKER_STOP_GRACE).await;
-    drop((lock, blob_folder_lock));
+    drop((lock, staging));
     served.context("the server stopped with an error")?;
     tracing::info!("stopped");
     Ok(())
@@ -547,8 +612,8 @@ pub async fn check(settings: Settings) -> anyhow::Result<()> {
 /// `replay`: learns again from archived transcriptions; what was already learnt is not repeated.
 pub async fn replay(settings: Settings, target: ReplayTarget) -> anyhow::Result<()> {
     init_tracing(settings.log_format);
-    let _lock = DataFolderLock::acquire(&settings.payload_storage_path)?;
-    let _blob_folder_lock = lock_blob_folder(&settings)?;
+    // With shared state, the replay claims each call as the servers do and may run beside them.
+    let _lock = lock_if_single_instance(&settings)?;
     let service = build(&settings).await?;
     require_compatible_memory_store(service.state.memory_store.as_ref()).await?;
     let stop = CancellationToken::new();

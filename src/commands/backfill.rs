@@ -42,6 +42,8 @@ fn parse_since(raw: &str) -> anyhow::Result<DateTime<Utc>> {
 pub async fn run(settings: Settings, filter: ConversationFilter) -> anyhow::Result<()> {
     startup::init_tracing(settings.log_format);
     let api = super::api(&settings)?;
+    // With shared state, the backfill claims each call as the servers do and may run beside them.
+    let _lock = startup::lock_if_single_instance(&settings)?;
     let service = startup::build(&settings).await?;
     startup::require_compatible_memory_store(service.state.memory_store.as_ref()).await?;
     let backfill = Backfill::new(

@@ -59,10 +59,14 @@ impl ProfileCard {
         serde_json::from_slice(bytes)
     }
 
+    /// Where every card is stored, under [`STATE_PREFIX`].
+    pub const STORAGE_PREFIX: &'static str = ".state/profiles/";
+
     /// Where a caller's card is stored: `.state/profiles/{digits}.json`.
     pub fn storage_key(caller: &CallerId) -> BlobKey {
         let digits = caller.as_e164().trim_start_matches('+');
-        BlobKey::parse(&format!("{STATE_PREFIX}profiles/{digits}.json"))
+        debug_assert!(Self::STORAGE_PREFIX.starts_with(STATE_PREFIX));
+        BlobKey::parse(&format!("{}{digits}.json", Self::STORAGE_PREFIX))
             .expect("an E.164 number always makes a valid key")
     }
 }

@@ -3,17 +3,24 @@
 //! The greeting reads the caller's profile card at ring time; without a cache every ring costs a
 //! file read on the blocking pool. This decorator keeps small objects (and the absence of an
 //! object, since most rings are new callers) in memory and forgets a key whenever this process
-//! writes or deletes it. It is right only while this process is the store's sole writer, which
-//! is how the service runs: one server per payload folder, with `replay` run while it is stopped.
+//! writes or deletes it, so this process always reads its own writes.
+//!
+//! Other instances sharing the store write too: with [`CachedBlobStore::with_max_staleness`],
+//! an entry (the "no such object" entry included) is served for at most that long after it was
+//! read, so what another instance learnt is greeted with after that delay at most. A hit costs
+//! one look at the clock. A conditional put never relies on a cached version: a put that fails
+//! its condition forgets the key, so the retry reads the store.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 
 use crate::core::ports::{
-    Blob, BlobKey, BlobStore, BlobStoreError, BlobVersion, ByteStream, PutCondition,
+    Blob, BlobKey, BlobStore, BlobStoreError, BlobVersion, ByteStream, Clock, PutCondition,
 };
 use crate::metrics::CacheLookups;
 
@@ -26,11 +33,17 @@ pub struct CachedBlobStore {
     capacity: usize,
     cache: Mutex<Cache>,
     lookups: Option<CacheLookups>,
+    /// How long an entry may be served, by which clock; `None` while this process is the only
+    /// writer, when entries stay until this process changes them.
+    staleness: Option<(chrono::Duration, Arc<dyn Clock>)>,
+    /// Only keys under this prefix are cached; `None` caches every key.
+    only_under: Option<String>,
 }
 
 #[derive(Default)]
 struct Cache {
-    objects: HashMap<BlobKey, Option<Blob>>,
+    /// What was read, and when.
+    objects: HashMap<BlobKey, (Option<Blob>, DateTime<Utc>)>,
     /// Bumped by every write; a read that started before a write must not fill the cache with
     /// what it read, since that may already be stale.
     writes: u64,
@@ -44,7 +57,45 @@ impl CachedBlobStore {
             capacity,
             cache: Mutex::default(),
             lookups: None,
+            staleness: None,
+            only_under: None,
         }
+    }
+
+    /// Caches only the keys under `prefix` (those read on every call); other keys are read from
+    /// the store each time, so that state several instances coordinate on is never stale.
+    pub fn caching_only_under(mut self, prefix: impl Into<String>) -> Self {
+        self.only_under = Some(prefix.into());
+        self
+    }
+
+    fn is_cached(&self, key: &BlobKey) -> bool {
+        self.only_under
+            .as_deref()
+            .is_none_or(|prefix| key.as_str().starts_with(prefix))
+    }
+
+    /// Serves an entry for at most `max_staleness` after it was read (by `clock`), for stores
+    /// that other processes write too.
+    pub fn with_max_staleness(mut self, max_staleness: Duration, clock: Arc<dyn Clock>) -> Self {
+        let max_staleness =
+            chrono::Duration::from_std(max_staleness).unwrap_or(chrono::Duration::MAX);
+        self.staleness = Some((max_staleness, clock));
+        self
+    }
+
+    /// When entries read now were read, for [`CachedBlobStore::is_fresh`].
+    fn now(&self) -> DateTime<Utc> {
+        match &self.staleness {
+            Some((_, clock)) => clock.now(),
+            None => DateTime::<Utc>::MIN_UTC,
+        }
+    }
+
+    fn is_fresh(&self, read_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+        self.staleness
+            .as_ref()
+            .is_none_or(|(max_staleness, _)| now - read_at < *max_staleness)
     }
 
     /// Counts every read as a hit or a miss of the cache.
@@ -65,7 +116,13 @@ impl CachedBlobStore {
         cache.objects.remove(key);
     }
 
-    fn remember(&self, key: &BlobKey, found: &Option<Blob>, writes_before_read: u64) {
+    fn remember(
+        &self,
+        key: &BlobKey,
+        found: &Option<Blob>,
+        writes_before_read: u64,
+        read_at: DateTime<Utc>,
+    ) {
         let small = found
             .as_ref()
             .is_none_or(|blob| blob.bytes.len() <= MAX_CACHED_OBJECT_BYTES);
@@ -77,7 +134,7 @@ impl CachedBlobStore {
             // Crude but bounded: a full cache starts over rather than tracking recency.
             cache.objects.clear();
         }
-        cache.objects.insert(key.clone(), found.clone());
+        cache.objects.insert(key.clone(), (found.clone(), read_at));
     }
 }
 
@@ -105,9 +162,17 @@ impl BlobStore for CachedBlobStore {
     }
 
     async fn get(&self, key: &BlobKey) -> Result<Option<Blob>, BlobStoreError> {
+        if !self.is_cached(key) {
+            return self.inner.get(key).await;
+        }
+        let now = self.now();
         let writes_before_read = {
             let cache = self.cache();
-            let found = cache.objects.get(key);
+            let found = cache
+                .objects
+                .get(key)
+                .filter(|(_, read_at)| self.is_fresh(*read_at, now))
+                .map(|(found, _)| found);
             if let Some(lookups) = &self.lookups {
                 match found {
                     Some(_) => lookups.hit.inc(),
@@ -120,7 +185,7 @@ impl BlobStore for CachedBlobStore {
             cache.writes
         };
         let found = self.inner.get(key).await?;
-        self.remember(key, &found, writes_before_read);
+        self.remember(key, &found, writes_before_read, now);
         Ok(found)
     }
 

@@ -1,7 +1,9 @@
-//! One process at a time on a data folder: `serve` and `replay` hold an exclusive lock on
-//! `PAYLOAD_STORAGE_PATH/.lock` for as long as they run, so that a second server, or a replay
-//! while the server is learning from the same calls, is refused with a clear message instead of
-//! racing it. The operating system releases the lock when the process ends, even on a crash.
+//! One process at a time on a data folder: with the single-instance settings (a local blob store
+//! or the embedded memory store, see `startup::single_instance_reason`), `serve`, `replay` and
+//! `backfill` hold an exclusive lock on `PAYLOAD_STORAGE_PATH/.lock` for as long as they run, so
+//! that a second server, or a replay while the server is learning from the same calls, is refused
+//! with a clear message instead of racing it. The operating system releases the lock when the
+//! process ends, even on a crash.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Write;

@@ -18,6 +18,7 @@ use tokio::net::{TcpSocket, TcpStream};
 
 pub use crate::calls::eventually as until;
 use crate::calls::SAMPLE;
+use crate::helpers::{own_staging_folder, STAGING_LOCK};
 use crate::service_process::ServiceProcess;
 
 const DEV_POST_CALL_KEY: &str = "dev-only-post-call-key";
@@ -43,7 +44,7 @@ impl Edge {
     }
 
     pub fn staging(&self) -> PathBuf {
-        self.payloads().join(".staging")
+        own_staging_folder(&self.payloads())
     }
 
     pub fn socket_address(&self) -> SocketAddr {
@@ -260,8 +261,14 @@ pub async fn send(stream: &mut TcpStream, bytes: &[u8]) {
 }
 
 /// Files in a folder (0 when it does not exist).
+/// The files in `folder`, besides a staging folder's lock.
 pub fn files_in(folder: &Path) -> usize {
     std::fs::read_dir(folder)
-        .map(|entries| entries.count())
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|entry| entry.file_name() != STAGING_LOCK)
+                .count()
+        })
         .unwrap_or(0)
 }

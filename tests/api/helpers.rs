@@ -204,7 +204,7 @@ impl TestApp {
         values.extend_from_slice(settings);
         let settings = Settings::from_values(Profile::Dev, values).expect("valid test settings");
         let started = startup::start(&settings).await.expect("the service starts");
-        let staging_folder = settings.payload_storage_path.join(".staging");
+        let staging_folder = started.state.post_call.staging_folder.clone();
         Self::serve(
             started.server,
             scratch,
@@ -311,9 +311,30 @@ pub fn bytes_in(folder: &std::path::Path) -> u64 {
         .into_iter()
         .flatten()
         .flatten()
-        .filter_map(|entry| entry.metadata().ok())
-        .map(|metadata| metadata.len())
+        .filter_map(|entry| {
+            let metadata = entry.metadata().ok()?;
+            Some(if metadata.is_dir() {
+                bytes_in(&entry.path())
+            } else {
+                metadata.len()
+            })
+        })
         .sum()
+}
+
+/// The lock file in each instance's staging folder.
+pub const STAGING_LOCK: &str = "instance~lock";
+
+/// The staging folder of the one instance that uses `payloads` (`.staging/{instance}`).
+pub fn own_staging_folder(payloads: &std::path::Path) -> PathBuf {
+    let root = payloads.join(".staging");
+    std::fs::read_dir(&root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path())
+        .find(|path| path.is_dir())
+        .unwrap_or(root)
 }
 
 /// Every file under `root`, relative to it, temporary ones included.
@@ -325,7 +346,7 @@ pub fn files_under(root: &std::path::Path) -> Vec<String> {
             let path = entry.path();
             if path.is_dir() {
                 pending.push(path);
-            } else {
+            } else if entry.file_name() != STAGING_LOCK {
                 let relative = path.strip_prefix(root).unwrap();
                 found.push(relative.to_string_lossy().into_owned());
             }

@@ -87,7 +87,7 @@ fn files_under(root: &Path) -> Vec<String> {
             let path: PathBuf = entry.path();
             if path.is_dir() {
                 pending.push(path);
-            } else {
+            } else if entry.file_name() != crate::helpers::STAGING_LOCK {
                 found.push(
                     path.strip_prefix(root)
                         .unwrap()

@@ -69,7 +69,7 @@ impl Validator {
         value
     }
 
-    fn positive_millis(&mut self, key: &str) -> Duration {
+    pub(super) fn positive_millis(&mut self, key: &str) -> Duration {
         Duration::from_millis(self.at_least_one(key, "a number of milliseconds"))
     }
 

@@ -7,10 +7,17 @@
 //! delivery, a restart or a crash never adds anything twice, and retrying while the memory store
 //! is unavailable. Nothing is deleted: the archived transcription stays, and the pending marker is
 //! removed only once the call is resolved.
+//!
+//! Several instances may share the blob store: each conversation is learnt from under a claim
+//! with an expiring lease ([`claims`]), progress records change only by conditional writes
+//! ([`progress`]), and every worker also looks for pending work at a regular interval, so a call
+//! whose delivering instance died is still learnt from.
 
 pub(crate) mod caller;
 pub(crate) mod card;
+mod claims;
 mod memories;
+mod progress;
 pub(crate) mod records;
 mod retry;
 mod worker;
@@ -19,6 +26,7 @@ mod worker;
 mod tests;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -30,16 +38,20 @@ use crate::core::ports::{
 use crate::core::redaction::Redaction;
 use crate::core::use_cases::caller_privacy::{is_erased, CallerIndex};
 use crate::core::{
-    AddOutcome, CallerId, CompletedCall, ConversationId, NewMemory, ParseTranscription,
+    AddOutcome, CallerId, CompletedCall, ConversationId, InstanceId, NewMemory, ParseTranscription,
 };
+use claims::Claims;
+use progress::{MemoryFate, Progress};
 use records::{Folder, PendingMarker};
 use retry::{pause, ShutDown};
+
+pub use claims::{Sharing, DEFAULT_LEASE};
 
 pub use crate::core::ports::IngestionCounts;
 pub(crate) use records::{read as read_record, write as write_record};
 pub use records::{transcription_key, IngestionRecord, IngestionStatus};
 pub use retry::RetryPolicy;
-pub use worker::{ReplayError, ReplayReport, ReplayTarget};
+pub use worker::{ReplayError, ReplayReport, ReplayTarget, DEFAULT_PENDING_SCAN};
 
 /// Learns from finished calls. Share it as `Arc<IngestCall>` between the webhook (which calls
 /// [`IngestCall::schedule`]) and one background task running [`IngestCall::run`].
@@ -60,6 +72,11 @@ pub struct IngestCall {
     redaction: Redaction,
     /// The data-collection field by which a caller asks not to be remembered.
     do_not_remember_field: Option<String>,
+    /// Which conversations this instance learns from now.
+    claims: Claims,
+    /// How often the worker looks for pending work it was not woken for (delivered to another
+    /// instance, or left by one that died).
+    pending_scan: Duration,
 }
 
 /// Why a call could not be scheduled for ingestion.
@@ -131,10 +148,19 @@ impl IngestCall {
         parse: ParseTranscription,
         name_fields: Vec<String>,
     ) -> Self {
+        let claims = Claims::new(
+            InstanceId::generate(),
+            DEFAULT_LEASE,
+            Sharing::Shared,
+            blobs.clone(),
+            clock.clone(),
+        );
         Self {
             memories,
             blobs,
             clock,
+            claims,
+            pending_scan: DEFAULT_PENDING_SCAN,
             parse,
             name_fields,
             retry: RetryPolicy::default(),
@@ -150,6 +176,25 @@ impl IngestCall {
     /// Reports the progress of ingestion (calls in progress, retries, outcomes) to `telemetry`.
     pub fn with_telemetry(mut self, telemetry: Arc<dyn Telemetry>) -> Self {
         self.telemetry = telemetry;
+        self
+    }
+
+    /// Claims conversations as `instance`, with leases of `lease`, honouring other instances'
+    /// claims as `sharing` says (see [`claims`]).
+    pub fn with_claims(mut self, instance: InstanceId, lease: Duration, sharing: Sharing) -> Self {
+        self.claims = Claims::new(
+            instance,
+            lease,
+            sharing,
+            self.blobs.clone(),
+            self.clock.clone(),
+        );
+        self
+    }
+
+    /// Looks for pending work every `interval` besides being woken by [`IngestCall::schedule`].
+    pub fn with_pending_scan(mut self, interval: Duration) -> Self {
+        self.pending_scan = interval;
         self
     }
 
@@ -216,7 +261,8 @@ impl IngestCall {
     }
 
     /// Learns from one archived conversation now, resuming from its recorded progress, and
-    /// resolves its pending marker (if any).
+    /// resolves its pending marker (if any). While another instance holds the conversation, waits
+    /// for it to finish (then nothing is learnt twice) or for its claim to expire.
     ///
     /// # Errors
     /// [`IngestError::Interrupted`] when `shutdown` fires, [`IngestError::Storage`] when the blob
@@ -226,19 +272,49 @@ impl IngestCall {
         conversation: &ConversationId,
         shutdown: &CancellationToken,
     ) -> Result<IngestOutcome, IngestError> {
+        loop {
+            if let Some(outcome) = self.ingest_if_free(conversation, shutdown).await? {
+                return Ok(outcome);
+            }
+            tokio::select! {
+                () = tokio::time::sleep(self.claims.poll_interval()) => {}
+                () = shutdown.cancelled() => return Err(IngestError::Interrupted),
+            }
+        }
+    }
+
+    /// Claims `conversation` and learns from it while renewing the claim; `None` when another
+    /// instance holds it, or took it over meanwhile.
+    async fn ingest_if_free(
+        &self,
+        conversation: &ConversationId,
+        shutdown: &CancellationToken,
+    ) -> Result<Option<IngestOutcome>, IngestError> {
+        let Some(mut claim) = self.claims.claim(conversation).await? else {
+            return Ok(None);
+        };
+        let ingested = tokio::select! {
+            ingested = self.ingest_claimed(conversation, shutdown) => ingested,
+            () = self.claims.keep(&mut claim) => return Ok(None),
+        };
+        self.claims.release(claim).await;
+        ingested.map(Some)
+    }
+
+    async fn ingest_claimed(
+        &self,
+        conversation: &ConversationId,
+        shutdown: &CancellationToken,
+    ) -> Result<IngestOutcome, IngestError> {
         let _in_progress = InProgress::start(self.telemetry.as_ref());
-        let progress_key = Folder::Progress.key(conversation);
-        let mut record: IngestionRecord = records::read(&*self.blobs, &progress_key)
-            .await?
-            .unwrap_or_default();
-        record.status = IngestionStatus::InProgress;
-        let outcome = match self.learn(conversation, &mut record, shutdown).await {
+        let mut progress = Progress::load(&*self.blobs, conversation).await?;
+        let outcome = match self.learn(conversation, &mut progress, shutdown).await {
             Ok(outcome) => outcome,
             Err(Stop::Failed(reason)) => IngestOutcome::Failed { reason },
             Err(Stop::Interrupted) => return Err(IngestError::Interrupted),
             Err(Stop::Storage(error)) => return Err(IngestError::Storage(error)),
         };
-        self.resolve(conversation, &mut record, &outcome).await?;
+        self.resolve(conversation, &mut progress, &outcome).await?;
         Ok(outcome)
     }
 
@@ -246,7 +322,7 @@ impl IngestCall {
     async fn learn(
         &self,
         conversation: &ConversationId,
-        record: &mut IngestionRecord,
+        progress: &mut Progress,
         shutdown: &CancellationToken,
     ) -> Result<IngestOutcome, Stop> {
         if is_erased(&*self.blobs, conversation).await? {
@@ -266,7 +342,6 @@ impl IngestCall {
             Err(reason) => return Ok(IngestOutcome::Skipped { reason }),
         };
         let at = call.started_at.unwrap_or_else(|| self.clock.now());
-        let progress_key = Folder::Progress.key(conversation);
         if let Some(index) = &self.index {
             index.record(&*self.blobs, &caller, conversation).await?;
             if self.asks_not_to_be_remembered(&call) {
@@ -279,19 +354,24 @@ impl IngestCall {
                 return Ok(IngestOutcome::Skipped { reason });
             }
         }
-        if !record.card_updated {
+        if !progress.record().card_updated {
             card::record_call(&*self.blobs, &caller, &call, at, &self.name_fields).await?;
-            record.card_updated = true;
-            records::write(&*self.blobs, &progress_key, record).await?;
+            progress
+                .update(&*self.blobs, |record| {
+                    record.status = IngestionStatus::InProgress;
+                    record.card_updated = true;
+                })
+                .await?;
         }
         let memories = memories::memories_of(&call, &caller, at);
-        self.add_memories(conversation, &memories, record, shutdown)
+        self.add_memories(conversation, &memories, progress, shutdown)
             .await?;
-        self.forget_outdated(&caller, conversation, &memories, record, shutdown)
+        self.forget_outdated(&caller, conversation, &memories, progress, shutdown)
             .await?;
         if is_erased(&*self.blobs, conversation).await? {
             return self.withdraw(&caller, conversation).await;
         }
+        let record = progress.record();
         if !record.rejected.is_empty() {
             let keys: Vec<&str> = record.rejected.keys().map(String::as_str).collect();
             let reason = format!("the memory store rejected {}", keys.join(", "));
@@ -326,12 +406,12 @@ impl IngestCall {
         &self,
         conversation: &ConversationId,
         memories: &[NewMemory],
-        record: &mut IngestionRecord,
+        progress: &mut Progress,
         shutdown: &CancellationToken,
     ) -> Result<(), Stop> {
         let mut remaining: Vec<NewMemory> = memories
             .iter()
-            .filter(|memory| !record.added.contains(&memory.key))
+            .filter(|memory| !progress.record().added.contains(&memory.key))
             .cloned()
             .collect();
         while !remaining.is_empty() {
@@ -366,13 +446,23 @@ impl IngestCall {
                 ));
             }
             let settled = results.len();
+            let mut fates = Vec::with_capacity(settled);
             for (memory, added) in remaining.iter().zip(results) {
                 if let Ok(AddOutcome::NotStored { .. }) = added {
                     self.telemetry.memory_not_stored();
                 }
-                note_added(record, &memory.key, added)?;
+                let fate = MemoryFate::of(added)
+                    .map_err(|error| Stop::Failed(format!("the memory store failed: {error}")))?;
+                fates.push((&memory.key, fate));
             }
-            records::write(&*self.blobs, &Folder::Progress.key(conversation), record).await?;
+            progress
+                .update(&*self.blobs, |record| {
+                    record.status = IngestionStatus::InProgress;
+                    for (key, fate) in &fates {
+                        fate.note(record, key);
+                    }
+                })
+                .await?;
             remaining.drain(..settled);
         }
         Ok(())
@@ -403,9 +493,10 @@ impl IngestCall {
         caller: &CallerId,
         conversation: &ConversationId,
         current: &[NewMemory],
-        record: &mut IngestionRecord,
+        progress: &mut Progress,
         shutdown: &CancellationToken,
     ) -> Result<(), Stop> {
+        let record = progress.record();
         let outdated: Vec<String> = record
             .added
             .iter()
@@ -424,12 +515,15 @@ impl IngestCall {
             .await?
             .map_err(|error| Stop::Failed(format!("the memory store failed: {error}")))?;
         tracing::info!(%conversation, forgotten, "memories of earlier learning rules removed");
-        for key in &outdated {
-            record.added.remove(key);
-            record.not_stored.remove(key);
-            record.rejected.remove(key);
-        }
-        records::write(&*self.blobs, &Folder::Progress.key(conversation), record).await?;
+        progress
+            .update(&*self.blobs, |record| {
+                for key in &outdated {
+                    record.added.remove(key);
+                    record.not_stored.remove(key);
+                    record.rejected.remove(key);
+                }
+            })
+            .await?;
         Ok(())
     }
 
@@ -481,30 +575,4 @@ impl Drop for InProgress<'_> {
     fn drop(&mut self) {
         self.0.ingestion_stopped();
     }
-}
-
-/// Records what the store did with one memory. A store that is incompatible or fails in an
-/// unexpected way fails the whole conversation; a replay can try again.
-fn note_added(
-    record: &mut IngestionRecord,
-    key: &str,
-    added: Result<AddOutcome, MemoryStoreError>,
-) -> Result<(), Stop> {
-    match added {
-        Ok(AddOutcome::Stored | AddOutcome::AlreadyStored | AddOutcome::StoredDistinguished) => {
-            record.added.insert(key.to_owned());
-            record.rejected.remove(key);
-            record.not_stored.remove(key);
-        }
-        Ok(AddOutcome::NotStored { reason }) => {
-            record.rejected.remove(key);
-            record.not_stored.insert(key.to_owned(), reason);
-        }
-        Err(MemoryStoreError::Rejected(reason)) => {
-            let reason = ErrorChain(reason.as_ref()).to_string();
-            record.rejected.insert(key.to_owned(), reason);
-        }
-        Err(error) => return Err(Stop::Failed(format!("the memory store failed: {error}"))),
-    }
-    Ok(())
 }

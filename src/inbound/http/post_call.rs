@@ -25,7 +25,7 @@ use crate::config::Settings;
 use crate::core::ports::{ByteStream, ErrorChain};
 use crate::core::redaction::Redaction;
 use crate::core::use_cases::{ArchiveError, ArchivePostCall, Archived, ArchivedPayload};
-use crate::core::ConversationId;
+use crate::core::{ConversationId, InstanceId};
 use crate::inbound::http::edge::{Edge, BUDGET_RETRY_AFTER_SECS};
 use crate::inbound::http::error::ErrorBody;
 use crate::inbound::http::raw_json::RawJsonBody;
@@ -35,6 +35,7 @@ use crate::inbound::http::signature::{
 use crate::inbound::http::state::AppState;
 use crate::inbound::http::ApiTags;
 use envelope::{read_envelope, Envelope, EnvelopeError};
+pub use staging::StagingFolderLock;
 use staging::{stage, StagedBody, StagingError};
 
 /// How post-call deliveries are received.
@@ -44,7 +45,7 @@ pub struct PostCallSettings {
     pub max_body_bytes: u64,
     /// How old a signature may be.
     pub signature_tolerance: Duration,
-    /// Where bodies wait while their signature is checked.
+    /// Where bodies wait while their signature is checked: this instance's own folder.
     pub staging_folder: PathBuf,
     /// Applied to transcriptions and failures before they are archived (`REDACT_ARCHIVE`); off
     /// keeps the exact bytes.
@@ -52,12 +53,16 @@ pub struct PostCallSettings {
 }
 
 impl PostCallSettings {
-    /// Staging goes to `.staging` in the payload storage folder, on the same disk as the archive.
-    pub fn from_settings(settings: &Settings) -> Self {
+    /// Staging goes to `.staging/{instance}` in the payload storage folder (on the same disk as
+    /// a local archive): each instance sharing the folder has its own.
+    pub fn from_settings(settings: &Settings, instance: &InstanceId) -> Self {
         Self {
             max_body_bytes: settings.max_body_bytes,
             signature_tolerance: settings.signature_tolerance,
-            staging_folder: settings.payload_storage_path.join(".staging"),
+            staging_folder: settings
+                .payload_storage_path
+                .join(".staging")
+                .join(instance.as_str()),
             archive_redaction: if settings.redact_archive {
                 settings.redaction.clone()
             } else {
@@ -130,12 +135,16 @@ pub enum PostCallError {
     ),
 }
 
-/// Removes the partial bodies a killed process left in the staging folder; for startup only.
+/// Takes this instance's staging folder for as long as the returned lock lives, and removes the
+/// partial bodies that killed instances left beside it (never a live instance's); returns how
+/// many there were. For startup.
 ///
 /// # Errors
-/// When the folder cannot be listed or a leftover cannot be removed.
-pub fn remove_staging_leftovers(settings: &PostCallSettings) -> std::io::Result<usize> {
-    staging::remove_leftovers(&settings.staging_folder)
+/// When the folder cannot be taken, or a leftover cannot be listed or removed.
+pub fn take_staging_folder(
+    settings: &PostCallSettings,
+) -> std::io::Result<(StagingFolderLock, usize)> {
+    staging::take_folder(&settings.staging_folder)
 }
 
 pub struct PostCallApi;

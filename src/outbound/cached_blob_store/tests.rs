@@ -154,3 +154,82 @@ async fn the_cache_never_holds_more_keys_than_its_capacity() {
         assert!(store.cache().objects.len() <= 2);
     }
 }
+
+/// Another instance's writes reach the shared store without passing through this cache.
+mod another_instance_writing {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::test_doubles::ManualClock;
+
+    const STALENESS: Duration = Duration::from_secs(1);
+
+    fn clock() -> Arc<ManualClock> {
+        let start = chrono::Utc.with_ymd_and_hms(2026, 1, 16, 9, 0, 0).unwrap();
+        Arc::new(ManualClock::new(start))
+    }
+
+    fn bounded(inner: &Arc<Observed>, clock: &Arc<ManualClock>) -> CachedBlobStore {
+        CachedBlobStore::new(inner.clone(), 100).with_max_staleness(STALENESS, clock.clone())
+    }
+
+    #[tokio::test]
+    async fn a_remembered_absence_expires_and_the_new_card_is_read() {
+        let (inner, clock) = (Arc::new(Observed::default()), clock());
+        let store = bounded(&inner, &clock);
+        assert_eq!(content(&store).await, None);
+
+        inner
+            .put(&key(), Bytes::from_static(b"card"), PutCondition::IfAbsent)
+            .await
+            .unwrap();
+        clock.advance(chrono::Duration::milliseconds(500));
+        assert_eq!(content(&store).await, None, "served fresh within the bound");
+        clock.advance(chrono::Duration::milliseconds(500));
+
+        assert_eq!(content(&store).await.as_deref(), Some(&b"card"[..]));
+    }
+
+    #[tokio::test]
+    async fn a_remembered_card_expires_and_the_newer_card_is_read() {
+        let (inner, clock) = (Arc::new(Observed::default()), clock());
+        let store = bounded(&inner, &clock);
+        inner
+            .put(&key(), Bytes::from_static(b"old"), PutCondition::Overwrite)
+            .await
+            .unwrap();
+        assert_eq!(content(&store).await.as_deref(), Some(&b"old"[..]));
+
+        inner
+            .put(&key(), Bytes::from_static(b"new"), PutCondition::Overwrite)
+            .await
+            .unwrap();
+        clock.advance(chrono::Duration::from_std(STALENESS).unwrap());
+
+        assert_eq!(content(&store).await.as_deref(), Some(&b"new"[..]));
+        assert_eq!(inner.reads.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn within_the_bound_reads_stay_in_memory() {
+        let (inner, clock) = (Arc::new(Observed::default()), clock());
+        let store = bounded(&inner, &clock);
+        for _ in 0..5 {
+            content(&store).await;
+            clock.advance(chrono::Duration::milliseconds(100));
+        }
+        assert_eq!(inner.reads.load(Ordering::SeqCst), 1);
+    }
+}
+
+#[tokio::test]
+async fn keys_outside_the_cached_prefix_are_always_read_from_storage() {
+    let inner = Arc::new(Observed::default());
+    let store = CachedBlobStore::new(inner.clone(), 100).caching_only_under(".state/profiles/");
+    let lease = BlobKey::parse(".state/ingestion/claims/conv_1.json").unwrap();
+    store.get(&lease).await.unwrap();
+    store.get(&lease).await.unwrap();
+    content(&store).await;
+    content(&store).await;
+    assert_eq!(inner.reads.load(Ordering::SeqCst), 3);
+}

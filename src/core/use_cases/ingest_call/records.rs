@@ -6,7 +6,9 @@
 //! - `.state/ingestion/failed/{id}.json`: a call that could not be learnt from, until a replay
 //!   succeeds;
 //! - `.state/ingestion/not_stored/{id}.json`: how many memories of a call the store declined to
-//!   keep, until a replay stores them.
+//!   keep, until a replay stores them;
+//! - `.state/ingestion/claims/{id}.json`: which instance learns from a call now, until when (see
+//!   [`super::claims`]).
 //!
 //! These records are stored as JSON, so they derive serde; their JSON form must stay backwards
 //! compatible.
@@ -17,7 +19,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
-use crate::core::ports::{BlobKey, BlobStore, BlobStoreError, PutCondition};
+use crate::core::ports::{BlobKey, BlobStore, BlobStoreError, BlobVersion, PutCondition};
 use crate::core::use_cases::archive_post_call::ArchivedPayload;
 use crate::core::{ConversationId, STATE_PREFIX};
 
@@ -34,6 +36,7 @@ pub(crate) enum Folder {
     Progress,
     Failed,
     NotStored,
+    Claims,
 }
 
 impl Folder {
@@ -43,6 +46,7 @@ impl Folder {
             Folder::Progress => "progress",
             Folder::Failed => "failed",
             Folder::NotStored => "not_stored",
+            Folder::Claims => "claims",
         };
         format!("{STATE_PREFIX}ingestion/{name}/")
     }
@@ -130,11 +134,19 @@ pub(crate) async fn read<T: DeserializeOwned>(
     blobs: &dyn BlobStore,
     key: &BlobKey,
 ) -> Result<Option<T>, BlobStoreError> {
+    Ok(read_versioned(blobs, key).await?.map(|(record, _)| record))
+}
+
+/// Reads a JSON record with the version a conditional write of it needs.
+pub(crate) async fn read_versioned<T: DeserializeOwned>(
+    blobs: &dyn BlobStore,
+    key: &BlobKey,
+) -> Result<Option<(T, BlobVersion)>, BlobStoreError> {
     let Some(blob) = blobs.get(key).await? else {
         return Ok(None);
     };
     serde_json::from_slice(&blob.bytes)
-        .map(Some)
+        .map(|record| Some((record, blob.version)))
         .map_err(|error| {
             BlobStoreError::storage(
                 anyhow::Error::new(error).context(format!("{key} is not a valid record")),
@@ -147,12 +159,38 @@ pub(crate) async fn write<T: Serialize>(
     key: &BlobKey,
     record: &T,
 ) -> Result<(), BlobStoreError> {
-    let bytes =
-        serde_json::to_vec(record).map_err(|error| BlobStoreError::Unknown(error.into()))?;
-    blobs
-        .put(key, Bytes::from(bytes), PutCondition::Overwrite)
+    put(blobs, key, record, PutCondition::Overwrite)
         .await
         .map(drop)
+}
+
+/// Stores `record` only if the stored object is still the version `read` (`None`: still
+/// absent), and returns the new version.
+///
+/// # Errors
+/// [`BlobStoreError::ConditionFailed`] when someone else stored or removed it meanwhile.
+pub(crate) async fn write_if_unchanged<T: Serialize>(
+    blobs: &dyn BlobStore,
+    key: &BlobKey,
+    record: &T,
+    read: Option<&BlobVersion>,
+) -> Result<BlobVersion, BlobStoreError> {
+    let condition = match read {
+        Some(version) => PutCondition::IfVersion(version.clone()),
+        None => PutCondition::IfAbsent,
+    };
+    put(blobs, key, record, condition).await
+}
+
+async fn put<T: Serialize>(
+    blobs: &dyn BlobStore,
+    key: &BlobKey,
+    record: &T,
+    condition: PutCondition,
+) -> Result<BlobVersion, BlobStoreError> {
+    let bytes =
+        serde_json::to_vec(record).map_err(|error| BlobStoreError::Unknown(error.into()))?;
+    blobs.put(key, Bytes::from(bytes), condition).await
 }
 
 /// Removes the markers that say a call failed or lost memories, for a call whose transcription
@@ -171,8 +209,8 @@ pub(crate) async fn delete_outcome_markers(
     Ok(())
 }
 
-/// Removes every ingestion record of `conversation` (pending, progress, failed) and returns how
-/// many there were.
+/// Removes every ingestion record of `conversation` (pending, progress, failed, claim) and
+/// returns how many there were.
 ///
 /// # Errors
 /// [`BlobStoreError::Storage`] when the records cannot be read or removed.
@@ -181,7 +219,12 @@ pub(crate) async fn delete_all(
     conversation: &ConversationId,
 ) -> Result<usize, BlobStoreError> {
     let mut deleted = 0;
-    for folder in [Folder::Pending, Folder::Progress, Folder::Failed] {
+    for folder in [
+        Folder::Pending,
+        Folder::Progress,
+        Folder::Failed,
+        Folder::Claims,
+    ] {
         let key = folder.key(conversation);
         if blobs.get(&key).await?.is_some() {
             blobs.delete(&key).await?;

@@ -6,5 +6,5 @@ mod erasure;
 mod failures;
 mod migration;
 mod real_calls;
-mod support;
+pub(super) mod support;
 mod telemetry;

@@ -1,11 +1,11 @@
 //! The background worker, replays, and what readiness checks can see of ingestion.
 
-use std::future::pending;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
 use super::caller::resolve_caller;
+use super::progress::Progress;
 use super::records::{
     self, FailedMarker, Folder, IngestionRecord, IngestionStatus, NotStoredMarker, PendingMarker,
 };
@@ -15,6 +15,10 @@ use crate::core::ports::{
 };
 use crate::core::use_cases::caller_privacy::is_erased;
 use crate::core::ConversationId;
+
+/// How often a worker looks for pending work it was not woken for, by default: one listing of
+/// the pending folder each time, whatever the traffic.
+pub const DEFAULT_PENDING_SCAN: Duration = Duration::from_secs(5);
 
 /// Which archived conversations to learn from again.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,30 +48,33 @@ pub enum ReplayError {
 
 impl IngestCall {
     /// Ingests pending calls until `shutdown` fires: first whatever was left pending before a
-    /// restart, then each call as [`IngestCall::schedule`] announces it. Work the blob store could
-    /// not complete is retried with backoff. Unfinished work stays pending on shutdown.
+    /// restart, then each call as [`IngestCall::schedule`] announces it, and at every pending
+    /// scan whatever is pending and unclaimed (delivered to another instance that died, or left
+    /// by an expired claim). Work the blob store could not complete is retried with backoff.
+    /// Unfinished work stays pending on shutdown.
     pub async fn run(&self, shutdown: CancellationToken) {
         tracing::info!("ingestion worker started");
         let mut unfinished_passes = 0;
         loop {
             let finished = self.ingest_pending(&shutdown).await;
-            let retry_in = if finished {
+            let next_pass = if finished {
                 unfinished_passes = 0;
-                None
+                self.pending_scan
             } else {
                 unfinished_passes += 1;
-                Some(self.retry.delay(unfinished_passes))
+                self.retry.delay(unfinished_passes).min(self.pending_scan)
             };
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 () = self.wake.notified() => {}
-                () = sleep_or_forever(retry_in) => {}
+                () = tokio::time::sleep(next_pass) => {}
             }
         }
         tracing::info!("ingestion worker stopped; unfinished calls stay pending");
     }
 
-    /// One pass over the pending markers; `false` when some are left for a later pass.
+    /// One pass over the pending markers; `false` when some are left for a later pass. A
+    /// conversation another instance holds is left to it.
     async fn ingest_pending(&self, shutdown: &CancellationToken) -> bool {
         let keys = match self.blobs.list(&Folder::Pending.prefix()).await {
             Ok(keys) => keys,
@@ -82,8 +89,11 @@ impl IngestCall {
                 tracing::warn!(%key, "ignoring an object that is not a pending ingestion");
                 continue;
             };
-            match self.ingest(&conversation, shutdown).await {
-                Ok(_) => {}
+            match self.ingest_if_free(&conversation, shutdown).await {
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    tracing::debug!(%conversation, "another instance is learning from the call");
+                }
                 Err(IngestError::Interrupted) => return false,
                 Err(error) => {
                     tracing::warn!(%conversation, error = %ErrorChain(&error), "ingestion will be retried");
@@ -214,7 +224,7 @@ impl IngestCall {
     pub(super) async fn resolve(
         &self,
         conversation: &ConversationId,
-        record: &mut IngestionRecord,
+        progress: &mut Progress,
         outcome: &IngestOutcome,
     ) -> Result<(), BlobStoreError> {
         let now = self.clock.now();
@@ -226,13 +236,19 @@ impl IngestCall {
             .ok()
             .flatten()
             .map(|marker| marker.scheduled_at);
-        (record.status, record.reason) = match outcome {
+        let (status, reason) = match outcome {
             IngestOutcome::Ingested { .. } => (IngestionStatus::Ingested, None),
-            IngestOutcome::Skipped { reason } => (IngestionStatus::Skipped, Some(reason.clone())),
-            IngestOutcome::Failed { reason } => (IngestionStatus::Failed, Some(reason.clone())),
+            IngestOutcome::Skipped { reason } => (IngestionStatus::Skipped, Some(reason)),
+            IngestOutcome::Failed { reason } => (IngestionStatus::Failed, Some(reason)),
         };
-        record.updated_at = Some(now);
-        records::write(&*self.blobs, &Folder::Progress.key(conversation), record).await?;
+        progress
+            .update(&*self.blobs, |record| {
+                record.status = status;
+                record.reason = reason.cloned();
+                record.updated_at = Some(now);
+            })
+            .await?;
+        let record = progress.record();
         let failed_key = Folder::Failed.key(conversation);
         if let IngestOutcome::Failed { reason } = outcome {
             let marker = FailedMarker {
@@ -296,12 +312,5 @@ fn log_outcome(conversation: &ConversationId, record: &IngestionRecord, outcome:
         IngestOutcome::Failed { reason } => {
             tracing::error!(%conversation, "the call could not be learnt from: {reason}");
         }
-    }
-}
-
-async fn sleep_or_forever(delay: Option<Duration>) {
-    match delay {
-        Some(delay) => tokio::time::sleep(delay).await,
-        None => pending().await,
     }
 }

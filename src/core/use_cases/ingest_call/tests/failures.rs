@@ -165,8 +165,15 @@ async fn a_crash_halfway_is_finished_after_restart_without_duplicates() {
     doomed.abort();
     assert!(doomed.await.unwrap_err().is_cancelled());
 
-    // The new process shares the memory store, which still holds what was added before.
+    // The new process shares the memory store, which still holds what was added before. The dead
+    // process's claim on the call expires first.
     let after_restart = app.restarted(app.store.healthy_copy());
+    let too_early = after_restart
+        .ingest
+        .ingest_if_free(&id, &CancellationToken::new())
+        .await;
+    assert!(too_early.unwrap().is_none(), "a live claim was ignored");
+    after_restart.clock.advance(chrono::Duration::seconds(31));
     after_restart.run_worker_until_idle().await;
 
     assert_eq!(after_restart.store.keys().len(), FIXTURE_MEMORIES);
