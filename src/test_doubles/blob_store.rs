@@ -15,11 +15,19 @@ use crate::core::ports::{
 pub struct InMemoryBlobStore {
     objects: Mutex<BTreeMap<BlobKey, Blob>>,
     next_version: Mutex<u64>,
+    /// How many times each prefix was listed.
+    listings: Mutex<BTreeMap<String, usize>>,
 }
 
 impl InMemoryBlobStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// How many times the keys under exactly `prefix` were listed.
+    pub fn times_listed(&self, prefix: &str) -> usize {
+        let listings = self.listings.lock().unwrap_or_else(|p| p.into_inner());
+        listings.get(prefix).copied().unwrap_or(0)
     }
 
     fn next_version(&self) -> BlobVersion {
@@ -89,6 +97,12 @@ impl BlobStore for InMemoryBlobStore {
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<BlobKey>, BlobStoreError> {
+        self.listings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(prefix.to_owned())
+            .and_modify(|times| *times += 1)
+            .or_insert(1);
         let objects = self.objects.lock().unwrap_or_else(|p| p.into_inner());
         Ok(objects
             .keys()

@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use caller_memory::inbound::http::signature::sign;
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use crate::helpers::{json_body, Backend, CLIENT_DATA_KEY, POST_CALL_KEY, SEARCH_DATA_KEY};
@@ -197,6 +198,15 @@ fn remove(object: &mut Value, field: &str) {
         .expect("the field was there");
 }
 
+/// Whether the ingestion figures of a `/ready` answer were counted at `since` or later: an
+/// instance answers figures it counted up to `PENDING_SCAN_MS` earlier.
+pub fn counted_since(readiness: &Value, since: DateTime<Utc>) -> bool {
+    readiness["ingestions_counted_at"]
+        .as_str()
+        .and_then(|at| DateTime::parse_from_rfc3339(at).ok())
+        .is_some_and(|at| at >= since)
+}
+
 /// The webhooks of a running service, with the test keys.
 #[derive(Clone)]
 pub struct Webhooks {
@@ -254,9 +264,10 @@ impl Webhooks {
     /// [`Webhooks::wait_until_learnt`] for a backlog that needs more than the usual deadline.
     pub async fn wait_until_learnt_within(&self, limit: Duration) -> Value {
         let deadline = Instant::now() + limit;
+        let since = Utc::now();
         loop {
             let readiness = self.readiness().await;
-            if readiness["pending_ingestions"] == 0 {
+            if readiness["pending_ingestions"] == 0 && counted_since(&readiness, since) {
                 assert_eq!(readiness["failed_ingestions"], 0, "{readiness}");
                 return readiness;
             }

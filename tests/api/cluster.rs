@@ -6,10 +6,11 @@
 use std::time::{Duration, Instant};
 
 use caller_memory::inbound::http::signature::sign;
+use chrono::Utc;
 use futures_util::{stream, StreamExt};
 use serde_json::{json, Value};
 
-use crate::calls::{addressed_sample, Webhooks};
+use crate::calls::{addressed_sample, counted_since, Webhooks};
 use crate::helpers::{CLIENT_DATA_KEY, POST_CALL_KEY, SEARCH_DATA_KEY};
 use crate::service_process::ServiceProcess;
 use crate::support::postgres::TestDatabase;
@@ -169,14 +170,17 @@ async fn deliver_twice(addresses: &[String], calls: std::ops::Range<usize>) {
 /// Waits until no instance sees a pending call; requires that none failed.
 async fn wait_until_learnt(addresses: &[String]) {
     let deadline = Instant::now() + LEARNING_DEADLINE;
+    let since = Utc::now();
     loop {
         let mut pending = 0;
+        let mut counted_since_delivered = true;
         for address in addresses {
             let readiness = Webhooks::at(address).readiness().await;
             assert_eq!(readiness["failed_ingestions"], 0, "{readiness}");
             pending += readiness["pending_ingestions"].as_u64().unwrap_or(u64::MAX);
+            counted_since_delivered &= counted_since(&readiness, since);
         }
-        if pending == 0 {
+        if pending == 0 && counted_since_delivered {
             return;
         }
         assert!(

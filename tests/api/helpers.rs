@@ -194,6 +194,9 @@ impl TestApp {
             ("MEMORY_BACKEND", memory_backend),
             ("OPENMEMORY_KEY", &key),
             ("PORT", "0"),
+            // `/ready` answers an ingestion backlog counted at most this long ago: waiting for
+            // calls to be learnt takes no longer than this after they are.
+            ("PENDING_SCAN_MS", "200"),
         ];
         if !url.is_empty() {
             values.push(("OPENMEMORY_URL", &url));

@@ -30,6 +30,7 @@ mod postgres_store;
 mod privacy;
 mod privacy_commands;
 mod profiles;
+mod ready_backlog;
 mod recall_eval;
 mod redaction;
 mod retention;

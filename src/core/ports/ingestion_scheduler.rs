@@ -1,6 +1,7 @@
 //! Where an archived transcription is handed over to ingestion.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use crate::core::ports::cause::{describe, BoxError};
 use crate::core::ConversationId;
@@ -32,6 +33,8 @@ pub struct IngestionCounts {
     /// Memories of learnt calls that the memory store declined to keep (for example merged by
     /// OpenMemory's global deduplication); a replay tries them again.
     pub not_stored: usize,
+    /// When these figures were counted; `None` for schedulers that keep no backlog.
+    pub counted_at: Option<DateTime<Utc>>,
 }
 
 /// Records, durably, that a conversation's archived transcription must be ingested.
@@ -46,8 +49,10 @@ pub trait IngestionScheduler: Send + Sync + 'static {
     /// - [`SchedulingError::Storage`] when the schedule could not be made durable.
     async fn schedule(&self, conversation: &ConversationId) -> Result<(), SchedulingError>;
 
-    /// How many scheduled conversations are still pending and how many failed. Schedulers that
-    /// keep no backlog report none.
+    /// How many scheduled conversations are still pending and how many failed, as counted at
+    /// [`IngestionCounts::counted_at`]: a scheduler may answer figures it counted a little
+    /// earlier rather than count again for every probe. Schedulers that keep no backlog report
+    /// none.
     ///
     /// # Errors
     /// - [`SchedulingError::Storage`] when the backlog cannot be read.

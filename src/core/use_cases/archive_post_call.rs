@@ -132,7 +132,7 @@ impl IngestionScheduler for IngestCall {
     }
 
     async fn counts(&self) -> Result<IngestionCounts, SchedulingError> {
-        IngestCall::counts(self)
+        IngestCall::recent_counts(self)
             .await
             .map_err(SchedulingError::storage)
     }

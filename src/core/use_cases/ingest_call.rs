@@ -13,6 +13,7 @@
 //! ([`progress`]), and every worker also looks for pending work at a regular interval, so a call
 //! whose delivering instance died is still learnt from.
 
+mod backlog;
 pub(crate) mod caller;
 pub(crate) mod card;
 mod claims;
@@ -40,6 +41,7 @@ use crate::core::use_cases::caller_privacy::{is_erased, CallerIndex};
 use crate::core::{
     AddOutcome, CallerId, CompletedCall, ConversationId, InstanceId, NewMemory, ParseTranscription,
 };
+use backlog::LatestCount;
 use claims::Claims;
 use progress::{MemoryFate, Progress};
 use records::{Folder, PendingMarker};
@@ -75,8 +77,9 @@ pub struct IngestCall {
     /// Which conversations this instance learns from now.
     claims: Claims,
     /// How often the worker looks for pending work it was not woken for (delivered to another
-    /// instance, or left by one that died).
+    /// instance, or left by one that died), and how long a count of the backlog is answered.
     pending_scan: Duration,
+    latest_count: LatestCount,
 }
 
 /// Why a call could not be scheduled for ingestion.
@@ -161,6 +164,7 @@ impl IngestCall {
             clock,
             claims,
             pending_scan: DEFAULT_PENDING_SCAN,
+            latest_count: LatestCount::default(),
             parse,
             name_fields,
             retry: RetryPolicy::default(),
@@ -192,7 +196,8 @@ impl IngestCall {
         self
     }
 
-    /// Looks for pending work every `interval` besides being woken by [`IngestCall::schedule`].
+    /// Looks for pending work every `interval` besides being woken by [`IngestCall::schedule`],
+    /// and counts the backlog for probes at most once per `interval`.
     pub fn with_pending_scan(mut self, interval: Duration) -> Self {
         self.pending_scan = interval;
         self

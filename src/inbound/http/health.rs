@@ -33,6 +33,11 @@ pub struct HealthStatus {
     /// similar text across callers); `caller-memory replay` tries them again (readiness only).
     #[oai(skip_serializing_if_is_none)]
     pub not_stored_memories: Option<u64>,
+    /// When the three ingestion figures above were counted (RFC 3339). An instance counts them at
+    /// most once per `PENDING_SCAN_MS` (5 s by default), so they may be that old; the first
+    /// probe after that counts them again (readiness only).
+    #[oai(skip_serializing_if_is_none)]
+    pub ingestions_counted_at: Option<String>,
 }
 
 #[derive(ApiResponse)]
@@ -73,6 +78,7 @@ impl HealthApi {
             pending_ingestions: None,
             failed_ingestions: None,
             not_stored_memories: None,
+            ingestions_counted_at: None,
         }))
     }
 
@@ -80,7 +86,7 @@ impl HealthApi {
     ///
     /// Checks every backend (memory store, payload storage) and answers 503 with the reasons
     /// when one is not ready. Also tells how many archived calls are waiting to be learnt from
-    /// and how many failed.
+    /// and how many failed, as counted at most `PENDING_SCAN_MS` ago.
     #[oai(
         path = "/ready",
         method = "get",
@@ -99,6 +105,10 @@ impl HealthApi {
             pending_ingestions: readiness.ingestion.map(|counts| counts.pending as u64),
             failed_ingestions: readiness.ingestion.map(|counts| counts.failed as u64),
             not_stored_memories: readiness.ingestion.map(|counts| counts.not_stored as u64),
+            ingestions_counted_at: readiness
+                .ingestion
+                .and_then(|counts| counts.counted_at)
+                .map(|at| at.to_rfc3339()),
             problems: readiness.problems,
             notices: readiness.notices,
         };

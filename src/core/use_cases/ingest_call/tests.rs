@@ -1,5 +1,6 @@
 //! Ingestion end to end over in-memory fakes of the ports.
 
+mod backlog;
 mod concurrency;
 mod delivery;
 mod erasure;

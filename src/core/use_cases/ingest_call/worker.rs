@@ -1,4 +1,4 @@
-//! The background worker, replays, and what readiness checks can see of ingestion.
+//! The background worker, replays and progress records.
 
 use std::time::Duration;
 
@@ -10,9 +10,7 @@ use super::records::{
     self, FailedMarker, Folder, IngestionRecord, IngestionStatus, NotStoredMarker, PendingMarker,
 };
 use super::{transcription_key, IngestCall, IngestError, IngestOutcome, Stop};
-use crate::core::ports::{
-    BlobStoreError, ErrorChain, IngestionCounts, IngestionResolution, IngestionRetry,
-};
+use crate::core::ports::{BlobStoreError, ErrorChain, IngestionResolution, IngestionRetry};
 use crate::core::use_cases::caller_privacy::is_erased;
 use crate::core::ConversationId;
 
@@ -189,23 +187,6 @@ impl IngestCall {
             }
         }
         Ok(indexed)
-    }
-
-    /// How many calls are pending and failed, and how many memories were not stored.
-    ///
-    /// # Errors
-    /// [`BlobStoreError::Storage`] when the state cannot be listed or read.
-    pub async fn counts(&self) -> Result<IngestionCounts, BlobStoreError> {
-        let mut not_stored = 0;
-        for key in self.blobs.list(&Folder::NotStored.prefix()).await? {
-            let marker: Option<NotStoredMarker> = records::read(&*self.blobs, &key).await?;
-            not_stored += marker.map_or(0, |marker| marker.memories);
-        }
-        Ok(IngestionCounts {
-            pending: self.blobs.list(&Folder::Pending.prefix()).await?.len(),
-            failed: self.blobs.list(&Folder::Failed.prefix()).await?.len(),
-            not_stored,
-        })
     }
 
     /// What has been learnt from `conversation` so far; `None` before its ingestion started.
