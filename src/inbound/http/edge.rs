@@ -160,7 +160,7 @@ impl Edge {
     /// webhook calls from sources outside the allowlist (403) and from peers locked out after
     /// failed authentications (429). The answer of an admitted request goes to
     /// [`Edge::answered`].
-    pub fn admit(&self, request: &Request) -> Result<Admitted, Response> {
+    pub fn admit(&self, request: &Request) -> Result<Admitted, Box<Response>> {
         let peer = request.remote_addr().as_socket_addr().copied();
         let in_flight = peer.and_then(|peer| self.connections.request_started(peer));
         let peer = match peer {
@@ -174,19 +174,19 @@ impl Edge {
         };
         let client = self.sources.client(peer.ip(), request.headers());
         if !self.sources.allows(client) {
-            return Err(self.refuse_source(client));
+            return Err(Box::new(self.refuse_source(client)));
         }
         let accountable = client.accountable();
         if let Some(wait) = self.throttle.refused_for(accountable, Instant::now()) {
             EdgeCounters::add(&self.counters.auth_throttled_requests);
-            return Err(error_response(
+            return Err(Box::new(error_response(
                 StatusCode::TOO_MANY_REQUESTS,
                 ErrorBody::new(
                     "too_many_failures",
                     "too many failed authentications from this address; try again later",
                 ),
                 Some(wait.as_secs().max(1)),
-            ));
+            )));
         }
         Ok(Admitted {
             accountable: Some(accountable),

@@ -31,7 +31,7 @@ impl<E: Endpoint> Endpoint for Front<E> {
     async fn call(&self, mut request: Request) -> Result<Response> {
         let admitted = match self.edge.admit(&request) {
             Ok(admitted) => admitted,
-            Err(refusal) => return Ok(refusal),
+            Err(refusal) => return Ok(*refusal),
         };
         let id = request_trace::request_id(&request);
         let span = request_trace::span(&id, &request);
