@@ -16,6 +16,8 @@
 #   DURATION=8s      the length of each wrk run      ROUNDS=3   interleaved rounds
 #   CONNECTIONS=64   connections for the maximum-rate runs (wrk: 2 threads)
 #   FIXED_RATE=1     0 skips part 2 (and oha)
+#   BINARY=path      the service binary to measure (default: the one just built), for example a
+#                    copy of an earlier build to compare with
 #
 # wrk comes from the distribution (`apt-get install wrk` when missing); oha from `cargo install
 # oha --locked`. The servers and the load generator share the machine, so on a 2-core machine
@@ -45,7 +47,7 @@ fi
 echo "== building the release binary and the bare server"
 cargo build --release --quiet --bin caller-memory --example bare_greeting
 TARGET="${CARGO_TARGET_DIR:-target}/release"
-BINARY="$TARGET/caller-memory"
+BINARY=${BINARY:-$TARGET/caller-memory}
 
 # Only errors are logged: the run measures the service, not the terminal.
 export RUST_LOG=${RUST_LOG:-error}

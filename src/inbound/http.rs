@@ -11,6 +11,7 @@ pub mod client_data;
 pub mod edge;
 pub mod error;
 pub mod field_text;
+mod front;
 pub mod health;
 pub mod metrics;
 pub mod post_call;
@@ -89,16 +90,15 @@ pub enum MetricsPlacement {
     Separate,
 }
 
-/// Every route, with framework errors turned into the JSON error schema, requests traced and
-/// counted, and strangers refused at the edge before anything else is done (and before any log
-/// line).
+/// Every route behind the [`front::Front`] layer: strangers refused at the edge before anything
+/// else is done (and before any log line), requests traced and counted, and framework errors
+/// turned into the JSON error schema.
 pub fn endpoint(
     state: Arc<AppState>,
     edge: Arc<Edge>,
     placement: MetricsPlacement,
 ) -> impl Endpoint {
     let service = api_service();
-    let guard = edge.clone();
     let mut routes = Route::new()
         .nest("/docs", service.swagger_ui())
         .at("/openapi.json", service.spec_endpoint())
@@ -106,15 +106,11 @@ pub fn endpoint(
     if placement == MetricsPlacement::MainPort && state.metrics.is_some() {
         routes = routes.at("/metrics", get(metrics::scrape));
     }
-    let metrics = state.metrics.clone();
-    routes
-        .nest("/", service)
-        .data(state)
-        .data(edge)
-        .catch_all_error(error::framework_error_to_json)
-        .with(metrics::CountRequests(metrics))
-        .around(request_trace::trace_request)
-        .around(move |endpoint, request| guard.clone().guard(endpoint, request))
+    front::Front {
+        routes: routes.nest("/", service),
+        state,
+        edge,
+    }
 }
 
 /// The separate metrics listener's only route.
@@ -123,7 +119,7 @@ fn metrics_endpoint(state: Arc<AppState>, edge: Arc<Edge>) -> impl Endpoint {
         .at("/metrics", get(metrics::scrape))
         .data(state)
         .data(edge)
-        .catch_all_error(error::framework_error_to_json)
+        .catch_all_error(|error| async move { error::framework_error_to_json(error) })
 }
 
 /// A bound HTTP listener (and the metrics listener, when metrics have their own address), ready

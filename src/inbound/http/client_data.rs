@@ -155,8 +155,13 @@ fn usable_caller_id(raw: &str) -> Option<CallerId> {
 /// Answers already written, by greeting: a returning caller's greeting is the same at every
 /// ring until their card changes, and writing it (escaping about a kilobyte of text) costs more
 /// than finding it. Shared by every server of the process; an answer depends only on its greeting.
-static WRITTEN_ANSWERS: LazyLock<Mutex<HashMap<Greeting, WrittenJson<ClientDataResponse>>>> =
-    LazyLock::new(Mutex::default);
+/// The key is about a kilobyte of text, hashed at every ring: foldhash hashes it in a fraction of
+/// the instructions of the standard SipHash (the table's size is bounded, and it is filled only
+/// with greetings of callers the service knows).
+static WRITTEN_ANSWERS: LazyLock<Mutex<WrittenAnswers>> = LazyLock::new(Mutex::default);
+
+type WrittenAnswers =
+    HashMap<Greeting, WrittenJson<ClientDataResponse>, foldhash::fast::RandomState>;
 
 /// How many written answers are kept (each about a kilobyte).
 const WRITTEN_ANSWERS_KEPT: usize = 4_096;

@@ -9,13 +9,14 @@ mod counters;
 mod source;
 mod throttle;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use poem::http::StatusCode;
-use poem::{Endpoint, IntoResponse, Request, Response};
+use poem::{IntoResponse, Request, Response};
 use poem_openapi::payload::Json;
 use tokio::time::Instant;
 
@@ -23,6 +24,7 @@ use crate::config::EdgeSettings;
 use crate::inbound::http::error::ErrorBody;
 use budget::UnverifiedBudget;
 pub use budget::{BudgetSpent, Reservation};
+use connections::RequestInFlight;
 pub use connections::{Connections, GuardedAcceptor};
 pub use counters::EdgeStats;
 use counters::{EdgeCounters, LogLimiter};
@@ -47,6 +49,13 @@ pub struct Edge {
     counters: Arc<EdgeCounters>,
     source_log: LogLimiter,
     budget_log: LogLimiter,
+}
+
+/// A request the edge let through, in flight on its connection until dropped.
+pub struct Admitted {
+    /// The address failed authentications count against, for a webhook call.
+    accountable: Option<IpAddr>,
+    _in_flight: Option<RequestInFlight>,
 }
 
 /// Why a request body could not be read.
@@ -147,50 +156,64 @@ impl Edge {
         }
     }
 
-    /// Wraps every request: tracks it on its connection, refuses webhook calls from sources
-    /// outside the allowlist (403) and from peers locked out after failed authentications (429),
-    /// and counts the failed authentications it sees answered (401).
-    pub async fn guard<E: Endpoint>(
-        self: Arc<Self>,
-        endpoint: Arc<E>,
-        request: Request,
-    ) -> poem::Result<Response> {
+    /// Decides on a request before it is served: tracks it on its connection, and refuses
+    /// webhook calls from sources outside the allowlist (403) and from peers locked out after
+    /// failed authentications (429). The answer of an admitted request goes to
+    /// [`Edge::answered`].
+    pub fn admit(&self, request: &Request) -> Result<Admitted, Box<Response>> {
         let peer = request.remote_addr().as_socket_addr().copied();
-        let _in_flight = peer.and_then(|peer| self.connections.request_started(peer));
+        let in_flight = peer.and_then(|peer| self.connections.request_started(peer));
         let peer = match peer {
             Some(peer) if request.uri().path().starts_with(WEBHOOK_PREFIX) => peer,
-            _ => return Ok(answer(endpoint.call(request).await)),
+            _ => {
+                return Ok(Admitted {
+                    accountable: None,
+                    _in_flight: in_flight,
+                })
+            }
         };
         let client = self.sources.client(peer.ip(), request.headers());
         if !self.sources.allows(client) {
-            return Ok(self.refuse_source(client));
+            return Err(Box::new(self.refuse_source(client)));
         }
         let accountable = client.accountable();
         if let Some(wait) = self.throttle.refused_for(accountable, Instant::now()) {
             EdgeCounters::add(&self.counters.auth_throttled_requests);
-            return Ok(error_response(
+            return Err(Box::new(error_response(
                 StatusCode::TOO_MANY_REQUESTS,
                 ErrorBody::new(
                     "too_many_failures",
                     "too many failed authentications from this address; try again later",
                 ),
                 Some(wait.as_secs().max(1)),
-            ));
+            )));
         }
-        let response = answer(endpoint.call(request).await);
-        if response.status() == StatusCode::UNAUTHORIZED {
-            EdgeCounters::add(&self.counters.auth_failures);
-            if let Some(lockout) = self.throttle.record_failure(accountable, Instant::now()) {
-                EdgeCounters::add(&self.counters.auth_lockouts);
-                tracing::warn!(
-                    peer = %accountable,
-                    failures = lockout.failures,
-                    refused_for_secs = lockout.duration.as_secs(),
-                    "peer refused for a while after repeated failed authentications"
-                );
-            }
+        Ok(Admitted {
+            accountable: Some(accountable),
+            _in_flight: in_flight,
+        })
+    }
+
+    /// Counts the failed authentications it sees answered (401) to a webhook's caller, and
+    /// locks out a peer that keeps failing. The request stops being in flight when `admitted`
+    /// is dropped.
+    pub fn answered(&self, admitted: Admitted, status: StatusCode) {
+        let Some(accountable) = admitted.accountable else {
+            return;
+        };
+        if status != StatusCode::UNAUTHORIZED {
+            return;
         }
-        Ok(response)
+        EdgeCounters::add(&self.counters.auth_failures);
+        if let Some(lockout) = self.throttle.record_failure(accountable, Instant::now()) {
+            EdgeCounters::add(&self.counters.auth_lockouts);
+            tracing::warn!(
+                peer = %accountable,
+                failures = lockout.failures,
+                refused_for_secs = lockout.duration.as_secs(),
+                "peer refused for a while after repeated failed authentications"
+            );
+        }
     }
 
     fn refuse_source(&self, client: source::Client) -> Response {
@@ -207,13 +230,6 @@ impl Edge {
             ErrorBody::new("forbidden", "requests from this address are not accepted"),
             None,
         )
-    }
-}
-
-fn answer(result: poem::Result<impl IntoResponse>) -> Response {
-    match result {
-        Ok(output) => output.into_response(),
-        Err(error) => error.into_response(),
     }
 }
 

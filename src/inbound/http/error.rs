@@ -79,7 +79,7 @@ fn field_first(reason: &str) -> String {
 
 /// Turns any error that escaped an operation into the JSON error schema, keeping its status.
 /// The text of server errors is logged, never sent.
-pub async fn framework_error_to_json(error: poem::Error) -> Response {
+pub fn framework_error_to_json(error: poem::Error) -> Response {
     if error.is_from_response() {
         // An operation's own documented error answer: already in the schema.
         return error.into_response();

@@ -1,4 +1,4 @@
-//! `GET /metrics` (Prometheus text format) and the middleware that counts every request.
+//! `GET /metrics` (Prometheus text format) and the count of every request.
 //!
 //! The route is not part of the OpenAPI document: it is for Prometheus, not for ElevenLabs or API
 //! consumers, and it moves to its own listener when `METRICS_ADDR` is set.
@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use poem::http::{Method, StatusCode};
 use poem::web::Data;
-use poem::{handler, Endpoint, IntoResponse, Middleware, Request, Response, Result};
+use poem::{handler, IntoResponse, Request, Response, Result};
 
 use crate::inbound::http::edge::Edge;
 use crate::inbound::http::state::AppState;
@@ -54,49 +54,34 @@ async fn probe(state: &AppState, metrics: &Metrics) {
     }
 }
 
-/// Counts every request by operation and status, and the post-call answers' streak.
-pub struct CountRequests(pub Option<Arc<Metrics>>);
-
-impl<E: Endpoint> Middleware<E> for CountRequests {
-    type Output = CountRequestsEndpoint<E>;
-
-    fn transform(&self, inner: E) -> Self::Output {
-        CountRequestsEndpoint {
-            inner,
-            metrics: self.0.clone(),
-        }
-    }
+/// A request being counted by operation and status, and toward the post-call answers' streak.
+pub struct RequestCount<'a> {
+    metrics: &'a Metrics,
+    operation: Operation,
+    /// Only deliveries count toward the streak, not a stray GET on the webhook's path.
+    delivery: bool,
+    started: Instant,
 }
 
-pub struct CountRequestsEndpoint<E> {
-    inner: E,
-    metrics: Option<Arc<Metrics>>,
-}
-
-impl<E: Endpoint> Endpoint for CountRequestsEndpoint<E> {
-    type Output = Response;
-
-    async fn call(&self, request: Request) -> Result<Response> {
-        let Some(metrics) = &self.metrics else {
-            return self
-                .inner
-                .call(request)
-                .await
-                .map(IntoResponse::into_response);
-        };
+impl<'a> RequestCount<'a> {
+    /// Starts counting `request`, when metrics are on.
+    pub fn start(metrics: Option<&'a Metrics>, request: &Request) -> Option<Self> {
         let operation = Operation::of_path(request.uri().path());
-        // Only deliveries count toward the streak, not a stray GET on the webhook's path.
-        let delivery = operation == Operation::PostCall && request.method() == Method::POST;
-        let started = Instant::now();
-        let response = match self.inner.call(request).await {
-            Ok(output) => output.into_response(),
-            Err(error) => error.into_response(),
-        };
-        let status = response.status().as_u16();
-        metrics.record_request(operation, status, started.elapsed());
-        if delivery {
-            metrics.post_call_answered(status);
+        Some(Self {
+            metrics: metrics?,
+            operation,
+            delivery: operation == Operation::PostCall && request.method() == Method::POST,
+            started: Instant::now(),
+        })
+    }
+
+    /// Counts the answer.
+    pub fn finish(self, status: StatusCode) {
+        let status = status.as_u16();
+        self.metrics
+            .record_request(self.operation, status, self.started.elapsed());
+        if self.delivery {
+            self.metrics.post_call_answered(status);
         }
-        Ok(response)
     }
 }

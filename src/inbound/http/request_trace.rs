@@ -1,13 +1,14 @@
 //! Every request gets an id (taken from `X-Request-Id` when the caller sent a sane one), a
-//! tracing span carrying it, a log line with its outcome, and the id in the response headers.
+//! tracing span carrying it, a log line with its outcome, and the id in the response headers
+//! (put together by [`super::front`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::LazyLock;
 use std::time::Instant;
 
-use poem::http::HeaderValue;
-use poem::{Endpoint, IntoResponse, Request, Response, Result};
-use tracing::Instrument;
+use poem::http::{HeaderValue, StatusCode};
+use poem::{Request, Response};
+use tracing::Span;
 
 const REQUEST_ID_HEADER: &str = "x-request-id";
 
@@ -30,7 +31,7 @@ impl RequestIds {
     }
 }
 
-fn request_id(request: &Request) -> String {
+pub fn request_id(request: &Request) -> String {
     request
         .header(REQUEST_ID_HEADER)
         .filter(|id| {
@@ -43,39 +44,32 @@ fn request_id(request: &Request) -> String {
         .unwrap_or_else(|| REQUEST_IDS.next())
 }
 
-/// Wraps an endpoint with request ids and request logging.
-pub async fn trace_request<E: Endpoint>(
-    endpoint: std::sync::Arc<E>,
-    request: Request,
-) -> Result<Response> {
-    let id = request_id(&request);
-    let span = tracing::info_span!(
+/// The span of a request's log lines, carrying its id.
+pub fn span(id: &str, request: &Request) -> Span {
+    tracing::info_span!(
         "request",
         request_id = %id,
         method = %request.method(),
         path = %request.uri().path(),
-    );
-    async move {
-        let started = Instant::now();
-        let mut response = match endpoint.call(request).await {
-            Ok(output) => output.into_response(),
-            Err(error) => error.into_response(),
-        };
-        let status = response.status();
-        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-        if status.is_server_error() {
-            tracing::error!(status = status.as_u16(), elapsed_ms, "request failed");
-        } else {
-            tracing::info!(status = status.as_u16(), elapsed_ms, "request handled");
-        }
-        // The id is made of header-safe characters only, so this never fails.
-        if let Ok(value) = HeaderValue::try_from(id) {
-            response.headers_mut().insert(REQUEST_ID_HEADER, value);
-        }
-        Ok(response)
+    )
+}
+
+/// The log line of a request's outcome (inside its span).
+pub fn log_outcome(status: StatusCode, started: Instant) {
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if status.is_server_error() {
+        tracing::error!(status = status.as_u16(), elapsed_ms, "request failed");
+    } else {
+        tracing::info!(status = status.as_u16(), elapsed_ms, "request handled");
     }
-    .instrument(span)
-    .await
+}
+
+/// Gives the answer its request's id.
+pub fn tag(response: &mut Response, id: String) {
+    // The id is made of header-safe characters only, so this never fails.
+    if let Ok(value) = HeaderValue::try_from(id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
 }
 
 #[cfg(test)]
