@@ -434,3 +434,61 @@ async fn a_memory_without_a_marker_gets_its_details_from_a_scoped_read() {
         Some("2025-12-01T09:00:00+00:00".to_owned())
     );
 }
+
+/// Candidates that take longer to embed than a search may wait are ranked by words for that
+/// search, and by meaning from the search after their embedding ends; each is embedded once,
+/// however many searches arrive meanwhile.
+#[tokio::test]
+async fn candidates_embedded_too_late_for_one_search_are_ranked_by_meaning_afterwards() {
+    use std::sync::Arc;
+
+    use caller_memory::core::recall::QueryEmbedding;
+    use caller_memory::test_doubles::ThesaurusEmbedder;
+
+    let fake = FakeOpenMemory::start(FakeMode::Legacy).await;
+    let embedder = Arc::new(ThesaurusEmbedder::new());
+    embedder.delay(Duration::from_millis(400));
+    let store = fake
+        .store()
+        .with_embedder(embedder.clone(), Duration::from_millis(50));
+    let memories = [
+        "Agent asked: Do you have any allergies? Caller: Yes, I'm allergic to penicillin.",
+        "Agent asked: What's going on with the kitchen? Caller: The sink has been dripping since Monday.",
+    ];
+    for (minute, content) in memories.iter().enumerate() {
+        store
+            .add(&memory(ALICE, "conv_a1", minute as u32, content))
+            .await
+            .expect("stored");
+    }
+    let question = SearchQuery::parse("any drug reactions?").unwrap();
+    // The question's embedding comes from another instance of the same model, so the count
+    // below is the candidates' alone.
+    let embedding = QueryEmbedding::of(&question, &ThesaurusEmbedder::new())
+        .await
+        .unwrap();
+    let query = RecallQuery::hybrid(question, embedding);
+    let alice = caller(ALICE);
+    let ask = || store.search(&alice, &query, SearchLimit::DEFAULT);
+
+    let first = ask().await.expect("a search that succeeds");
+    assert!(
+        first.is_empty(),
+        "no shared word, no similarity yet: {first:?}"
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let found = ask().await.expect("a search that succeeds");
+        if found
+            .first()
+            .is_some_and(|hit| hit.content.contains("penicillin"))
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the candidates were never ranked by meaning: {found:?}"
+        );
+    }
+    assert_eq!(embedder.embedded(), memories.len());
+}

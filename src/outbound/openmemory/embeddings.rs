@@ -1,14 +1,18 @@
 //! Embeddings of OpenMemory's candidates, which the server never returns: computed at query time
-//! within a time budget, and cached by text (bounded, least recently used first out), so a
-//! caller's memories are embedded once while they keep coming back.
+//! and cached by text (bounded, least recently used first out), so a caller's memories are
+//! embedded once while they keep coming back. A search waits for them at most its budget; the
+//! embedding goes on without it and fills the cache for the next search, so a caller with more
+//! new candidates than the budget allows is ranked by meaning from the next search on instead
+//! of never.
 
+use std::collections::HashSet;
 use std::num::NonZeroUsize;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use lru::LruCache;
 
-use crate::core::ports::Embedder;
+use crate::core::ports::{Embedder, ErrorChain};
 use crate::core::recall::QueryEmbedding;
 use crate::core::{Embedding, MemoryHit};
 
@@ -19,7 +23,24 @@ const CACHED_TEXTS: usize = 8192;
 pub(super) struct CandidateEmbeddings {
     embedder: Arc<dyn Embedder>,
     budget: Duration,
-    cache: Mutex<LruCache<String, Embedding>>,
+    cache: Arc<Cache>,
+}
+
+/// The embeddings computed, and the texts being embedded (so that searches arriving meanwhile do
+/// not embed them again).
+struct Cache {
+    vectors: Mutex<LruCache<String, Embedding>>,
+    embedding: Mutex<HashSet<String>>,
+}
+
+impl Cache {
+    fn vectors(&self) -> MutexGuard<'_, LruCache<String, Embedding>> {
+        self.vectors.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn embedding(&self) -> MutexGuard<'_, HashSet<String>> {
+        self.embedding.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 impl std::fmt::Debug for CandidateEmbeddings {
@@ -37,7 +58,10 @@ impl CandidateEmbeddings {
         Self {
             embedder,
             budget,
-            cache: Mutex::new(LruCache::new(capacity)),
+            cache: Arc::new(Cache {
+                vectors: Mutex::new(LruCache::new(capacity)),
+                embedding: Mutex::new(HashSet::new()),
+            }),
         }
     }
 
@@ -52,30 +76,30 @@ impl CandidateEmbeddings {
             return vec![None; hits.len()];
         }
         let missing: Vec<String> = {
-            let mut cache = self.lock();
+            let mut cache = self.cache.vectors();
+            let mut embedding = self.cache.embedding();
             let mut missing: Vec<String> = hits
                 .iter()
                 .filter(|hit| cache.get(&hit.content).is_none())
                 .map(|hit| hit.content.clone())
+                .filter(|text| embedding.insert(text.clone()))
                 .collect();
             missing.dedup();
             missing
         };
         if !missing.is_empty() {
-            match tokio::time::timeout(self.budget, self.embedder.embed(&missing)).await {
-                Ok(Ok(vectors)) if vectors.len() == missing.len() => {
-                    let mut cache = self.lock();
-                    for (text, vector) in missing.into_iter().zip(vectors) {
-                        cache.put(text, vector);
-                    }
-                }
-                Ok(Ok(_)) | Ok(Err(_)) | Err(_) => tracing::warn!(
-                    candidates = missing.len(),
-                    "openmemory candidates not embedded in time; ranking them by words"
-                ),
+            let filled = tokio::spawn(fill(self.embedder.clone(), self.cache.clone(), missing));
+            let in_time = matches!(
+                tokio::time::timeout(self.budget, filled).await,
+                Ok(Ok(true))
+            );
+            if !in_time {
+                tracing::warn!(
+                    "openmemory candidates not embedded in time; ranking them by words until they are"
+                );
             }
         }
-        let mut cache = self.lock();
+        let mut cache = self.cache.vectors();
         hits.iter()
             .map(|hit| {
                 cache
@@ -84,8 +108,50 @@ impl CandidateEmbeddings {
             })
             .collect()
     }
+}
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<String, Embedding>> {
-        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+/// Embeds `texts` and keeps their vectors in `cache`; whether it did.
+async fn fill(embedder: Arc<dyn Embedder>, cache: Arc<Cache>, texts: Vec<String>) -> bool {
+    let pending = Pending { cache, texts };
+    let texts = &pending.texts;
+    match embedder.embed(texts).await {
+        Ok(vectors) if vectors.len() == texts.len() => {
+            let mut cached = pending.cache.vectors();
+            for (text, vector) in texts.iter().zip(vectors) {
+                cached.put(text.clone(), vector);
+            }
+            true
+        }
+        Ok(vectors) => {
+            tracing::warn!(
+                texts = texts.len(),
+                vectors = vectors.len(),
+                "the embedder answered openmemory candidates with the wrong number of vectors"
+            );
+            false
+        }
+        Err(error) => {
+            tracing::warn!(
+                candidates = texts.len(),
+                error = %ErrorChain(&error),
+                "openmemory candidates cannot be embedded"
+            );
+            false
+        }
+    }
+}
+
+/// Texts being embedded; they are no longer once the embedding ends, however it ends.
+struct Pending {
+    cache: Arc<Cache>,
+    texts: Vec<String>,
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        let mut embedding = self.cache.embedding();
+        for text in &self.texts {
+            embedding.remove(text);
+        }
     }
 }

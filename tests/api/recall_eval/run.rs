@@ -30,8 +30,12 @@ pub enum Configuration {
     EmbeddedLexical,
     /// The SQLite store with sentence embeddings; needs a model folder.
     EmbeddedHybrid,
-    /// OpenMemory, played by the local fake that follows the recorded server behaviour.
-    OpenMemory,
+    /// OpenMemory, played by the local fake that follows the recorded server behaviour; its
+    /// candidates ranked by shared words.
+    OpenMemoryLexical,
+    /// OpenMemory's candidates re-ranked with sentence embeddings, with the same model as
+    /// `EmbeddedHybrid`.
+    OpenMemoryHybrid,
     /// The Postgres store in a fresh database, full-text search only.
     PostgresLexical,
     /// The Postgres store with sentence embeddings, with the same model as `EmbeddedHybrid`.
@@ -39,10 +43,11 @@ pub enum Configuration {
 }
 
 impl Configuration {
-    pub const ALL: [Configuration; 5] = [
+    pub const ALL: [Configuration; 6] = [
         Configuration::EmbeddedLexical,
         Configuration::EmbeddedHybrid,
-        Configuration::OpenMemory,
+        Configuration::OpenMemoryLexical,
+        Configuration::OpenMemoryHybrid,
         Configuration::PostgresLexical,
         Configuration::PostgresHybrid,
     ];
@@ -68,7 +73,8 @@ impl Configuration {
         match self {
             Configuration::EmbeddedLexical => "embedded lexical",
             Configuration::EmbeddedHybrid => "embedded hybrid",
-            Configuration::OpenMemory => "openmemory",
+            Configuration::OpenMemoryLexical => "openmemory lexical",
+            Configuration::OpenMemoryHybrid => "openmemory hybrid",
             Configuration::PostgresLexical => "postgres lexical",
             Configuration::PostgresHybrid => "postgres hybrid",
         }
@@ -80,7 +86,8 @@ impl Configuration {
         match self {
             Configuration::EmbeddedLexical => Ok((Backend::Embedded, Vec::new())),
             Configuration::EmbeddedHybrid => Ok((Backend::Embedded, hybrid_settings())),
-            Configuration::OpenMemory => Ok((Backend::openmemory().await, Vec::new())),
+            Configuration::OpenMemoryLexical => Ok((Backend::openmemory().await, Vec::new())),
+            Configuration::OpenMemoryHybrid => Ok((Backend::openmemory().await, hybrid_settings())),
             Configuration::PostgresLexical => Ok((Backend::postgres().await, Vec::new())),
             Configuration::PostgresHybrid => Ok((Backend::postgres().await, hybrid_settings())),
         }
