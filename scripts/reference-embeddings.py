@@ -6,8 +6,11 @@ Gives the figures the local embedder's tests compare against. Needs numpy, safet
 tokenizers (`pip install numpy safetensors tokenizers`):
 
     scripts/reference-embeddings.py MODEL_FOLDER "a sentence" ...
+
+POOLING=cls (or max) pools the first token's vector (or the largest value of each dimension)
+instead of the mean, as a `1_Pooling/config.json` may ask.
 """
-import json, sys, numpy as np
+import json, os, sys, numpy as np
 from math import erf
 from safetensors.numpy import load_file
 from tokenizers import Tokenizer
@@ -36,7 +39,9 @@ def embed(text):
         x = ln(lin(a, p+"attention.output.dense") + x, p+"attention.output.LayerNorm")
         h = gelu(lin(x, p+"intermediate.dense"))
         x = ln(lin(h, p+"output.dense") + x, p+"output.LayerNorm")
-    m = x.mean(0); return m/np.linalg.norm(m)
+    pooling = os.environ.get("POOLING", "mean")
+    m = x[0] if pooling == "cls" else x.max(0) if pooling == "max" else x.mean(0)
+    return m/np.linalg.norm(m)
 for t in sys.argv[2:]:
     v = embed(t)
     print(json.dumps({"text": t, "first": [round(float(f), 6) for f in v[:8]], "sum": round(float(v.sum()), 6)}))

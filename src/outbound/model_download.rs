@@ -32,6 +32,9 @@ pub struct ModelRequest {
     pub revision: String,
     /// Each file with its expected SHA-256 (hex), when known.
     pub files: Vec<(String, Option<String>)>,
+    /// Files the repository may lack (such as `1_Pooling/config.json`): fetched unverified when
+    /// present, skipped when the hub answers 404.
+    pub optional: Vec<String>,
 }
 
 impl ModelRequest {
@@ -44,6 +47,7 @@ impl ModelRequest {
                 .iter()
                 .map(|file| (file.name.to_owned(), Some(file.sha256.to_owned())))
                 .collect(),
+            optional: Vec::new(),
         }
     }
 }
@@ -84,14 +88,25 @@ pub async fn download_model(
         .read_timeout(READ_TIMEOUT)
         .build()
         .context("cannot build the download http client")?;
+    let wanted = request
+        .files
+        .iter()
+        .map(|(file, expected)| (file, expected.as_deref(), Need::Required))
+        .chain(
+            request
+                .optional
+                .iter()
+                .map(|file| (file, None, Need::Optional)),
+        );
     let mut installed = Vec::new();
-    for (file, expected) in &request.files {
+    for (file, expected, need) in wanted {
         let url = file_url(base_url, request, file)?;
-        match fetch(&client, &url, &staging.join(file), expected.as_deref()).await {
-            Ok(done) => installed.push(InstalledFile {
+        match fetch(&client, &url, &staging.join(file), expected, need).await {
+            Ok(Some(done)) => installed.push(InstalledFile {
                 name: file.clone(),
                 ..done
             }),
+            Ok(None) => {}
             Err(error) => {
                 let _ = fs::remove_dir_all(&staging).await;
                 return Err(error.context(format!("{file} was not installed, nor any other file")));
@@ -111,24 +126,41 @@ fn file_url(base: &Url, request: &ModelRequest, file: &str) -> anyhow::Result<Ur
         .extend(request.repository.split('/'))
         .push("resolve")
         .push(&request.revision)
-        .push(file);
+        .extend(file.split('/'));
     Ok(url)
 }
 
-/// Streams `url` into `path`, hashing as it goes, and checks the hash.
+/// Whether a model cannot do without a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Need {
+    Required,
+    Optional,
+}
+
+/// Streams `url` into `path`, hashing as it goes, and checks the hash; `None` when an optional
+/// file is not there.
 async fn fetch(
     client: &reqwest::Client,
     url: &Url,
     path: &Path,
     expected: Option<&str>,
-) -> anyhow::Result<InstalledFile> {
+    need: Need,
+) -> anyhow::Result<Option<InstalledFile>> {
     let mut response = client
         .get(url.clone())
         .send()
         .await
         .with_context(|| format!("{url} cannot be reached"))?;
+    if need == Need::Optional && response.status() == reqwest::StatusCode::NOT_FOUND {
+        return Ok(None);
+    }
     if !response.status().is_success() {
         anyhow::bail!("{url} answered {}", response.status());
+    }
+    if let Some(folder) = path.parent() {
+        fs::create_dir_all(folder)
+            .await
+            .with_context(|| format!("{} cannot be created", folder.display()))?;
     }
     let mut file = fs::File::create(path)
         .await
@@ -155,12 +187,12 @@ async fn fetch(
             );
         }
     }
-    Ok(InstalledFile {
+    Ok(Some(InstalledFile {
         name: String::new(),
         sha256,
         bytes,
         verified: expected.is_some(),
-    })
+    }))
 }
 
 /// Puts `staging` in the place of `destination` (moving any previous folder aside first, and

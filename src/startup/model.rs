@@ -5,7 +5,9 @@ use url::Url;
 
 use crate::config::Settings;
 use crate::outbound::embedder::catalogue::{known_model, KNOWN_MODELS};
-use crate::outbound::embedder::local::{CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE};
+use crate::outbound::embedder::local::{
+    CONFIG_FILE, POOLING_FILE, SENTENCE_CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE,
+};
 use crate::outbound::model_download::{download_model, ModelRequest};
 
 /// The revision asked for a model that is not known, when none is given.
@@ -48,6 +50,13 @@ pub async fn download(settings: &Settings, options: DownloadOptions) -> anyhow::
             }
         );
     }
+    for absent in request
+        .optional
+        .iter()
+        .filter(|name| !files.iter().any(|file| &file.name == *name))
+    {
+        println!("  {absent}: not in the repository (optional)");
+    }
     println!(
         "installed in {}; the service uses it when neither EMBEDDING_MODEL_DIR nor EMBEDDING_URL is set",
         folder.display()
@@ -72,10 +81,15 @@ fn request(options: &DownloadOptions) -> anyhow::Result<ModelRequest> {
         .iter()
         .map(|file| ((*file).to_owned(), None))
         .collect();
+    let mut optional = vec![SENTENCE_CONFIG_FILE.to_owned(), POOLING_FILE.to_owned()];
     for pair in &options.checksums {
         let (file, sha256) = pair
             .split_once('=')
             .with_context(|| format!("--sha256 takes FILE=SHA256, not {pair:?}"))?;
+        // An optional file given a checksum is one the model must have.
+        if let Some(index) = optional.iter().position(|name| name == file) {
+            files.push((optional.remove(index), None));
+        }
         let slot = files
             .iter_mut()
             .find(|(name, _)| name == file)
@@ -89,6 +103,7 @@ fn request(options: &DownloadOptions) -> anyhow::Result<ModelRequest> {
             .clone()
             .unwrap_or_else(|| DEFAULT_REVISION.to_owned()),
         files,
+        optional,
     })
 }
 

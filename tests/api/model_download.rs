@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use caller_memory::config::{Profile, Settings};
+use caller_memory::core::ports::Embedder;
 use caller_memory::outbound::embedder::catalogue::DEFAULT_MODEL;
+use caller_memory::outbound::embedder::local::LocalEmbedder;
 use caller_memory::outbound::model_download::{download_model, ModelRequest};
 use caller_memory::startup::EmbedderSource;
 use caller_memory::test_doubles::{link_test_model_into, test_model_folder};
@@ -169,4 +171,59 @@ async fn the_model_command_downloads_and_check_reports_the_model() {
         checked.contains("embeddings: ok, local:all-MiniLM-L6-v2 (384 dimensions)"),
         "{checked}"
     );
+}
+
+/// A repository other than the known one: the three model files, and sentence-transformers'
+/// optional settings when the repository has them.
+fn other_model_request() -> ModelRequest {
+    ModelRequest {
+        repository: DEFAULT_MODEL.repository.to_owned(),
+        revision: DEFAULT_MODEL.revision.to_owned(),
+        files: ["config.json", "tokenizer.json", "model.safetensors"]
+            .iter()
+            .map(|file| ((*file).to_owned(), None))
+            .collect(),
+        optional: vec![
+            "sentence_bert_config.json".to_owned(),
+            "1_Pooling/config.json".to_owned(),
+        ],
+    }
+}
+
+#[tokio::test]
+async fn optional_files_are_fetched_when_the_repository_has_them_and_skipped_when_not() {
+    // A repository with a pooling file in a subfolder, as BGE models have (first-token pooling).
+    let hub = TempDir::new().unwrap();
+    link_test_model_into(hub.path());
+    std::fs::create_dir_all(hub.path().join("1_Pooling")).unwrap();
+    let pooling = r#"{"word_embedding_dimension": 384, "pooling_mode_cls_token": true}"#;
+    std::fs::write(hub.path().join("1_Pooling/config.json"), pooling).unwrap();
+    let server = hub_serving(hub.path().to_owned()).await;
+    let base = Url::parse(&server.uri()).unwrap();
+    let data = TempDir::new().unwrap();
+    let (folder, installed) = download_model(&base, &other_model_request(), data.path())
+        .await
+        .expect("downloaded");
+    assert_eq!(installed.len(), 5, "{installed:?}");
+    let fetched = std::fs::read_to_string(folder.join("1_Pooling/config.json")).unwrap();
+    assert_eq!(fetched, pooling);
+    let first_token = LocalEmbedder::load(&folder).expect("the downloaded model loads");
+    let text = vec!["This is an example sentence".to_owned()];
+    let vector = first_token.embed(&text).await.unwrap().remove(0);
+    // The first value `POOLING=cls scripts/reference-embeddings.py` prints for this sentence.
+    assert!(
+        (vector.values()[0] - 0.005595).abs() < 1e-4,
+        "{:?}",
+        &vector.values()[..4]
+    );
+
+    // The test model's own repository has no pooling file: the rest installs, mean pooling.
+    let server = hub_serving(test_model_folder()).await;
+    let base = Url::parse(&server.uri()).unwrap();
+    let data = TempDir::new().unwrap();
+    let (folder, installed) = download_model(&base, &other_model_request(), data.path())
+        .await
+        .expect("downloaded without the optional file");
+    assert_eq!(installed.len(), 4, "{installed:?}");
+    assert!(!folder.join("1_Pooling").exists());
 }

@@ -2,9 +2,12 @@
 //!
 //! The model is a folder holding `config.json` (the BERT configuration), `tokenizer.json` (a
 //! Hugging Face tokenizer), `model.safetensors` (the weights) and, optionally,
-//! `sentence_bert_config.json` (sentence-transformers' `max_seq_length`). A text's embedding is
-//! the mean of its token vectors over the attention mask (as sentence-transformers computes it),
-//! normalised to unit length. The folder's name names the model (`local:<folder name>`).
+//! `sentence_bert_config.json` (sentence-transformers' `max_seq_length`) and
+//! `1_Pooling/config.json` (sentence-transformers' pooling). A text's embedding is pooled from its
+//! token vectors as that file says: their mean over the attention mask (the default, as for
+//! all-MiniLM-L6-v2), the first token's vector (`[CLS]`, as for the BGE models) or the largest
+//! value of each dimension; then normalised to unit length. The folder's name names the model
+//! (`local:<folder name>`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -26,6 +29,8 @@ pub const TOKENIZER_FILE: &str = "tokenizer.json";
 pub const WEIGHTS_FILE: &str = "model.safetensors";
 /// Optional: sentence-transformers' settings, of which only `max_seq_length` is used.
 pub const SENTENCE_CONFIG_FILE: &str = "sentence_bert_config.json";
+/// Optional: sentence-transformers' pooling (mean when absent).
+pub const POOLING_FILE: &str = "1_Pooling/config.json";
 
 /// How many texts go through the model at once: large enough to use the matrix kernels well,
 /// small enough that one long text does not pad many short ones for long.
@@ -42,11 +47,40 @@ struct Model {
     bert: BertModel,
     tokenizer: Tokenizer,
     dimensions: usize,
+    pooling: Pooling,
 }
 
 #[derive(Deserialize)]
 struct SentenceConfig {
     max_seq_length: Option<usize>,
+}
+
+/// How a text's token vectors become one vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pooling {
+    /// The mean over the attention mask.
+    Mean,
+    /// The first token's vector (`[CLS]`).
+    Cls,
+    /// The largest value of each dimension over the attention mask.
+    Max,
+}
+
+/// sentence-transformers' pooling settings: one mode is on.
+#[derive(Deserialize)]
+struct PoolingConfig {
+    #[serde(default)]
+    pooling_mode_mean_tokens: bool,
+    #[serde(default)]
+    pooling_mode_cls_token: bool,
+    #[serde(default)]
+    pooling_mode_max_tokens: bool,
+    #[serde(default)]
+    pooling_mode_mean_sqrt_len_tokens: bool,
+    #[serde(default)]
+    pooling_mode_weightedmean_tokens: bool,
+    #[serde(default)]
+    pooling_mode_lasttoken: bool,
 }
 
 impl LocalEmbedder {
@@ -61,6 +95,7 @@ impl LocalEmbedder {
                 format!("{} is not a BERT configuration", file(folder, CONFIG_FILE))
             })?;
         let max_tokens = max_tokens(folder, &config)?;
+        let pooling = pooling(folder)?;
         let tokenizer = load_tokenizer(folder, max_tokens)?;
         let bert = load_weights(folder, &config)?;
         let name = folder
@@ -72,6 +107,7 @@ impl LocalEmbedder {
                 bert,
                 tokenizer,
                 dimensions: config.hidden_size,
+                pooling,
             }),
             model_id: format!("local:{name}"),
         })
@@ -110,6 +146,39 @@ fn max_tokens(folder: &Path, config: &Config) -> anyhow::Result<usize> {
         .max_seq_length
         .unwrap_or(config.max_position_embeddings)
         .min(config.max_position_embeddings))
+}
+
+/// The pooling `1_Pooling/config.json` asks for, mean when the folder has none.
+fn pooling(folder: &Path) -> anyhow::Result<Pooling> {
+    let path = folder.join(POOLING_FILE);
+    if !path.exists() {
+        return Ok(Pooling::Mean);
+    }
+    let config: PoolingConfig = serde_json::from_slice(&read(folder, POOLING_FILE)?)
+        .with_context(|| format!("{} is not a pooling configuration", path.display()))?;
+    let modes = [
+        (config.pooling_mode_mean_tokens, Some(Pooling::Mean)),
+        (config.pooling_mode_cls_token, Some(Pooling::Cls)),
+        (config.pooling_mode_max_tokens, Some(Pooling::Max)),
+        (config.pooling_mode_mean_sqrt_len_tokens, None),
+        (config.pooling_mode_weightedmean_tokens, None),
+        (config.pooling_mode_lasttoken, None),
+    ];
+    let mut chosen = modes
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, pooling)| *pooling);
+    match (chosen.next(), chosen.next()) {
+        (Some(Some(pooling)), None) => Ok(pooling),
+        (Some(None), None) => anyhow::bail!(
+            "{} asks for a pooling this service does not compute (it pools by mean, first token or max)",
+            path.display()
+        ),
+        _ => anyhow::bail!(
+            "{} must turn on exactly one pooling mode (mean, cls or max)",
+            path.display()
+        ),
+    }
 }
 
 /// The folder's tokenizer, truncating to `max_tokens` and padding each batch to its longest text
@@ -179,17 +248,34 @@ impl Model {
         let type_ids = rows(|encoding| encoding.get_type_ids())?;
         let attention = rows(|encoding| encoding.get_attention_mask())?;
         let tokens = self.bert.forward(&token_ids, &type_ids, Some(&attention))?;
-        // Mean pooling: padding tokens must not count, so each token vector is weighed by its
-        // attention mask (1 for a real token, 0 for padding).
-        let mask = attention.to_dtype(DType::F32)?.unsqueeze(2)?;
-        let summed = tokens.broadcast_mul(&mask)?.sum(1)?;
-        let counts = mask.sum(1)?.clamp(1e-9, f32::MAX)?;
-        let means = summed.broadcast_div(&counts)?;
-        Ok(means
+        let pooled = self.pooling.pool(&tokens, &attention)?;
+        Ok(pooled
             .to_vec2::<f32>()?
             .into_iter()
             .map(Embedding::new)
             .collect())
+    }
+}
+
+impl Pooling {
+    /// One vector per text from `tokens` (texts, tokens, dimensions); `attention` is 1 for a
+    /// real token and 0 for padding. The vectors are not normalised: [`Embedding::new`] does it.
+    fn pool(self, tokens: &Tensor, attention: &Tensor) -> candle_core::Result<Tensor> {
+        let mask = attention.to_dtype(DType::F32)?.unsqueeze(2)?;
+        match self {
+            // Padding tokens must not count, so each token vector is weighed by its mask.
+            Pooling::Mean => {
+                let summed = tokens.broadcast_mul(&mask)?.sum(1)?;
+                let counts = mask.sum(1)?.clamp(1e-9, f32::MAX)?;
+                summed.broadcast_div(&counts)
+            }
+            Pooling::Cls => tokens.narrow(1, 0, 1)?.squeeze(1),
+            // Padding tokens are pushed far below any real value before taking the maximum.
+            Pooling::Max => {
+                let padding = ((mask.ones_like()? - &mask)? * -1e9)?;
+                tokens.broadcast_add(&padding)?.max(1)
+            }
+        }
     }
 }
 

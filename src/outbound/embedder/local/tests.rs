@@ -116,10 +116,12 @@ fn a_corrupt_model_file_is_named_in_the_error() {
         TOKENIZER_FILE,
         WEIGHTS_FILE,
         SENTENCE_CONFIG_FILE,
+        POOLING_FILE,
     ] {
         let copy = model_copy();
         let path = copy.path().join(name);
-        std::fs::remove_file(&path).unwrap();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let _ = std::fs::remove_file(&path);
         std::fs::write(&path, b"{\"truncated\": ").unwrap();
         let error = load_error(copy.path());
         assert!(error.contains(name), "{name}: {error}");
@@ -168,5 +170,73 @@ async fn the_vectors_match_an_independent_implementation() {
                 "{text}: value {index} is {actual}, expected {expected}"
             );
         }
+    }
+}
+
+/// A copy of the test model whose `1_Pooling/config.json` turns on `modes`.
+fn model_pooling_by(modes: &[&str]) -> TempDir {
+    let copy = model_copy();
+    let path = copy.path().join(POOLING_FILE);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut config = serde_json::json!({"word_embedding_dimension": 384});
+    for mode in modes {
+        config[format!("pooling_mode_{mode}")] = serde_json::Value::Bool(true);
+    }
+    std::fs::write(&path, config.to_string()).unwrap();
+    copy
+}
+
+/// The first values `POOLING=cls` and `POOLING=max scripts/reference-embeddings.py` print for
+/// "This is an example sentence"; a folder that says "mean" pools as one that says nothing.
+#[tokio::test]
+async fn the_pooling_the_folder_names_is_the_one_computed() {
+    let text = vec!["This is an example sentence".to_owned()];
+    let expected: [(&str, [f32; 4]); 3] = [
+        ("mean_tokens", [0.067657, 0.063496, 0.048713, 0.079305]),
+        ("cls_token", [0.005595, -0.002473, 0.025745, 0.017713]),
+        ("max_tokens", [0.076029, 0.050154, 0.039384, 0.044867]),
+    ];
+    for (mode, expected) in expected {
+        let folder = model_pooling_by(&[mode]);
+        let embedder = LocalEmbedder::load(folder.path()).expect("the model loads");
+        let embedding = embedder.embed(&text).await.unwrap().remove(0);
+        for (index, (actual, expected)) in embedding.values().iter().zip(expected).enumerate() {
+            assert!(
+                (actual - expected).abs() < 1e-4,
+                "{mode}: value {index} is {actual}, expected {expected}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn first_token_and_max_pooling_ignore_the_padding_of_a_batch() {
+    for mode in ["cls_token", "max_tokens"] {
+        let folder = model_pooling_by(&[mode]);
+        let embedder = LocalEmbedder::load(folder.path()).expect("the model loads");
+        let short = "Yes, penicillin.".to_owned();
+        let long =
+            "I would like to move my appointment on Tuesday to the afternoon, please.".to_owned();
+        let alone = embedder
+            .embed(std::slice::from_ref(&short))
+            .await
+            .unwrap()
+            .remove(0);
+        let batch = embedder.embed(&[long, short]).await.unwrap();
+        assert!((alone.similarity(&batch[1]) - 1.0).abs() < 1e-4, "{mode}");
+    }
+}
+
+#[test]
+fn a_pooling_that_is_not_computed_or_not_one_is_refused_naming_the_file() {
+    for modes in [
+        &["mean_sqrt_len_tokens"][..],
+        &["lasttoken"][..],
+        &["mean_tokens", "cls_token"][..],
+        &[][..],
+    ] {
+        let folder = model_pooling_by(modes);
+        let error = load_error(folder.path());
+        assert!(error.contains(POOLING_FILE), "{modes:?}: {error}");
     }
 }
