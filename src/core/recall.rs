@@ -44,16 +44,9 @@ impl QueryEmbedding {
         question: &SearchQuery,
         embedder: &dyn Embedder,
     ) -> Result<Self, EmbedderError> {
-        let mut vectors = embedder.embed(&[question.as_str().to_owned()]).await?;
-        if vectors.len() != 1 {
-            return Err(EmbedderError::Unknown(anyhow::anyhow!(
-                "the embedder answered one question with {} vectors",
-                vectors.len()
-            )));
-        }
         Ok(Self {
             model_id: embedder.model_id().to_owned(),
-            embedding: vectors.remove(0),
+            embedding: embedder.embed_query(question.as_str()).await?,
         })
     }
 }

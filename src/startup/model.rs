@@ -6,7 +6,7 @@ use url::Url;
 use crate::config::Settings;
 use crate::outbound::embedder::catalogue::{known_model, KNOWN_MODELS};
 use crate::outbound::embedder::local::{
-    CONFIG_FILE, POOLING_FILE, SENTENCE_CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE,
+    CONFIG_FILE, POOLING_FILE, PROMPTS_FILE, SENTENCE_CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE,
 };
 use crate::outbound::model_download::{download_model, ModelRequest};
 
@@ -81,7 +81,10 @@ fn request(options: &DownloadOptions) -> anyhow::Result<ModelRequest> {
         .iter()
         .map(|file| ((*file).to_owned(), None))
         .collect();
-    let mut optional = vec![SENTENCE_CONFIG_FILE.to_owned(), POOLING_FILE.to_owned()];
+    let mut optional: Vec<String> = [SENTENCE_CONFIG_FILE, POOLING_FILE, PROMPTS_FILE]
+        .iter()
+        .map(|file| (*file).to_owned())
+        .collect();
     for pair in &options.checksums {
         let (file, sha256) = pair
             .split_once('=')

@@ -53,4 +53,20 @@ pub trait Embedder: Send + Sync + 'static {
     /// - [`EmbedderError::Unavailable`] when the model cannot be reached or is too slow.
     /// - [`EmbedderError::Rejected`] when the model refuses the input for good.
     async fn embed(&self, texts: &[String]) -> Result<Vec<Embedding>, EmbedderError>;
+
+    /// Embeds a question asked of the memories. The same as [`Embedder::embed`] unless the
+    /// model embeds questions apart from what they search (a query prompt, as E5 models have).
+    ///
+    /// # Errors
+    /// As [`Embedder::embed`]; [`EmbedderError::Unknown`] when it answers with no vector.
+    async fn embed_query(&self, question: &str) -> Result<Embedding, EmbedderError> {
+        let mut vectors = self.embed(&[question.to_owned()]).await?;
+        if vectors.len() != 1 {
+            return Err(EmbedderError::Unknown(anyhow::anyhow!(
+                "the embedder answered one question with {} vectors",
+                vectors.len()
+            )));
+        }
+        Ok(vectors.remove(0))
+    }
 }

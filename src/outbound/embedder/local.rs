@@ -6,8 +6,10 @@
 //! `1_Pooling/config.json` (sentence-transformers' pooling). A text's embedding is pooled from its
 //! token vectors as that file says: their mean over the attention mask (the default, as for
 //! all-MiniLM-L6-v2), the first token's vector (`[CLS]`, as for the BGE models) or the largest
-//! value of each dimension; then normalised to unit length. The folder's name names the model
-//! (`local:<folder name>`).
+//! value of each dimension; then normalised to unit length. When the folder's
+//! `config_sentence_transformers.json` has prompts (as E5 models have: `query: `, `passage: `),
+//! questions start with the query prompt and memories with the document (or passage) prompt.
+//! The folder's name names the model (`local:<folder name>`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -31,6 +33,8 @@ pub const WEIGHTS_FILE: &str = "model.safetensors";
 pub const SENTENCE_CONFIG_FILE: &str = "sentence_bert_config.json";
 /// Optional: sentence-transformers' pooling (mean when absent).
 pub const POOLING_FILE: &str = "1_Pooling/config.json";
+/// Optional: sentence-transformers' prompts for questions and documents (none when absent).
+pub const PROMPTS_FILE: &str = "config_sentence_transformers.json";
 
 /// How many texts go through the model at once: large enough to use the matrix kernels well,
 /// small enough that one long text does not pad many short ones for long.
@@ -48,6 +52,21 @@ struct Model {
     tokenizer: Tokenizer,
     dimensions: usize,
     pooling: Pooling,
+    prompts: Prompts,
+}
+
+/// The text put before a question, and before a memory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Prompts {
+    query: String,
+    document: String,
+}
+
+/// sentence-transformers' model settings, of which only the prompts are used.
+#[derive(Deserialize)]
+struct PromptsConfig {
+    #[serde(default)]
+    prompts: std::collections::HashMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -96,6 +115,7 @@ impl LocalEmbedder {
             })?;
         let max_tokens = max_tokens(folder, &config)?;
         let pooling = pooling(folder)?;
+        let prompts = prompts(folder)?;
         let tokenizer = load_tokenizer(folder, max_tokens)?;
         let bert = load_weights(folder, &config)?;
         let name = folder
@@ -108,6 +128,7 @@ impl LocalEmbedder {
                 tokenizer,
                 dimensions: config.hidden_size,
                 pooling,
+                prompts,
             }),
             model_id: format!("local:{name}"),
         })
@@ -146,6 +167,27 @@ fn max_tokens(folder: &Path, config: &Config) -> anyhow::Result<usize> {
         .max_seq_length
         .unwrap_or(config.max_position_embeddings)
         .min(config.max_position_embeddings))
+}
+
+/// The prompts `config_sentence_transformers.json` names: `query`, and `document` (or
+/// `passage`); none when the folder has no such file.
+fn prompts(folder: &Path) -> anyhow::Result<Prompts> {
+    let path = folder.join(PROMPTS_FILE);
+    if !path.exists() {
+        return Ok(Prompts::default());
+    }
+    let mut config: PromptsConfig = serde_json::from_slice(&read(folder, PROMPTS_FILE)?)
+        .with_context(|| format!("{} is not sentence-transformers' settings", path.display()))?;
+    let mut take = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|name| config.prompts.remove(*name))
+            .unwrap_or_default()
+    };
+    Ok(Prompts {
+        query: take(&["query"]),
+        document: take(&["document", "passage"]),
+    })
 }
 
 /// The pooling `1_Pooling/config.json` asks for, mean when the folder has none.
@@ -223,11 +265,17 @@ fn load_weights(folder: &Path, config: &Config) -> anyhow::Result<BertModel> {
 }
 
 impl Model {
-    /// Embeds `texts` in batches of [`BATCH_SIZE`], in order.
-    fn embed(&self, texts: &[String]) -> anyhow::Result<Vec<Embedding>> {
+    /// Embeds `texts`, each after `prompt`, in batches of [`BATCH_SIZE`], in order.
+    fn embed(&self, prompt: &str, texts: &[String]) -> anyhow::Result<Vec<Embedding>> {
         let mut embeddings = Vec::with_capacity(texts.len());
         for batch in texts.chunks(BATCH_SIZE) {
-            embeddings.extend(self.embed_batch(batch)?);
+            if prompt.is_empty() {
+                embeddings.extend(self.embed_batch(batch)?);
+            } else {
+                let prompted: Vec<String> =
+                    batch.iter().map(|text| format!("{prompt}{text}")).collect();
+                embeddings.extend(self.embed_batch(&prompted)?);
+            }
         }
         Ok(embeddings)
     }
@@ -293,12 +341,42 @@ impl Embedder for LocalEmbedder {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
+        self.run(Prompted::Document, texts.to_vec()).await
+    }
+
+    async fn embed_query(&self, question: &str) -> Result<Embedding, EmbedderError> {
+        let mut vectors = self.run(Prompted::Query, vec![question.to_owned()]).await?;
+        vectors
+            .pop()
+            .ok_or_else(|| EmbedderError::Unknown(anyhow!("the model gave no vector")))
+    }
+}
+
+/// Which prompt goes before the texts.
+#[derive(Debug, Clone, Copy)]
+enum Prompted {
+    Query,
+    Document,
+}
+
+impl LocalEmbedder {
+    /// Runs the model over `texts` on a blocking thread.
+    async fn run(
+        &self,
+        prompted: Prompted,
+        texts: Vec<String>,
+    ) -> Result<Vec<Embedding>, EmbedderError> {
         let model = self.model.clone();
-        let texts = texts.to_vec();
-        tokio::task::spawn_blocking(move || model.embed(&texts))
-            .await
-            .map_err(|error| EmbedderError::Unknown(error.into()))?
-            .map_err(EmbedderError::Unknown)
+        tokio::task::spawn_blocking(move || {
+            let prompt = match prompted {
+                Prompted::Query => &model.prompts.query,
+                Prompted::Document => &model.prompts.document,
+            };
+            model.embed(prompt, &texts)
+        })
+        .await
+        .map_err(|error| EmbedderError::Unknown(error.into()))?
+        .map_err(EmbedderError::Unknown)
     }
 }
 

@@ -117,6 +117,7 @@ fn a_corrupt_model_file_is_named_in_the_error() {
         WEIGHTS_FILE,
         SENTENCE_CONFIG_FILE,
         POOLING_FILE,
+        PROMPTS_FILE,
     ] {
         let copy = model_copy();
         let path = copy.path().join(name);
@@ -239,4 +240,31 @@ fn a_pooling_that_is_not_computed_or_not_one_is_refused_naming_the_file() {
         let error = load_error(folder.path());
         assert!(error.contains(POOLING_FILE), "{modes:?}: {error}");
     }
+}
+
+/// A model whose settings give E5's prompts: a question is embedded as "query: " and its text,
+/// a memory as "passage: " and its text; without the file, texts go in as they are.
+#[tokio::test]
+async fn questions_and_memories_get_the_prompts_the_folder_names() {
+    let copy = model_copy();
+    std::fs::write(
+        copy.path().join(PROMPTS_FILE),
+        r#"{"prompts": {"query": "query: ", "passage": "passage: "}, "default_prompt_name": null}"#,
+    )
+    .unwrap();
+    let prompted = LocalEmbedder::load(copy.path()).expect("the model loads");
+    let question = "does she have any drug allergies";
+    let memory = "Caller: I'm allergic to penicillin.".to_owned();
+    let plain = embed(&[&format!("query: {question}"), &format!("passage: {memory}")]).await;
+    let asked = prompted.embed_query(question).await.unwrap();
+    let stored = prompted
+        .embed(std::slice::from_ref(&memory))
+        .await
+        .unwrap()
+        .remove(0);
+    assert!((asked.similarity(&plain[0]) - 1.0).abs() < 1e-4);
+    assert!((stored.similarity(&plain[1]) - 1.0).abs() < 1e-4);
+    let unprompted = embedder().embed_query(question).await.unwrap();
+    assert!((unprompted.similarity(&embed(&[question]).await[0]) - 1.0).abs() < 1e-4);
+    assert!(unprompted.similarity(&asked) < 0.999);
 }
