@@ -59,8 +59,22 @@ pub(super) fn state(request: &Request) -> poem::Result<&Arc<AppState>> {
 pub struct ClientDataKey(());
 
 async fn check_client_data_key(request: &Request, key: ApiKey) -> poem::Result<()> {
-    let expected = state(request)?.keys.client_data.expose();
-    check(&key.key, expected, "client-data")
+    check_client_data(state(request)?, &key.key)
+}
+
+/// Accepts `presented` when it is the client-data key; shared by [`ClientDataKey`] and the
+/// client-data route in front of the OpenAPI service.
+pub(super) fn check_client_data(state: &AppState, presented: &str) -> poem::Result<()> {
+    check(presented, state.keys.client_data.expose(), "client-data")
+}
+
+/// The `X-Api-Key` header, read as poem-openapi reads an API key for [`ClientDataKey`] and
+/// [`SearchDataKey`]: missing or not text is the framework's `AuthorizationError`, which the
+/// error converter answers (and logs) as a missing key.
+pub(super) fn presented_key(request: &Request) -> poem::Result<&str> {
+    request
+        .header(API_KEY_HEADER)
+        .ok_or_else(|| poem_openapi::error::AuthorizationError.into())
 }
 
 /// `X-Api-Key` equal to `ELEVENLABS_SEARCH_DATA_KEY`.

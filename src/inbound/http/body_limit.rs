@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use poem::error::ReadBodyError;
 use poem::http::StatusCode;
 use poem::{Body, Endpoint, EndpointExt, IntoResponse, Request, Response, Result};
@@ -29,33 +29,37 @@ async fn limit_small_bodies<E: Endpoint>(
     endpoint: Arc<E>,
     mut request: Request,
 ) -> Result<Response> {
+    let edge = request.data::<Arc<Edge>>().cloned();
+    let body = read_small_body(&mut request, edge.as_deref()).await?;
+    request.set_body(Body::from_bytes(body));
+    Ok(endpoint.call(request).await?.into_response())
+}
+
+/// Takes the whole body of `request`, refusing with 413 one over [`MAX_SMALL_BODY_BYTES`]
+/// (declared or not), and with 408 one that stops arriving for the `edge`'s deadline.
+pub async fn read_small_body(request: &mut Request, edge: Option<&Edge>) -> Result<Bytes> {
     let declared = request
         .header(poem::http::header::CONTENT_LENGTH)
         .and_then(|length| length.parse::<u64>().ok());
     if declared.is_some_and(|length| length > MAX_SMALL_BODY_BYTES as u64) {
         return Err(ReadBodyError::PayloadTooLarge.into());
     }
-    let body = match request.data::<Arc<Edge>>().cloned() {
-        Some(edge) => {
-            let mut chunks = request.take_body().into_bytes_stream();
-            let mut body = BytesMut::new();
-            while let Some(chunk) = edge.next_chunk(&mut chunks).await.map_err(body_error)? {
-                if body.len() + chunk.len() > MAX_SMALL_BODY_BYTES {
-                    return Err(ReadBodyError::PayloadTooLarge.into());
-                }
-                body.extend_from_slice(&chunk);
-            }
-            body.freeze()
-        }
-        None => {
-            request
-                .take_body()
-                .into_bytes_limit(MAX_SMALL_BODY_BYTES)
-                .await?
-        }
+    let Some(edge) = edge else {
+        return request
+            .take_body()
+            .into_bytes_limit(MAX_SMALL_BODY_BYTES)
+            .await
+            .map_err(Into::into);
     };
-    request.set_body(Body::from_bytes(body));
-    Ok(endpoint.call(request).await?.into_response())
+    let mut chunks = request.take_body().into_bytes_stream();
+    let mut body = BytesMut::new();
+    while let Some(chunk) = edge.next_chunk(&mut chunks).await.map_err(body_error)? {
+        if body.len() + chunk.len() > MAX_SMALL_BODY_BYTES {
+            return Err(ReadBodyError::PayloadTooLarge.into());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 fn body_error(error: BodyReadError) -> poem::Error {

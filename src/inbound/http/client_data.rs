@@ -3,15 +3,18 @@
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 
+use poem::http::Method;
 use poem::web::Data;
+use poem::{Body, IntoResponse, Request, RequestBody, Response};
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi};
+use poem_openapi::{ApiExtractor, ApiResponse, ExtractParamOptions, Object, OpenApi};
 use serde::Serialize;
 
 use crate::core::use_cases::Greeting;
 use crate::core::{mask_phone_number, AgentId, CallerId};
-use crate::inbound::http::auth::ClientDataKey;
-use crate::inbound::http::body_limit::small_bodies;
+use crate::inbound::http::auth::{check_client_data, presented_key, ClientDataKey};
+use crate::inbound::http::body_limit::{read_small_body, small_bodies};
+use crate::inbound::http::edge::Edge;
 use crate::inbound::http::error::ErrorBody;
 use crate::inbound::http::field_text::{
     AgentIdField, CallSidField, CalledNumberField, CallerIdField, FieldText,
@@ -186,8 +189,65 @@ fn written_answer(greeting: Greeting) -> WrittenJson<ClientDataResponse> {
     written
 }
 
+/// The greeting of the caller in `call`, written: the one answer of both the operation and
+/// [`serve`].
+async fn answer(state: &AppState, call: &ClientDataRequest) -> WrittenJson<ClientDataResponse> {
+    let caller = call.caller_id.as_deref().and_then(usable_caller_id);
+    let agent = call
+        .agent_id
+        .as_deref()
+        .and_then(|raw| AgentId::parse(raw).ok());
+    let greeting = state
+        .greet_caller
+        .greet(caller.as_ref(), agent.as_ref())
+        .await;
+    if let (Some(reason), Some(metrics)) = (greeting.withheld_override, &state.metrics) {
+        metrics.override_withheld(reason);
+    }
+    written_answer(greeting)
+}
+
+/// The operation's path; the `#[oai(path)]` below says the same (the committed OpenAPI document
+/// and its test hold the documented one).
+const PATH: &str = "/webhook/client-data";
+
+/// Whether `request` is a ring, answered by [`serve`]. Any other method on the path goes on to
+/// the OpenAPI service, which answers 405.
+pub(super) fn is_ring(request: &Request) -> bool {
+    request.method() == Method::POST && request.uri().path() == PATH
+}
+
+/// A ring, answered in front of the OpenAPI service (the main port's front layer sends every
+/// `POST` on the path here). poem-openapi's machinery around an operation (a boxed route at each
+/// level, the wrappers of the transform and of the operation id, the extractors' bookkeeping)
+/// cost as much as the greeting itself, and this is the call made at every ring.
+///
+/// It makes the operation's checks in the operation's order, each with the piece the operation
+/// uses: the body limit of [`small_bodies`], the key check of [`ClientDataKey`], poem-openapi's
+/// own `Json` extractor (content type, then the JSON and its fields, with the same 400s), then
+/// [`answer`]. Errors go to the same converter as the framework's.
+pub(super) async fn serve(
+    state: &AppState,
+    edge: &Edge,
+    mut request: Request,
+) -> poem::Result<Response> {
+    let body = read_small_body(&mut request, Some(edge)).await?;
+    check_client_data(state, presented_key(&request)?)?;
+    let mut body = RequestBody::new(Body::from_bytes(body));
+    let Json(call) = <Json<ClientDataRequest> as ApiExtractor>::from_request(
+        &request,
+        &mut body,
+        ExtractParamOptions::default(),
+    )
+    .await?;
+    Ok(answer(state, &call).await.into_response())
+}
+
 pub struct ClientDataApi;
 
+// On the main port this operation only documents the webhook: `serve` answers every `POST` on
+// its path ahead of the OpenAPI service. It still answers alike (with `answer`, after the same
+// checks by the framework) wherever the OpenAPI service is mounted without that front layer.
 #[OpenApi(tag = "ApiTags::Webhooks")]
 impl ClientDataApi {
     /// Greet a caller at ring time
@@ -208,21 +268,12 @@ impl ClientDataApi {
         state: Data<&Arc<AppState>>,
         request: Json<ClientDataRequest>,
     ) -> Result<ClientDataSuccess, ClientDataError> {
-        let caller = request.caller_id.as_deref().and_then(usable_caller_id);
-        let agent = request
-            .agent_id
-            .as_deref()
-            .and_then(|raw| AgentId::parse(raw).ok());
-        let greeting = state
-            .greet_caller
-            .greet(caller.as_ref(), agent.as_ref())
-            .await;
-        if let (Some(reason), Some(metrics)) = (greeting.withheld_override, &state.metrics) {
-            metrics.override_withheld(reason);
-        }
-        Ok(ClientDataSuccess::Ok(written_answer(greeting)))
+        Ok(ClientDataSuccess::Ok(answer(&state, &request).await))
     }
 }
+
+#[cfg(test)]
+mod same_as_the_operation;
 
 #[cfg(test)]
 mod tests {

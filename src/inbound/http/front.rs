@@ -1,6 +1,8 @@
 //! The layer every request of the main port passes through before its route, in this order:
 //! the edge's refusals (before any log line or count), the request id and the log line of the
-//! outcome, the request counts, and framework errors turned into the JSON error schema.
+//! outcome, the request counts, and framework errors turned into the JSON error schema. A ring
+//! (`POST /webhook/client-data`) is answered here by [`client_data::serve`], ahead of the routes
+//! and the OpenAPI service, whose layers cost as much as the greeting.
 //!
 //! One layer rather than a middleware each: the server boxes each request's whole future, and
 //! nested middlewares each held the request and the future of the one inside, so that state was
@@ -12,6 +14,7 @@ use std::time::Instant;
 use poem::{Endpoint, IntoResponse, Request, Response, Result};
 use tracing::Instrument;
 
+use crate::inbound::http::client_data;
 use crate::inbound::http::edge::Edge;
 use crate::inbound::http::error::framework_error_to_json;
 use crate::inbound::http::metrics::RequestCount;
@@ -36,14 +39,19 @@ impl<E: Endpoint> Endpoint for Front<E> {
         let id = request_trace::request_id(&request);
         let span = request_trace::span(&id, &request);
         let count = RequestCount::start(self.state.metrics.as_deref(), &request);
-        request.extensions_mut().insert(self.state.clone());
-        request.extensions_mut().insert(self.edge.clone());
         let started = Instant::now();
         let mut response = async {
-            let response = match self.routes.call(request).await {
-                Ok(output) => output.into_response(),
-                Err(error) => framework_error_to_json(error),
+            let answered = if client_data::is_ring(&request) {
+                client_data::serve(&self.state, &self.edge, request).await
+            } else {
+                request.extensions_mut().insert(self.state.clone());
+                request.extensions_mut().insert(self.edge.clone());
+                self.routes
+                    .call(request)
+                    .await
+                    .map(IntoResponse::into_response)
             };
+            let response = answered.unwrap_or_else(framework_error_to_json);
             request_trace::log_outcome(response.status(), started);
             response
         }
