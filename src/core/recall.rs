@@ -3,8 +3,11 @@
 //! generic request ("what did we talk about last time") gets. Every memory store ranks with this
 //! code, so they all answer alike; the README section "How search ranks memories" explains it.
 
+mod missing_vectors;
 mod scorer;
 pub mod words;
+
+pub use missing_vectors::{embed_missing, MissingVectors, EMBEDDING_BATCH};
 
 pub use scorer::{
     add_similar, rank, recent_context, word_overlap, Candidate, Evidence, RELATED_SCORE,

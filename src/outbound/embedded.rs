@@ -28,15 +28,13 @@ use async_trait::async_trait;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use crate::core::ports::{Embedder, MemoryStore, MemoryStoreError};
-use crate::core::recall::{memory_embeddings, RecallQuery};
-use crate::core::{AddOutcome, CallerId, ConversationId, MemoryHit, NewMemory, SearchLimit};
+use crate::core::recall::{embed_missing, memory_embeddings, MissingVectors, RecallQuery};
+use crate::core::{
+    AddOutcome, CallerId, ConversationId, Embedding, MemoryHit, NewMemory, SearchLimit,
+};
 
 /// How many idle reader connections are kept open for reuse.
 const IDLE_READERS: usize = 4;
-
-/// How many stored memories [`EmbeddedMemoryStore::embed_missing`] embeds per call to the
-/// embedder.
-const EMBEDDING_BATCH: usize = 32;
 
 /// A [`MemoryStore`] in a local SQLite file.
 #[derive(Clone)]
@@ -97,39 +95,7 @@ impl EmbeddedMemoryStore {
     /// [`MemoryStoreError::Unavailable`] when the embedder fails (what was embedded so far is
     /// kept), [`MemoryStoreError::Unknown`] when the file cannot be read or written.
     pub async fn embed_missing(&self) -> Result<usize, MemoryStoreError> {
-        let Some(embedder) = self.embedder.clone() else {
-            return Ok(0);
-        };
-        let model = embedder.model_id().to_owned();
-        let mut embedded = 0;
-        loop {
-            let batch = {
-                let model = model.clone();
-                self.read(move |connection| {
-                    statements::missing_vectors(connection, &model, EMBEDDING_BATCH)
-                })
-                .await?
-            };
-            if batch.is_empty() {
-                return Ok(embedded);
-            }
-            let texts: Vec<String> = batch.iter().map(|(_, content)| content.clone()).collect();
-            let vectors = embedder.embed(&texts).await.map_err(|error| {
-                MemoryStoreError::unavailable(
-                    anyhow::Error::new(error).context("the embedder failed"),
-                )
-            })?;
-            embedded += batch.len();
-            let model = model.clone();
-            self.write(move |connection| {
-                let transaction = connection.transaction()?;
-                for ((id, _), vector) in batch.iter().zip(&vectors) {
-                    statements::store_vector(&transaction, *id, &model, vector)?;
-                }
-                transaction.commit()
-            })
-            .await?;
-        }
+        embed_missing(self.embedder.as_ref(), self).await
     }
 
     /// Adds many memories in one transaction, much faster than one [`MemoryStore::add`] each; for
@@ -204,6 +170,35 @@ impl EmbeddedMemoryStore {
         })
         .await
         .map_err(|join| MemoryStoreError::Unknown(join.into()))?
+    }
+}
+
+#[async_trait]
+impl MissingVectors for EmbeddedMemoryStore {
+    async fn without_vector(
+        &self,
+        model: &str,
+        batch: usize,
+    ) -> Result<Vec<(i64, String)>, MemoryStoreError> {
+        let model = model.to_owned();
+        self.read(move |connection| statements::missing_vectors(connection, &model, batch))
+            .await
+    }
+
+    async fn store_vectors(
+        &self,
+        model: &str,
+        vectors: Vec<(i64, Embedding)>,
+    ) -> Result<(), MemoryStoreError> {
+        let model = model.to_owned();
+        self.write(move |connection| {
+            let transaction = connection.transaction()?;
+            for (id, vector) in &vectors {
+                statements::store_vector(&transaction, *id, &model, vector)?;
+            }
+            transaction.commit()
+        })
+        .await
     }
 }
 

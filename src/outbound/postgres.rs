@@ -31,12 +31,10 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod
 use tokio_postgres::error::SqlState;
 
 use crate::core::ports::{Embedder, MemoryStore, MemoryStoreError};
-use crate::core::recall::{memory_embedding, RecallQuery};
-use crate::core::{AddOutcome, CallerId, ConversationId, MemoryHit, NewMemory, SearchLimit};
-
-/// How many stored memories [`PostgresMemoryStore::embed_missing`] embeds per call to the
-/// embedder.
-const EMBEDDING_BATCH: usize = 32;
+use crate::core::recall::{embed_missing, memory_embedding, MissingVectors, RecallQuery};
+use crate::core::{
+    AddOutcome, CallerId, ConversationId, Embedding, MemoryHit, NewMemory, SearchLimit,
+};
 
 /// How the pool behaves.
 #[derive(Debug, Clone, Copy)]
@@ -128,32 +126,7 @@ impl PostgresMemoryStore {
     /// [`MemoryStoreError::Unavailable`] when the embedder or the database fails (what was
     /// embedded so far is kept).
     pub async fn embed_missing(&self) -> Result<usize, MemoryStoreError> {
-        let Some(embedder) = self.embedder.clone() else {
-            return Ok(0);
-        };
-        let model = embedder.model_id();
-        let mut embedded = 0;
-        loop {
-            let client = self.client().await?;
-            let batch = statements::missing_vectors(&client, model, EMBEDDING_BATCH)
-                .await
-                .map_err(|error| self.failed(error))?;
-            if batch.is_empty() {
-                return Ok(embedded);
-            }
-            let texts: Vec<String> = batch.iter().map(|(_, content)| content.clone()).collect();
-            let vectors = embedder.embed(&texts).await.map_err(|error| {
-                MemoryStoreError::unavailable(
-                    anyhow::Error::new(error).context("the embedder failed"),
-                )
-            })?;
-            for ((id, _), vector) in batch.iter().zip(&vectors) {
-                statements::store_vector(&client, *id, model, vector)
-                    .await
-                    .map_err(|error| self.failed(error))?;
-            }
-            embedded += batch.len();
-        }
+        embed_missing(self.embedder.as_ref(), self).await
     }
 
     async fn migrate(&self) -> Result<(), MemoryStoreError> {
@@ -204,6 +177,36 @@ impl PostgresMemoryStore {
                 anyhow::Error::new(error).context(format!("memory database {}", self.place)),
             )
         }
+    }
+}
+
+#[async_trait]
+impl MissingVectors for PostgresMemoryStore {
+    async fn without_vector(
+        &self,
+        model: &str,
+        batch: usize,
+    ) -> Result<Vec<(i64, String)>, MemoryStoreError> {
+        let client = self.client().await?;
+        statements::missing_vectors(&client, model, batch)
+            .await
+            .map_err(|error| self.failed(error))
+    }
+
+    async fn store_vectors(
+        &self,
+        model: &str,
+        vectors: Vec<(i64, Embedding)>,
+    ) -> Result<(), MemoryStoreError> {
+        let mut client = self.client().await?;
+        let stored = async {
+            let transaction = client.transaction().await?;
+            for (id, vector) in &vectors {
+                statements::store_vector(&transaction, *id, model, vector).await?;
+            }
+            transaction.commit().await
+        };
+        stored.await.map_err(|error| self.failed(error))
     }
 }
 

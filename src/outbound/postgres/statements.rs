@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::Client;
+use deadpool_postgres::{Client, GenericClient};
 use tokio_postgres::Row;
 
 use crate::core::recall::{add_similar, rank, recent_context, Candidate, Evidence, RecallQuery};
@@ -268,7 +268,7 @@ pub(super) async fn missing_vectors(
 }
 
 pub(super) async fn store_vector(
-    client: &Client,
+    client: &impl GenericClient,
     id: i64,
     model: &str,
     vector: &Embedding,
