@@ -27,7 +27,9 @@ use anyhow::Context;
 use async_trait::async_trait;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
-use crate::core::ports::{Embedder, MemoryStore, MemoryStoreError};
+use crate::core::ports::{
+    add_as_one_of_many, results_of_one_transaction, Embedder, MemoryStore, MemoryStoreError,
+};
 use crate::core::recall::{embed_missing, memory_embeddings, MissingVectors, RecallQuery};
 use crate::core::{
     AddOutcome, CallerId, ConversationId, Embedding, MemoryHit, NewMemory, SearchLimit,
@@ -207,12 +209,7 @@ impl MemoryStore for EmbeddedMemoryStore {
     /// Without a working embedder the memory is stored without a vector (and found by its
     /// words) rather than held back: [`EmbeddedMemoryStore::embed_missing`] catches up later.
     async fn add(&self, memory: &NewMemory) -> Result<AddOutcome, MemoryStoreError> {
-        let mut results = self.add_many(std::slice::from_ref(memory)).await;
-        results.pop().unwrap_or_else(|| {
-            Err(MemoryStoreError::Unknown(anyhow::anyhow!(
-                "a memory was added without an outcome"
-            )))
-        })
+        add_as_one_of_many(self, memory).await
     }
 
     /// The memories are embedded in one call to the embedder (one padded batch for a local
@@ -238,10 +235,7 @@ impl MemoryStore for EmbeddedMemoryStore {
                 Ok(outcomes)
             })
             .await;
-        match stored {
-            Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
-            Err(error) => vec![Err(error)],
-        }
+        results_of_one_transaction(stored)
     }
 
     async fn search(

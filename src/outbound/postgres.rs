@@ -30,8 +30,12 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
 use tokio_postgres::error::SqlState;
 
-use crate::core::ports::{Embedder, MemoryStore, MemoryStoreError};
-use crate::core::recall::{embed_missing, memory_embedding, MissingVectors, RecallQuery};
+use crate::core::ports::{
+    add_as_one_of_many, results_of_one_transaction, Embedder, MemoryStore, MemoryStoreError,
+};
+use crate::core::recall::{
+    embed_missing, memory_embeddings, MissingVectors, QueryEmbedding, RecallQuery,
+};
 use crate::core::{
     AddOutcome, CallerId, ConversationId, Embedding, MemoryHit, NewMemory, SearchLimit,
 };
@@ -129,6 +133,29 @@ impl PostgresMemoryStore {
         embed_missing(self.embedder.as_ref(), self).await
     }
 
+    /// Inserts `memories` with their `vectors` (one each) in one transaction; a memory already
+    /// stored is left as it is.
+    async fn insert_all(
+        &self,
+        memories: &[NewMemory],
+        vectors: &[Option<QueryEmbedding>],
+    ) -> Result<Vec<AddOutcome>, MemoryStoreError> {
+        let mut client = self.client().await?;
+        let inserted = async {
+            let transaction = client.transaction().await?;
+            let mut outcomes = Vec::with_capacity(memories.len());
+            for (memory, vector) in memories.iter().zip(vectors) {
+                let vector = vector
+                    .as_ref()
+                    .map(|found| (found.model_id.as_str(), &found.embedding));
+                outcomes.push(statements::insert(&transaction, memory, vector).await?);
+            }
+            transaction.commit().await?;
+            Ok(outcomes)
+        };
+        inserted.await.map_err(|error| self.failed(error))
+    }
+
     async fn migrate(&self) -> Result<(), MemoryStoreError> {
         let mut client = self.client().await?;
         let transaction = client
@@ -215,14 +242,17 @@ impl MemoryStore for PostgresMemoryStore {
     /// Without a working embedder the memory is stored without a vector (and found by its
     /// words) rather than held back: [`PostgresMemoryStore::embed_missing`] catches up later.
     async fn add(&self, memory: &NewMemory) -> Result<AddOutcome, MemoryStoreError> {
-        let vector = memory_embedding(self.embedder.as_ref(), memory).await;
-        let client = self.client().await?;
-        let vector = vector
-            .as_ref()
-            .map(|found| (found.model_id.as_str(), &found.embedding));
-        statements::insert(&client, memory, vector)
-            .await
-            .map_err(|error| self.failed(error))
+        add_as_one_of_many(self, memory).await
+    }
+
+    /// The memories are embedded in one call to the embedder and stored in one transaction: all
+    /// of them, or none when the transaction fails (then the one result is that error).
+    async fn add_many(&self, memories: &[NewMemory]) -> Vec<Result<AddOutcome, MemoryStoreError>> {
+        if memories.is_empty() {
+            return Vec::new();
+        }
+        let vectors = memory_embeddings(self.embedder.as_ref(), memories).await;
+        results_of_one_transaction(self.insert_all(memories, &vectors).await)
     }
 
     async fn search(

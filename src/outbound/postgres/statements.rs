@@ -89,7 +89,7 @@ const STORE_VECTOR: &str = "UPDATE memories SET embedding_model = $2, embedding 
 
 /// Inserts one memory with its embedding (model, vector) if any.
 pub(super) async fn insert(
-    client: &Client,
+    client: &impl GenericClient,
     memory: &NewMemory,
     vector: Option<(&str, &Embedding)>,
 ) -> Result<AddOutcome, tokio_postgres::Error> {
