@@ -18,7 +18,6 @@
 mod fts_query;
 mod schema;
 mod statements;
-mod vectors;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};

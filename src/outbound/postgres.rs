@@ -5,9 +5,11 @@
 //! - Full-text search: a generated `tsvector` per memory (English stemming, accents folded with
 //!   `unaccent`), GIN-indexed with the caller; only the question's topic words are searched,
 //!   each as a bound parameter (see [`statements`]).
-//! - Embeddings: each memory's vector is stored beside it (`real[]`) with the model's id when it
-//!   is added; a search compares the question's embedding with the caller's vectors of the same
-//!   model, in the service. (pgvector is not used: scoring one caller's vectors needs no index.)
+//! - Embeddings: each memory's vector is stored beside it (`bytea`, its `f32` values
+//!   little-endian) with the model's id when it is added; a search reads only the ids and vectors
+//!   of the caller's memories of the same model, compares them with the question's embedding in
+//!   the service, and reads the texts of the best candidates only. (pgvector is not used:
+//!   scoring one caller's vectors needs no index.)
 //! - Every memory is unique per (caller, conversation, key): adding it again answers
 //!   [`AddOutcome::AlreadyStored`], so repeated deliveries, to any instance, never duplicate it.
 //! - Connections come from a pool whose waits are bounded (`DATABASE_ACQUIRE_TIMEOUT_MS`, also
