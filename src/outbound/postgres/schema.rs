@@ -40,9 +40,9 @@ CREATE INDEX memories_recent ON memories (caller, occurred_at DESC, id DESC);
 
 /// Version 2: each embedding as `bytea`, its `f32` values little-endian (as the embedded store
 /// keeps them), instead of `real[]`. A search reads the caller's vectors, and Postgres sends a
-/// `real[]` element by element (most of a hybrid search's time in the database at 500
-/// memories) where it sends a `bytea` as it is. The vector is kept in the row (storage `MAIN`:
-/// not moved to the TOAST table while the row fits), so reading it costs no second lookup.
+/// `real[]` element by element, where it sends a `bytea` as it is. The vector is kept in the
+/// row (storage `MAIN`: not moved to the TOAST table while the row fits), so reading it costs
+/// no second lookup.
 /// Existing vectors are converted (`float4send` writes a `real` big-endian: its bytes are
 /// reversed); a memory whose vector cannot be converted loses its model too, so that
 /// `embed_missing` embeds it again.
