@@ -11,3 +11,4 @@ pub mod object_blob_store;
 pub mod openmemory;
 pub mod postgres;
 pub mod system_clock;
+pub(crate) mod vector_bytes;

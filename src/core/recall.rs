@@ -3,8 +3,11 @@
 //! generic request ("what did we talk about last time") gets. Every memory store ranks with this
 //! code, so they all answer alike; the README section "How search ranks memories" explains it.
 
+mod missing_vectors;
 mod scorer;
 pub mod words;
+
+pub use missing_vectors::{embed_missing, MissingVectors, EMBEDDING_BATCH};
 
 pub use scorer::{
     add_similar, rank, recent_context, word_overlap, Candidate, Evidence, RELATED_SCORE,
@@ -51,21 +54,10 @@ impl QueryEmbedding {
     }
 }
 
-/// The embedding a store keeps beside a new memory, with its model: `None` without an
-/// embedder, or when the embedder fails, since a memory is stored without a vector (and found by
-/// its words) rather than held back; the store embeds it later.
-pub async fn memory_embedding(
-    embedder: Option<&Arc<dyn Embedder>>,
-    memory: &NewMemory,
-) -> Option<QueryEmbedding> {
-    memory_embeddings(embedder, std::slice::from_ref(memory))
-        .await
-        .pop()
-        .flatten()
-}
-
-/// [`memory_embedding`] for several memories at once (one call to the embedder): one entry per
-/// memory, all `None` without an embedder or when it fails.
+/// The embeddings a store keeps beside new memories, with their model, computed in one call to
+/// the embedder: one entry per memory, all `None` without an embedder or when it fails, since a
+/// memory is stored without a vector (and found by its words) rather than held back; the store
+/// embeds it later.
 pub async fn memory_embeddings(
     embedder: Option<&Arc<dyn Embedder>>,
     memories: &[NewMemory],

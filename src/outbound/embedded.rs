@@ -18,7 +18,6 @@
 mod fts_query;
 mod schema;
 mod statements;
-mod vectors;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -27,16 +26,16 @@ use anyhow::Context;
 use async_trait::async_trait;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
-use crate::core::ports::{Embedder, MemoryStore, MemoryStoreError};
-use crate::core::recall::{memory_embeddings, RecallQuery};
-use crate::core::{AddOutcome, CallerId, ConversationId, MemoryHit, NewMemory, SearchLimit};
+use crate::core::ports::{
+    add_as_one_of_many, results_of_one_transaction, Embedder, MemoryStore, MemoryStoreError,
+};
+use crate::core::recall::{embed_missing, memory_embeddings, MissingVectors, RecallQuery};
+use crate::core::{
+    AddOutcome, CallerId, ConversationId, Embedding, MemoryHit, NewMemory, SearchLimit,
+};
 
 /// How many idle reader connections are kept open for reuse.
 const IDLE_READERS: usize = 4;
-
-/// How many stored memories [`EmbeddedMemoryStore::embed_missing`] embeds per call to the
-/// embedder.
-const EMBEDDING_BATCH: usize = 32;
 
 /// A [`MemoryStore`] in a local SQLite file.
 #[derive(Clone)]
@@ -97,39 +96,7 @@ impl EmbeddedMemoryStore {
     /// [`MemoryStoreError::Unavailable`] when the embedder fails (what was embedded so far is
     /// kept), [`MemoryStoreError::Unknown`] when the file cannot be read or written.
     pub async fn embed_missing(&self) -> Result<usize, MemoryStoreError> {
-        let Some(embedder) = self.embedder.clone() else {
-            return Ok(0);
-        };
-        let model = embedder.model_id().to_owned();
-        let mut embedded = 0;
-        loop {
-            let batch = {
-                let model = model.clone();
-                self.read(move |connection| {
-                    statements::missing_vectors(connection, &model, EMBEDDING_BATCH)
-                })
-                .await?
-            };
-            if batch.is_empty() {
-                return Ok(embedded);
-            }
-            let texts: Vec<String> = batch.iter().map(|(_, content)| content.clone()).collect();
-            let vectors = embedder.embed(&texts).await.map_err(|error| {
-                MemoryStoreError::unavailable(
-                    anyhow::Error::new(error).context("the embedder failed"),
-                )
-            })?;
-            embedded += batch.len();
-            let model = model.clone();
-            self.write(move |connection| {
-                let transaction = connection.transaction()?;
-                for ((id, _), vector) in batch.iter().zip(&vectors) {
-                    statements::store_vector(&transaction, *id, &model, vector)?;
-                }
-                transaction.commit()
-            })
-            .await?;
-        }
+        embed_missing(self.embedder.as_ref(), self).await
     }
 
     /// Adds many memories in one transaction, much faster than one [`MemoryStore::add`] each; for
@@ -208,16 +175,40 @@ impl EmbeddedMemoryStore {
 }
 
 #[async_trait]
+impl MissingVectors for EmbeddedMemoryStore {
+    async fn without_vector(
+        &self,
+        model: &str,
+        batch: usize,
+    ) -> Result<Vec<(i64, String)>, MemoryStoreError> {
+        let model = model.to_owned();
+        self.read(move |connection| statements::missing_vectors(connection, &model, batch))
+            .await
+    }
+
+    async fn store_vectors(
+        &self,
+        model: &str,
+        vectors: Vec<(i64, Embedding)>,
+    ) -> Result<(), MemoryStoreError> {
+        let model = model.to_owned();
+        self.write(move |connection| {
+            let transaction = connection.transaction()?;
+            for (id, vector) in &vectors {
+                statements::store_vector(&transaction, *id, &model, vector)?;
+            }
+            transaction.commit()
+        })
+        .await
+    }
+}
+
+#[async_trait]
 impl MemoryStore for EmbeddedMemoryStore {
     /// Without a working embedder the memory is stored without a vector (and found by its
     /// words) rather than held back: [`EmbeddedMemoryStore::embed_missing`] catches up later.
     async fn add(&self, memory: &NewMemory) -> Result<AddOutcome, MemoryStoreError> {
-        let mut results = self.add_many(std::slice::from_ref(memory)).await;
-        results.pop().unwrap_or_else(|| {
-            Err(MemoryStoreError::Unknown(anyhow::anyhow!(
-                "a memory was added without an outcome"
-            )))
-        })
+        add_as_one_of_many(self, memory).await
     }
 
     /// The memories are embedded in one call to the embedder (one padded batch for a local
@@ -243,10 +234,7 @@ impl MemoryStore for EmbeddedMemoryStore {
                 Ok(outcomes)
             })
             .await;
-        match stored {
-            Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
-            Err(error) => vec![Err(error)],
-        }
+        results_of_one_transaction(stored)
     }
 
     async fn search(

@@ -5,9 +5,11 @@
 //! - Full-text search: a generated `tsvector` per memory (English stemming, accents folded with
 //!   `unaccent`), GIN-indexed with the caller; only the question's topic words are searched,
 //!   each as a bound parameter (see [`statements`]).
-//! - Embeddings: each memory's vector is stored beside it (`real[]`) with the model's id when it
-//!   is added; a search compares the question's embedding with the caller's vectors of the same
-//!   model, in the service. (pgvector is not used: scoring one caller's vectors needs no index.)
+//! - Embeddings: each memory's vector is stored beside it (`bytea`, its `f32` values
+//!   little-endian) with the model's id when it is added; a search reads only the ids and vectors
+//!   of the caller's memories of the same model, compares them with the question's embedding in
+//!   the service, and reads the texts of the best candidates only. (pgvector is not used:
+//!   scoring one caller's vectors needs no index.)
 //! - Every memory is unique per (caller, conversation, key): adding it again answers
 //!   [`AddOutcome::AlreadyStored`], so repeated deliveries, to any instance, never duplicate it.
 //! - Connections come from a pool whose waits are bounded (`DATABASE_ACQUIRE_TIMEOUT_MS`, also
@@ -30,13 +32,15 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
 use tokio_postgres::error::SqlState;
 
-use crate::core::ports::{Embedder, MemoryStore, MemoryStoreError};
-use crate::core::recall::{memory_embedding, RecallQuery};
-use crate::core::{AddOutcome, CallerId, ConversationId, MemoryHit, NewMemory, SearchLimit};
-
-/// How many stored memories [`PostgresMemoryStore::embed_missing`] embeds per call to the
-/// embedder.
-const EMBEDDING_BATCH: usize = 32;
+use crate::core::ports::{
+    add_as_one_of_many, results_of_one_transaction, Embedder, MemoryStore, MemoryStoreError,
+};
+use crate::core::recall::{
+    embed_missing, memory_embeddings, MissingVectors, QueryEmbedding, RecallQuery,
+};
+use crate::core::{
+    AddOutcome, CallerId, ConversationId, Embedding, MemoryHit, NewMemory, SearchLimit,
+};
 
 /// How the pool behaves.
 #[derive(Debug, Clone, Copy)]
@@ -128,32 +132,30 @@ impl PostgresMemoryStore {
     /// [`MemoryStoreError::Unavailable`] when the embedder or the database fails (what was
     /// embedded so far is kept).
     pub async fn embed_missing(&self) -> Result<usize, MemoryStoreError> {
-        let Some(embedder) = self.embedder.clone() else {
-            return Ok(0);
+        embed_missing(self.embedder.as_ref(), self).await
+    }
+
+    /// Inserts `memories` with their `vectors` (one each) in one transaction; a memory already
+    /// stored is left as it is.
+    async fn insert_all(
+        &self,
+        memories: &[NewMemory],
+        vectors: &[Option<QueryEmbedding>],
+    ) -> Result<Vec<AddOutcome>, MemoryStoreError> {
+        let mut client = self.client().await?;
+        let inserted = async {
+            let transaction = client.transaction().await?;
+            let mut outcomes = Vec::with_capacity(memories.len());
+            for (memory, vector) in memories.iter().zip(vectors) {
+                let vector = vector
+                    .as_ref()
+                    .map(|found| (found.model_id.as_str(), &found.embedding));
+                outcomes.push(statements::insert(&transaction, memory, vector).await?);
+            }
+            transaction.commit().await?;
+            Ok(outcomes)
         };
-        let model = embedder.model_id();
-        let mut embedded = 0;
-        loop {
-            let client = self.client().await?;
-            let batch = statements::missing_vectors(&client, model, EMBEDDING_BATCH)
-                .await
-                .map_err(|error| self.failed(error))?;
-            if batch.is_empty() {
-                return Ok(embedded);
-            }
-            let texts: Vec<String> = batch.iter().map(|(_, content)| content.clone()).collect();
-            let vectors = embedder.embed(&texts).await.map_err(|error| {
-                MemoryStoreError::unavailable(
-                    anyhow::Error::new(error).context("the embedder failed"),
-                )
-            })?;
-            for ((id, _), vector) in batch.iter().zip(&vectors) {
-                statements::store_vector(&client, *id, model, vector)
-                    .await
-                    .map_err(|error| self.failed(error))?;
-            }
-            embedded += batch.len();
-        }
+        inserted.await.map_err(|error| self.failed(error))
     }
 
     async fn migrate(&self) -> Result<(), MemoryStoreError> {
@@ -208,18 +210,51 @@ impl PostgresMemoryStore {
 }
 
 #[async_trait]
+impl MissingVectors for PostgresMemoryStore {
+    async fn without_vector(
+        &self,
+        model: &str,
+        batch: usize,
+    ) -> Result<Vec<(i64, String)>, MemoryStoreError> {
+        let client = self.client().await?;
+        statements::missing_vectors(&client, model, batch)
+            .await
+            .map_err(|error| self.failed(error))
+    }
+
+    async fn store_vectors(
+        &self,
+        model: &str,
+        vectors: Vec<(i64, Embedding)>,
+    ) -> Result<(), MemoryStoreError> {
+        let mut client = self.client().await?;
+        let stored = async {
+            let transaction = client.transaction().await?;
+            for (id, vector) in &vectors {
+                statements::store_vector(&transaction, *id, model, vector).await?;
+            }
+            transaction.commit().await
+        };
+        stored.await.map_err(|error| self.failed(error))
+    }
+}
+
+#[async_trait]
 impl MemoryStore for PostgresMemoryStore {
     /// Without a working embedder the memory is stored without a vector (and found by its
     /// words) rather than held back: [`PostgresMemoryStore::embed_missing`] catches up later.
     async fn add(&self, memory: &NewMemory) -> Result<AddOutcome, MemoryStoreError> {
-        let vector = memory_embedding(self.embedder.as_ref(), memory).await;
-        let client = self.client().await?;
-        let vector = vector
-            .as_ref()
-            .map(|found| (found.model_id.as_str(), &found.embedding));
-        statements::insert(&client, memory, vector)
-            .await
-            .map_err(|error| self.failed(error))
+        add_as_one_of_many(self, memory).await
+    }
+
+    /// The memories are embedded in one call to the embedder and stored in one transaction: all
+    /// of them, or none when the transaction fails (then the one result is that error).
+    async fn add_many(&self, memories: &[NewMemory]) -> Vec<Result<AddOutcome, MemoryStoreError>> {
+        if memories.is_empty() {
+            return Vec::new();
+        }
+        let vectors = memory_embeddings(self.embedder.as_ref(), memories).await;
+        results_of_one_transaction(self.insert_all(memories, &vectors).await)
     }
 
     async fn search(

@@ -381,6 +381,44 @@ fn exchanges() -> Vec<NewMemory> {
     .collect()
 }
 
+/// A call's memories added at once, as ingestion adds them: each stored once however often the
+/// call is delivered, and each found by its own words (and meaning, with an embedder).
+async fn a_call_added_at_once_is_stored_once_however_often_it_is_delivered(subject: Subject) {
+    let store = subject.store.as_ref();
+    let call = exchanges();
+    let outcomes = |results: Vec<Result<AddOutcome, _>>| -> Vec<AddOutcome> {
+        results
+            .into_iter()
+            .map(|result| result.expect("an add that succeeds"))
+            .collect()
+    };
+
+    let first = outcomes(store.add_many(&call[..3]).await);
+    let again = outcomes(store.add_many(&call).await);
+
+    assert_eq!(first, [const { AddOutcome::Stored }; 3]);
+    assert_eq!(
+        again,
+        [
+            AddOutcome::AlreadyStored,
+            AddOutcome::AlreadyStored,
+            AddOutcome::AlreadyStored,
+            AddOutcome::Stored
+        ]
+    );
+    let stored = store.memories_of(&caller(ALICE)).await.unwrap();
+    assert_eq!(stored.len(), call.len(), "{stored:?}");
+    let leak = recall(&subject, ALICE, "drips", 5).await;
+    assert_eq!(leak.len(), 1, "{leak:?}");
+    assert!(leak[0].contains("dripping"), "{leak:?}");
+    let found = recall(&subject, ALICE, "membership cancellation", 5).await;
+    assert!(found[0].contains("cancelled"), "{found:?}");
+    if subject.embedder.is_some() {
+        let allergy = recall(&subject, ALICE, "any drug reactions?", 5).await;
+        assert!(allergy[0].contains("penicillin"), "{allergy:?}");
+    }
+}
+
 async fn a_paraphrase_finds_what_the_caller_meant(subject: Subject) {
     add_all(subject.store.as_ref(), &exchanges()).await;
     let allergy = recall(&subject, ALICE, "any drug reactions?", 5).await;
@@ -495,6 +533,7 @@ macro_rules! conformance_suite {
                 hostile_query_text_never_errors,
                 a_query_without_words_returns_the_most_recent_memories,
                 a_repeated_add_is_not_duplicated,
+                a_call_added_at_once_is_stored_once_however_often_it_is_delivered,
                 another_word_form_finds_the_memory,
                 a_question_about_something_never_said_finds_nothing,
                 forgetting_removes_only_the_named_memories_of_that_conversation,

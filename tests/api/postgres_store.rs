@@ -30,7 +30,7 @@ async fn instances_starting_at_once_migrate_once_and_share_their_memories() {
         .iter()
         .map(|row| row.get(0))
         .collect();
-    assert_eq!(versions, [1]);
+    assert_eq!(versions, [1, 2]);
 
     let original = memory(ALICE, "conv_a1", 1, "The boiler was serviced in March");
     let adds = stores.iter().map(|store| store.add(&original));
@@ -163,4 +163,70 @@ async fn memories_stored_before_an_embedder_are_found_by_meaning_once_embedded()
         .await
         .unwrap();
     assert_eq!(found.len(), 1, "{found:?}");
+}
+
+#[tokio::test]
+async fn vectors_stored_by_the_first_schema_version_are_kept_when_it_is_upgraded() {
+    use caller_memory::core::ports::Embedder;
+    use caller_memory::core::recall::{QueryEmbedding, RecallQuery};
+    use caller_memory::core::{SearchLimit, SearchQuery};
+    use caller_memory::test_doubles::ThesaurusEmbedder;
+
+    let database = TestDatabase::create().await;
+    let embedder = Arc::new(ThesaurusEmbedder::new());
+    let allergy = "Caller: I'm allergic to penicillin";
+    let vector = embedder
+        .embed(&[allergy.to_owned()])
+        .await
+        .unwrap()
+        .remove(0);
+    PostgresMemoryStore::connect(database.url(), test_pool())
+        .await
+        .unwrap();
+    // The table as the first version left it: vectors as `real[]`.
+    let old = database.connect().await;
+    old.batch_execute(
+        "DELETE FROM caller_memory_schema WHERE version > 1;
+         ALTER TABLE memories DROP COLUMN embedding;
+         ALTER TABLE memories ADD COLUMN embedding real[];",
+    )
+    .await
+    .unwrap();
+    old.execute(
+        "INSERT INTO memories (caller, conversation_id, memory_key, kind, content, tags,
+                               salience, occurred_at, embedding_model, embedding)
+         VALUES ($1, 'conv_a1', 'utterance-1', 'utterance', $2, '{}', 0.5, now(), $3, $4)",
+        &[
+            &ALICE,
+            &allergy,
+            &embedder.model_id(),
+            &vector.values().to_vec(),
+        ],
+    )
+    .await
+    .unwrap();
+
+    let store = PostgresMemoryStore::connect(database.url(), test_pool())
+        .await
+        .unwrap()
+        .with_embedder(embedder.clone());
+
+    assert_eq!(store.embed_missing().await.unwrap(), 0);
+    let text = SearchQuery::parse("drug reactions").unwrap();
+    let question = QueryEmbedding::of(&text, embedder.as_ref()).await.unwrap();
+    let expected = question.embedding.similarity(&vector);
+    let found = store
+        .search(
+            &crate::memory_store_conformance::caller(ALICE),
+            &RecallQuery::hybrid(text, question),
+            SearchLimit::DEFAULT,
+        )
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].content, allergy);
+    assert!(
+        (found[0].score - f64::from(expected)).abs() < 1e-6,
+        "{found:?} {expected}"
+    );
 }

@@ -157,3 +157,31 @@ pub trait MemoryStore: Send + Sync + 'static {
         Vec::new()
     }
 }
+
+/// The results [`MemoryStore::add_many`] answers for a store that adds a call's memories in one
+/// transaction: one outcome per memory, or, when the transaction failed and nothing was added,
+/// its error alone.
+pub fn results_of_one_transaction(
+    stored: Result<Vec<AddOutcome>, MemoryStoreError>,
+) -> Vec<Result<AddOutcome, MemoryStoreError>> {
+    match stored {
+        Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
+        Err(error) => vec![Err(error)],
+    }
+}
+
+/// [`MemoryStore::add`] for a store that adds one memory as [`MemoryStore::add_many`] of one.
+///
+/// # Errors
+/// The error of `add_many`; [`MemoryStoreError::Unknown`] when it answered no result.
+pub async fn add_as_one_of_many(
+    store: &(impl MemoryStore + ?Sized),
+    memory: &NewMemory,
+) -> Result<AddOutcome, MemoryStoreError> {
+    let mut results = store.add_many(std::slice::from_ref(memory)).await;
+    results.pop().unwrap_or_else(|| {
+        Err(MemoryStoreError::Unknown(anyhow::anyhow!(
+            "a memory was added without an outcome"
+        )))
+    })
+}

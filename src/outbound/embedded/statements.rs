@@ -7,13 +7,13 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::fts_query::any_of;
 use super::schema::id_range;
-use super::vectors;
 use crate::core::recall::{
     add_similar, rank, recent_context, Candidate, Evidence, QueryEmbedding, RecallQuery,
 };
 use crate::core::{
     AddOutcome, CallerId, ConversationId, Embedding, MemoryHit, MemoryKind, NewMemory,
 };
+use crate::outbound::vector_bytes as vectors;
 
 const INSERT_CALLER: &str =
     "INSERT INTO callers (caller) VALUES (?1) ON CONFLICT (caller) DO NOTHING";

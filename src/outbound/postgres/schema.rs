@@ -5,7 +5,7 @@ use anyhow::{bail, Context};
 use tokio_postgres::Transaction;
 
 /// The schema version this build writes and reads.
-pub(super) const SCHEMA_VERSION: i32 = 1;
+pub(super) const SCHEMA_VERSION: i32 = 2;
 
 /// The advisory lock held while migrating (any constant the database's other users do not take;
 /// this one spells "cmem" in ASCII).
@@ -36,6 +36,28 @@ CREATE TABLE memories (
     CONSTRAINT memories_identity UNIQUE (caller, conversation_id, memory_key)
 );
 CREATE INDEX memories_recent ON memories (caller, occurred_at DESC, id DESC);
+";
+
+/// Version 2: each embedding as `bytea`, its `f32` values little-endian (as the embedded store
+/// keeps them), instead of `real[]`. A search reads the caller's vectors, and Postgres sends a
+/// `real[]` element by element, where it sends a `bytea` as it is. The vector is kept in the
+/// row (storage `MAIN`: not moved to the TOAST table while the row fits), so reading it costs
+/// no second lookup.
+/// Existing vectors are converted (`float4send` writes a `real` big-endian: its bytes are
+/// reversed); a memory whose vector cannot be converted loses its model too, so that
+/// `embed_missing` embeds it again.
+const VECTORS_AS_BYTES_V2: &str = "
+ALTER TABLE memories ADD COLUMN vector bytea;
+ALTER TABLE memories ALTER COLUMN vector SET STORAGE MAIN;
+UPDATE memories SET vector = (
+    SELECT string_agg(substr(bytes, 4, 1) || substr(bytes, 3, 1) || substr(bytes, 2, 1)
+                      || substr(bytes, 1, 1), ''::bytea ORDER BY position)
+    FROM unnest(embedding) WITH ORDINALITY AS element(value, position),
+        float4send(value) AS bytes
+) WHERE embedding IS NOT NULL;
+UPDATE memories SET embedding_model = NULL WHERE vector IS NULL;
+ALTER TABLE memories DROP COLUMN embedding;
+ALTER TABLE memories RENAME COLUMN vector TO embedding;
 ";
 
 /// Applies every missing step. Refuses a database written by a newer build (reading it could
@@ -75,6 +97,15 @@ pub(super) async fn migrate(transaction: &Transaction<'_>) -> anyhow::Result<()>
             .context("cannot create the memory database schema (version 1)")?;
         transaction
             .execute("INSERT INTO caller_memory_schema (version) VALUES (1)", &[])
+            .await?;
+    }
+    if version < 2 {
+        transaction
+            .batch_execute(VECTORS_AS_BYTES_V2)
+            .await
+            .context("cannot store the embeddings as bytes (schema version 2)")?;
+        transaction
+            .execute("INSERT INTO caller_memory_schema (version) VALUES (2)", &[])
             .await?;
     }
     Ok(())

@@ -4,13 +4,14 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::Client;
+use deadpool_postgres::{Client, GenericClient};
 use tokio_postgres::Row;
 
 use crate::core::recall::{add_similar, rank, recent_context, Candidate, Evidence, RecallQuery};
 use crate::core::{
     AddOutcome, CallerId, ConversationId, Embedding, MemoryHit, MemoryKind, NewMemory,
 };
+use crate::outbound::vector_bytes;
 
 /// How many of the best lexical matches, and of the most similar memories, are scored.
 const CANDIDATES: i64 = 50;
@@ -49,7 +50,8 @@ GROUP BY m.id
 ORDER BY score DESC, m.id DESC
 LIMIT $3";
 
-/// The caller's vectors of one model.
+/// The caller's vectors of one model, and nothing else of them: the texts of the best
+/// candidates only are read afterwards.
 const SEARCH_VECTORS: &str =
     "SELECT id, embedding FROM memories WHERE caller = $1 AND embedding_model = $2";
 
@@ -89,7 +91,7 @@ const STORE_VECTOR: &str = "UPDATE memories SET embedding_model = $2, embedding 
 
 /// Inserts one memory with its embedding (model, vector) if any.
 pub(super) async fn insert(
-    client: &Client,
+    client: &impl GenericClient,
     memory: &NewMemory,
     vector: Option<(&str, &Embedding)>,
 ) -> Result<AddOutcome, tokio_postgres::Error> {
@@ -109,7 +111,7 @@ pub(super) async fn insert(
                 &memory.turn.map(|turn| turn.index as i64),
                 &memory.turn.map(|turn| turn.time_in_call_secs as i64),
                 &vector.map(|(model, _)| model),
-                &vector.map(|(_, vector)| vector.values().to_vec()),
+                &vector.map(|(_, vector)| vector_bytes::to_bytes(vector)),
             ],
         )
         .await?;
@@ -150,8 +152,8 @@ pub(super) async fn search(
             .await?
             .iter()
             .map(|row| {
-                let stored = Embedding::new(row.get(1));
-                (row.get(0), wanted.embedding.similarity(&stored))
+                let similarity = vector_bytes::similarity(&wanted.embedding, row.get(1));
+                (row.get(0), similarity)
             })
             .collect();
         similar.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -268,7 +270,7 @@ pub(super) async fn missing_vectors(
 }
 
 pub(super) async fn store_vector(
-    client: &Client,
+    client: &impl GenericClient,
     id: i64,
     model: &str,
     vector: &Embedding,
@@ -276,7 +278,7 @@ pub(super) async fn store_vector(
     client
         .execute(
             &client.prepare_cached(STORE_VECTOR).await?,
-            &[&id, &model, &vector.values().to_vec()],
+            &[&id, &model, &vector_bytes::to_bytes(vector)],
         )
         .await?;
     Ok(())

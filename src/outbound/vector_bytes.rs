@@ -1,8 +1,9 @@
-//! Embeddings as SQLite BLOBs: the vector's `f32` values, little-endian, one after the other.
+//! Embeddings as bytes, as the SQL stores keep them (a SQLite BLOB, a Postgres `bytea`): the
+//! vector's `f32` values, little-endian, one after the other.
 
 use crate::core::Embedding;
 
-pub(super) fn to_bytes(embedding: &Embedding) -> Vec<u8> {
+pub(crate) fn to_bytes(embedding: &Embedding) -> Vec<u8> {
     embedding
         .values()
         .iter()
@@ -12,7 +13,7 @@ pub(super) fn to_bytes(embedding: &Embedding) -> Vec<u8> {
 
 /// The cosine similarity of `wanted` and a stored vector, read in place (stored vectors are
 /// unit-length, as every [`Embedding`] is); 0.0 when the sizes differ.
-pub(super) fn similarity(wanted: &Embedding, stored: &[u8]) -> f32 {
+pub(crate) fn similarity(wanted: &Embedding, stored: &[u8]) -> f32 {
     let values = wanted.values();
     if stored.len() != values.len() * 4 {
         return 0.0;
