@@ -272,11 +272,12 @@ fn similarities(
 ) -> rusqlite::Result<Vec<(i64, f32)>> {
     let mut statement = connection.prepare_cached(SEARCH_VECTORS)?;
     let mut rows = statement.query(params![first, last, wanted.model_id])?;
+    let mut comparison = vectors::Comparison::new(&wanted.embedding);
     let mut similar = Vec::new();
     while let Some(row) = rows.next()? {
         let id: i64 = row.get(0)?;
         let bytes = row.get_ref(1)?.as_blob()?;
-        similar.push((id, vectors::similarity(&wanted.embedding, bytes)));
+        similar.push((id, comparison.similarity(bytes)));
     }
     similar.sort_by(|a, b| b.1.total_cmp(&a.1));
     Ok(similar)

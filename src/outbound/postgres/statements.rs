@@ -144,6 +144,7 @@ pub(super) async fn search(
         .map(|row| (row.get(0), (Some(row.get(1)), None)))
         .collect();
     if let Some(wanted) = query.embedding() {
+        let mut comparison = vector_bytes::Comparison::new(&wanted.embedding);
         let mut similar: Vec<(i64, f32)> = client
             .query(
                 &client.prepare_cached(SEARCH_VECTORS).await?,
@@ -152,7 +153,7 @@ pub(super) async fn search(
             .await?
             .iter()
             .map(|row| {
-                let similarity = vector_bytes::similarity(&wanted.embedding, row.get(1));
+                let similarity = comparison.similarity(row.get(1));
                 (row.get(0), similarity)
             })
             .collect();
