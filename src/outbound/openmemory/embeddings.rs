@@ -78,14 +78,13 @@ impl CandidateEmbeddings {
         let missing: Vec<String> = {
             let mut cache = self.cache.vectors();
             let mut embedding = self.cache.embedding();
-            let mut missing: Vec<String> = hits
-                .iter()
+            // A text already being embedded (by another search, or earlier in this list) is not
+            // embedded again: the set's insert answers false for it.
+            hits.iter()
                 .filter(|hit| cache.get(&hit.content).is_none())
                 .map(|hit| hit.content.clone())
                 .filter(|text| embedding.insert(text.clone()))
-                .collect();
-            missing.dedup();
-            missing
+                .collect()
         };
         if !missing.is_empty() {
             let filled = tokio::spawn(fill(self.embedder.clone(), self.cache.clone(), missing));
