@@ -73,6 +73,7 @@ pub const OPTIONAL_KEYS: &[&str] = &[
     "embedding_url",
     "embedding_api_key",
     "embedding_model",
+    "embedding_input_types",
     "embedding_timeout_ms",
     "embedding_query_budget_ms",
     "admin_api_key",
@@ -242,6 +243,9 @@ pub struct EmbeddingSettings {
     pub url: Option<Url>,
     pub api_key: Secret,
     pub model: String,
+    /// The `input_type` sent with questions and with memories (`EMBEDDING_INPUT_TYPES`, two
+    /// comma-separated values), for servers of asymmetric models; none when not set.
+    pub input_types: Option<(String, String)>,
     /// Timeout of each request to the embeddings API.
     pub timeout: Duration,
     /// How long a search may wait for its query's embedding before ranking lexically.

@@ -374,6 +374,7 @@ fn every_embedding_setting_problem_is_reported_at_once() {
         jail.set_env("EMBEDDING_MODEL_DIR", "no/such/folder");
         jail.set_env("EMBEDDING_URL", "localhost:11434");
         jail.set_env("EMBEDDING_TIMEOUT_MS", "soon");
+        jail.set_env("EMBEDDING_INPUT_TYPES", "query");
         let error = Settings::load(Profile::Standard).unwrap_err().to_string();
         for problem in [
             "EMBEDDING_MODEL_DIR (no/such/folder) is not a directory",
@@ -381,6 +382,7 @@ fn every_embedding_setting_problem_is_reported_at_once() {
             "EMBEDDING_MODEL_DIR and EMBEDDING_URL are both set",
             "EMBEDDING_MODEL is missing",
             "EMBEDDING_TIMEOUT_MS must be a number of milliseconds",
+            "EMBEDDING_INPUT_TYPES must be two comma-separated values, for questions then memories (for example query,passage), not \"query\"",
         ] {
             assert!(error.contains(problem), "{problem} not in {error}");
         }
@@ -395,6 +397,7 @@ fn an_embeddings_api_is_configured_with_its_model_and_secret_key() {
         jail.set_env("EMBEDDING_URL", "http://127.0.0.1:11434");
         jail.set_env("EMBEDDING_MODEL", "nomic-embed-text");
         jail.set_env("EMBEDDING_API_KEY", "sk-embedding");
+        jail.set_env("EMBEDDING_INPUT_TYPES", "query, passage");
         let settings = Settings::load(Profile::Standard).unwrap();
         assert_eq!(
             settings.embedding.url.as_ref().map(Url::as_str),
@@ -402,6 +405,10 @@ fn an_embeddings_api_is_configured_with_its_model_and_secret_key() {
         );
         assert_eq!(settings.embedding.model, "nomic-embed-text");
         assert_eq!(settings.embedding.api_key.expose(), "sk-embedding");
+        assert_eq!(
+            settings.embedding.input_types,
+            Some(("query".to_owned(), "passage".to_owned()))
+        );
         assert!(!format!("{settings:?}").contains("sk-embedding"));
         Ok(())
     });

@@ -326,13 +326,31 @@ impl Validator {
                     .to_owned(),
             );
         }
+        let input_types = self.embedding_input_types();
         EmbeddingSettings {
             model_dir,
             url,
             api_key: Secret::new(self.optional("embedding_api_key").unwrap_or_default()),
             model,
+            input_types,
             timeout: self.millis("embedding_timeout_ms"),
             query_budget: self.millis("embedding_query_budget_ms"),
+        }
+    }
+
+    /// `EMBEDDING_INPUT_TYPES`: `<for questions>,<for memories>`, both given.
+    fn embedding_input_types(&mut self) -> Option<(String, String)> {
+        let value = self.optional("embedding_input_types")?;
+        match value.split(',').map(str::trim).collect::<Vec<_>>()[..] {
+            [query, document] if !query.is_empty() && !document.is_empty() => {
+                Some((query.to_owned(), document.to_owned()))
+            }
+            _ => {
+                self.problems.push(format!(
+                    "EMBEDDING_INPUT_TYPES must be two comma-separated values, for questions then memories (for example query,passage), not {value:?}"
+                ));
+                None
+            }
         }
     }
 

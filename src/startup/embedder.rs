@@ -10,6 +10,7 @@ use url::Url;
 use crate::config::Settings;
 use crate::core::ports::Embedder;
 use crate::outbound::embedder::catalogue::default_model_folder;
+use crate::outbound::embedder::http::InputTypes;
 use crate::outbound::embedder::{HttpEmbedder, LocalEmbedder};
 
 /// Where embeddings come from, decided from the settings and the data folder.
@@ -53,10 +54,17 @@ impl EmbedderSource {
     pub async fn build(&self, settings: &Settings) -> anyhow::Result<Option<Arc<dyn Embedder>>> {
         match self {
             Self::Api { url, model } => {
+                let input_types = settings.embedding.input_types.as_ref().map(
+                    |(query, document)| InputTypes {
+                        query: query.clone(),
+                        document: document.clone(),
+                    },
+                );
                 let embedder = HttpEmbedder::connect(
                     url,
                     model,
                     settings.embedding.api_key.expose(),
+                    input_types,
                     settings.embedding.timeout,
                 )
                 .await

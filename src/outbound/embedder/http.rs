@@ -2,7 +2,9 @@
 //! text-embeddings-inference and others.
 //!
 //! Request `{"model", "input": [texts]}`, answer `{"data": [{"embedding": [...], "index": i}]}`;
-//! results are put back in input order by `index`. Texts are sent in batches of
+//! results are put back in input order by `index`. Servers of asymmetric models (E5-style, which
+//! embed a question and a passage differently) take the request's kind in `input_type`, as NVIDIA
+//! NIM does (`query` or `passage`); with [`InputTypes`] every request names it. Texts are sent in batches of
 //! [`BATCH_SIZE`] (text-embeddings-inference's default limit per request).
 
 use std::time::Duration;
@@ -31,12 +33,30 @@ pub struct HttpEmbedder {
     model: String,
     model_id: String,
     dimensions: usize,
+    input_types: Option<InputTypes>,
+}
+
+/// The `input_type` a request carries: one value for questions, one for memories
+/// (`EMBEDDING_INPUT_TYPES`, for example `query,passage`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputTypes {
+    pub query: String,
+    pub document: String,
 }
 
 #[derive(Serialize)]
 struct EmbeddingsRequest<'a> {
     model: &'a str,
     input: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    input_type: Option<&'a str>,
+}
+
+/// What a request embeds: questions or memories.
+#[derive(Debug, Clone, Copy)]
+enum Input {
+    Query,
+    Document,
 }
 
 #[derive(Deserialize)]
@@ -66,8 +86,8 @@ struct NestedError {
 
 impl HttpEmbedder {
     /// A client of the API at `base_url` (`{base_url}/v1/embeddings`) for `model`, sending
-    /// `api_key` as a bearer token when not empty, giving up on a request after `timeout`. Embeds
-    /// one text to learn the model's dimensions.
+    /// `api_key` as a bearer token when not empty and `input_types` when given, giving up on a
+    /// request after `timeout`. Embeds one text to learn the model's dimensions.
     ///
     /// # Errors
     /// When the URL or key is not usable, or the API does not answer the probe with an
@@ -76,6 +96,7 @@ impl HttpEmbedder {
         base_url: &Url,
         model: &str,
         api_key: &str,
+        input_types: Option<InputTypes>,
         timeout: Duration,
     ) -> anyhow::Result<Self> {
         let mut embedder = Self {
@@ -84,9 +105,10 @@ impl HttpEmbedder {
             model: model.to_owned(),
             model_id: format!("api:{model}"),
             dimensions: 0,
+            input_types,
         };
         let probe = embedder
-            .request(&[PROBE_TEXT.to_owned()])
+            .request(Input::Document, &[PROBE_TEXT.to_owned()])
             .await
             .with_context(|| format!("{} did not embed a text", embedder.endpoint))?;
         embedder.dimensions = probe[0].dimensions();
@@ -97,13 +119,18 @@ impl HttpEmbedder {
     }
 
     /// Embeds one batch and checks that every text got exactly one embedding of the right size.
-    async fn request(&self, texts: &[String]) -> Result<Vec<Embedding>, EmbedderError> {
+    async fn request(&self, input: Input, texts: &[String]) -> Result<Vec<Embedding>, EmbedderError> {
+        let input_type = self.input_types.as_ref().map(|types| match input {
+            Input::Query => types.query.as_str(),
+            Input::Document => types.document.as_str(),
+        });
         let response = self
             .client
             .post(self.endpoint.clone())
             .json(&EmbeddingsRequest {
                 model: &self.model,
                 input: texts,
+                input_type,
             })
             .send()
             .await
@@ -215,9 +242,18 @@ impl Embedder for HttpEmbedder {
     async fn embed(&self, texts: &[String]) -> Result<Vec<Embedding>, EmbedderError> {
         let mut embeddings = Vec::with_capacity(texts.len());
         for batch in texts.chunks(BATCH_SIZE) {
-            embeddings.extend(self.request(batch).await?);
+            embeddings.extend(self.request(Input::Document, batch).await?);
         }
         Ok(embeddings)
+    }
+
+    async fn embed_query(&self, question: &str) -> Result<Embedding, EmbedderError> {
+        let mut embeddings = self
+            .request(Input::Query, &[question.to_owned()])
+            .await?;
+        embeddings
+            .pop()
+            .ok_or_else(|| EmbedderError::Unknown(anyhow!("the answer has no embedding")))
     }
 }
 

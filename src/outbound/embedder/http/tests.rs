@@ -55,7 +55,7 @@ async fn server_with(response: impl wiremock::Respond + 'static) -> MockServer {
 
 async fn connect(server: &MockServer) -> anyhow::Result<HttpEmbedder> {
     let url = Url::parse(&server.uri()).unwrap();
-    HttpEmbedder::connect(&url, "text-embedding-3-small", "secret-key", TIMEOUT).await
+    HttpEmbedder::connect(&url, "text-embedding-3-small", "secret-key", None, TIMEOUT).await
 }
 
 fn texts(count: usize) -> Vec<String> {
@@ -88,6 +88,46 @@ async fn embeddings_come_back_in_input_order_with_the_key_and_model_sent() {
 }
 
 #[tokio::test]
+async fn with_input_types_questions_and_memories_are_embedded_as_their_kind() {
+    // Like an E5 server taking `input_type`: a query's vector differs from a passage's.
+    let server = server_with(|request: &Request| {
+        let body: Value = serde_json::from_slice(&request.body).unwrap();
+        let marker = match body["input_type"].as_str() {
+            Some("query") => 2.0,
+            Some("passage") => 3.0,
+            _ => 0.0,
+        };
+        let data: Vec<Value> = body["input"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .enumerate()
+            .map(|(index, _)| json!({"index": index, "embedding": [marker, 1.0]}))
+            .collect();
+        ResponseTemplate::new(200).set_body_json(json!({"data": data}))
+    })
+    .await;
+    let url = Url::parse(&server.uri()).unwrap();
+    let types = InputTypes {
+        query: "query".to_owned(),
+        document: "passage".to_owned(),
+    };
+    let embedder = HttpEmbedder::connect(&url, "e5", "", Some(types), TIMEOUT)
+        .await
+        .unwrap();
+    let memory = embedder.embed(&texts(1)).await.unwrap();
+    let question = embedder.embed_query("allergies?").await.unwrap();
+    assert_eq!(memory, vec![Embedding::new(vec![3.0, 1.0])]);
+    assert_eq!(question, Embedding::new(vec![2.0, 1.0]));
+    let requests = server.received_requests().await.unwrap();
+    let sent: Vec<Value> = requests
+        .iter()
+        .map(|request| serde_json::from_slice::<Value>(&request.body).unwrap()["input_type"].clone())
+        .collect();
+    assert_eq!(sent, [json!("passage"), json!("passage"), json!("query")]);
+}
+
+#[tokio::test]
 async fn many_texts_are_sent_in_batches_and_kept_in_order() {
     let server = server_with(embeddings_api).await;
     let embedder = connect(&server).await.unwrap();
@@ -104,7 +144,7 @@ async fn many_texts_are_sent_in_batches_and_kept_in_order() {
 async fn a_base_url_ending_in_v1_is_not_given_a_second_one() {
     let server = server_with(embeddings_api).await;
     let url = Url::parse(&format!("{}/v1/", server.uri())).unwrap();
-    let embedder = HttpEmbedder::connect(&url, "m", "", TIMEOUT).await.unwrap();
+    let embedder = HttpEmbedder::connect(&url, "m", "", None, TIMEOUT).await.unwrap();
     assert_eq!(embedder.embed(&texts(1)).await.unwrap().len(), 1);
 }
 
