@@ -18,6 +18,7 @@ use crate::config::{BlobStoreSettings, LogFormat, MemoryBackend, Profile, Settin
 use crate::core::ports::{
     BlobStore, Clock, Embedder, ErrorChain, MemoryStore, MemoryStoreError, NoTelemetry, Telemetry,
 };
+use crate::core::recall::chance_similarity;
 use crate::core::use_cases::caller_privacy::{
     CallerHasher, CallerIndex, EraseCaller, ExportCaller, MarkDoNotRemember, HASH_KEY_BYTES,
 };
@@ -158,7 +159,8 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Service> {
     }
     let state = Arc::new(AppState {
         greet_caller,
-        search_memories: search_memories(settings, &memory_store, &blob_store, embedder.clone()),
+        search_memories: search_memories(settings, &memory_store, &blob_store, embedder.clone())
+            .await?,
         memory_store,
         blob_store,
         clock,
@@ -310,22 +312,36 @@ fn embed_missing_in_background(
     });
 }
 
-/// The search use case; with an embedder, each question is embedded within its budget.
-fn search_memories(
+/// The search use case; with an embedder, each question is embedded within its budget and its
+/// similarities judged above the model's chance similarity, measured here.
+async fn search_memories(
     settings: &Settings,
     memory_store: &Arc<dyn MemoryStore>,
     blob_store: &Arc<dyn BlobStore>,
     embedder: Option<Arc<dyn Embedder>>,
-) -> SearchMemories {
+) -> anyhow::Result<SearchMemories> {
     let search = SearchMemories::new(
         memory_store.clone(),
         blob_store.clone(),
         settings.search_timeout,
     );
-    match embedder {
-        Some(embedder) => search.with_embedder(embedder, settings.embedding.query_budget),
-        None => search,
-    }
+    let Some(embedder) = embedder else {
+        return Ok(search);
+    };
+    let chance = chance_similarity(embedder.as_ref())
+        .await
+        .with_context(|| {
+            format!(
+                "the chance similarity of {} cannot be measured",
+                embedder.model_id()
+            )
+        })?;
+    tracing::info!(
+        model = embedder.model_id(),
+        chance = format!("{chance:.3}"),
+        "similarities are judged above the model's chance similarity"
+    );
+    Ok(search.with_embedder(embedder, settings.embedding.query_budget, chance))
 }
 
 /// The first message returning callers hear, unless the override is switched off.

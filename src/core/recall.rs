@@ -3,10 +3,12 @@
 //! generic request ("what did we talk about last time") gets. Every memory store ranks with this
 //! code, so they all answer alike; the README section "How search ranks memories" explains it.
 
+mod calibration;
 mod missing_vectors;
 mod scorer;
 pub mod words;
 
+pub use calibration::{chance_similarity, UNRELATED_TEXTS};
 pub use missing_vectors::{embed_missing, MissingVectors, EMBEDDING_BATCH};
 
 pub use scorer::{
@@ -36,6 +38,9 @@ pub struct QueryEmbedding {
 pub struct RecallQuery {
     text: SearchQuery,
     embedding: Option<QueryEmbedding>,
+    /// The model's chance similarity (see [`chance_similarity`]); 0 takes similarities as they
+    /// are.
+    chance: f32,
 }
 
 impl QueryEmbedding {
@@ -97,6 +102,7 @@ impl RecallQuery {
         Self {
             text,
             embedding: None,
+            chance: 0.0,
         }
     }
 
@@ -105,7 +111,20 @@ impl RecallQuery {
         Self {
             text,
             embedding: Some(embedding),
+            chance: 0.0,
         }
+    }
+
+    /// The same question, its similarities judged above `chance`, the similarity the model
+    /// gives unrelated texts (see [`chance_similarity`]).
+    pub fn above_chance(mut self, chance: f32) -> Self {
+        self.chance = chance;
+        self
+    }
+
+    /// How similar the model finds unrelated texts; 0 when not measured.
+    pub fn chance(&self) -> f32 {
+        self.chance
     }
 
     pub fn text(&self) -> &SearchQuery {

@@ -54,12 +54,15 @@ impl EmbedderSource {
     pub async fn build(&self, settings: &Settings) -> anyhow::Result<Option<Arc<dyn Embedder>>> {
         match self {
             Self::Api { url, model } => {
-                let input_types = settings.embedding.input_types.as_ref().map(
-                    |(query, document)| InputTypes {
-                        query: query.clone(),
-                        document: document.clone(),
-                    },
-                );
+                let input_types =
+                    settings
+                        .embedding
+                        .input_types
+                        .as_ref()
+                        .map(|(query, document)| InputTypes {
+                            query: query.clone(),
+                            document: document.clone(),
+                        });
                 let embedder = HttpEmbedder::connect(
                     url,
                     model,

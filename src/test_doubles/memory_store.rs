@@ -118,7 +118,7 @@ impl MemoryStore for InMemoryMemoryStore {
                 }),
             })
             .collect();
-        Ok(rank(candidates, limit.get()))
+        Ok(rank(candidates, query.chance(), limit.get()))
     }
 
     async fn forget(

@@ -1,9 +1,13 @@
 //! Combining lexical and semantic evidence into one ranking, with a relevance cut-off.
 //!
-//! - With the question's embedding, a candidate's **score** is its cosine similarity with the
-//!   question plus a lexical bonus: [`LEXICAL_WEIGHT`] times its lexical score relative to the
-//!   best lexical score among the candidates. Meaning decides; sharing the question's rarest
-//!   words breaks the near-ties between memories about the same subject.
+//! - With the question's embedding, a candidate's **score** is its similarity above chance plus
+//!   a lexical bonus. Similarity above chance is the cosine similarity with the question
+//!   rescaled so that the model's chance similarity (what it gives unrelated texts, measured at
+//!   start, [`super::chance_similarity`]) is 0 and identical texts are 1: `(cosine - chance) /
+//!   (1 - chance)`, so the same thresholds serve models that spread similarities differently.
+//!   The bonus is [`LEXICAL_WEIGHT`] times its lexical score relative to the best lexical score
+//!   among the candidates. Meaning decides; sharing the question's rarest words breaks the
+//!   near-ties between memories about the same subject.
 //! - The question is **answered** when its best candidate scores at least
 //!   [`RELEVANCE_THRESHOLD`]; the best candidates scoring at least [`RELATED_SCORE`] are then
 //!   returned, at most `limit`. Otherwise nothing is returned, so a question about something the
@@ -24,16 +28,17 @@ use crate::core::{MemoryHit, MemoryKind};
 
 /// The score from which a question counts as being about something the caller said. Measured
 /// with all-MiniLM-L6-v2 on the evaluation set (`eval/recall/`), callers split by position: the
-/// score that keeps the answer within reach for 85 % of the answerable questions of one half is
-/// 0.31 (even callers) or 0.26 (odd callers). At 0.30 the other half loses a seventh of its
-/// answers, and about a third of its never-said questions get no memory: sentence similarity
-/// alone separates "never said" from "said in other words" only that far (README, "Recall").
-pub const RELEVANCE_THRESHOLD: f64 = 0.30;
+/// cosine similarity that keeps the answer within reach for 85 % of the answerable questions of
+/// one half is 0.31 (even callers) or 0.26 (odd callers). At a cosine of 0.30 (0.24 above that
+/// model's chance similarity of 0.08) the other half loses a seventh of its answers, and about a
+/// third of its never-said questions get no memory: sentence similarity alone separates "never
+/// said" from "said in other words" only that far (README, "Recall").
+pub const RELEVANCE_THRESHOLD: f64 = 0.24;
 
 /// Once a question is answered, the other candidates returned with the best one score at least
-/// this: memories on the same subject, not the caller's other topics. On the evaluation set no
-/// answer scores below it.
-pub const RELATED_SCORE: f64 = 0.20;
+/// this: memories on the same subject, not the caller's other topics (a cosine of 0.20 with
+/// all-MiniLM-L6-v2). On the evaluation set no answer scores below it.
+pub const RELATED_SCORE: f64 = 0.13;
 
 /// How much sharing the question's words adds at most to a cosine similarity.
 const LEXICAL_WEIGHT: f64 = 0.1;
@@ -70,8 +75,12 @@ pub fn add_similar<Id: Hash + Eq>(
 }
 
 /// The candidates to return, best first, at most `limit`; each hit's `score` is its score
-/// (see the module's documentation). Empty when the question is about nothing the caller said.
-pub fn rank(candidates: Vec<Candidate>, limit: usize) -> Vec<MemoryHit> {
+/// (see the module's documentation), its similarity taken above `chance`. Empty when the
+/// question is about nothing the caller said.
+pub fn rank(candidates: Vec<Candidate>, chance: f32, limit: usize) -> Vec<MemoryHit> {
+    let above_chance = |similarity: f32| {
+        f64::from(similarity - chance) / f64::from(1.0 - chance).max(f64::from(f32::EPSILON))
+    };
     let best_lexical = candidates
         .iter()
         .filter_map(|candidate| candidate.lexical)
@@ -87,7 +96,7 @@ pub fn rank(candidates: Vec<Candidate>, limit: usize) -> Vec<MemoryHit> {
             let bonus = lexical_bonus(candidate.lexical);
             let score = match candidate.similarity {
                 Some(similarity) => {
-                    let score = f64::from(similarity) + bonus;
+                    let score = above_chance(similarity) + bonus;
                     answered |= score >= RELEVANCE_THRESHOLD;
                     (score >= RELATED_SCORE).then_some(score)?
                 }

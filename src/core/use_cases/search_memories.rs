@@ -43,7 +43,15 @@ pub struct SearchMemories {
     memories: Arc<dyn MemoryStore>,
     profiles: Arc<dyn BlobStore>,
     timeout: Duration,
-    embedder: Option<(Arc<dyn Embedder>, Duration)>,
+    embedder: Option<QueryEmbedder>,
+}
+
+/// How questions are embedded: the model, the time each may take, and the model's chance
+/// similarity (see [`crate::core::recall::chance_similarity`]).
+struct QueryEmbedder {
+    embedder: Arc<dyn Embedder>,
+    budget: Duration,
+    chance: f32,
 }
 
 impl SearchMemories {
@@ -62,19 +70,37 @@ impl SearchMemories {
     }
 
     /// Embeds each question with `embedder`, giving up after `budget`, so that memories are also
-    /// ranked by meaning. Without it, searches are lexical.
-    pub fn with_embedder(mut self, embedder: Arc<dyn Embedder>, budget: Duration) -> Self {
-        self.embedder = Some((embedder, budget));
+    /// ranked by meaning, their similarities judged above `chance`, the model's chance
+    /// similarity. Without it, searches are lexical.
+    pub fn with_embedder(
+        mut self,
+        embedder: Arc<dyn Embedder>,
+        budget: Duration,
+        chance: f32,
+    ) -> Self {
+        self.embedder = Some(QueryEmbedder {
+            embedder,
+            budget,
+            chance,
+        });
         self
     }
 
     /// The question as the store searches it, and whether its embedding was wanted but missing.
     async fn recall_query(&self, query: &SearchQuery) -> (RecallQuery, bool) {
-        let Some((embedder, budget)) = &self.embedder else {
+        let Some(QueryEmbedder {
+            embedder,
+            budget,
+            chance,
+        }) = &self.embedder
+        else {
             return (RecallQuery::lexical(query.clone()), false);
         };
         match tokio::time::timeout(*budget, QueryEmbedding::of(query, embedder.as_ref())).await {
-            Ok(Ok(embedding)) => (RecallQuery::hybrid(query.clone(), embedding), false),
+            Ok(Ok(embedding)) => (
+                RecallQuery::hybrid(query.clone(), embedding).above_chance(*chance),
+                false,
+            ),
             Ok(Err(error)) => {
                 tracing::warn!(error = %ErrorChain(&error), "the question could not be embedded; ranking by words only");
                 (RecallQuery::lexical(query.clone()), true)

@@ -237,7 +237,7 @@ pub(super) fn search(
             });
         }
     }
-    Ok(rank(candidates, limit))
+    Ok(rank(candidates, query.chance(), limit))
 }
 
 /// What each memory id has for it: its BM25 score among the best lexical matches of the

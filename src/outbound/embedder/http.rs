@@ -119,7 +119,11 @@ impl HttpEmbedder {
     }
 
     /// Embeds one batch and checks that every text got exactly one embedding of the right size.
-    async fn request(&self, input: Input, texts: &[String]) -> Result<Vec<Embedding>, EmbedderError> {
+    async fn request(
+        &self,
+        input: Input,
+        texts: &[String],
+    ) -> Result<Vec<Embedding>, EmbedderError> {
         let input_type = self.input_types.as_ref().map(|types| match input {
             Input::Query => types.query.as_str(),
             Input::Document => types.document.as_str(),
@@ -248,9 +252,7 @@ impl Embedder for HttpEmbedder {
     }
 
     async fn embed_query(&self, question: &str) -> Result<Embedding, EmbedderError> {
-        let mut embeddings = self
-            .request(Input::Query, &[question.to_owned()])
-            .await?;
+        let mut embeddings = self.request(Input::Query, &[question.to_owned()]).await?;
         embeddings
             .pop()
             .ok_or_else(|| EmbedderError::Unknown(anyhow!("the answer has no embedding")))

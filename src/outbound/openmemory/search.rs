@@ -66,7 +66,7 @@ pub(super) async fn search(
             hit,
         })
         .collect();
-    Ok(rank(candidates, limit.get()))
+    Ok(rank(candidates, query.chance(), limit.get()))
 }
 
 /// The caller's newest memories, ordered as the core orders recent context.

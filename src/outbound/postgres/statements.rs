@@ -177,7 +177,7 @@ pub(super) async fn search(
             }
         })
         .collect();
-    Ok(rank(candidates, limit))
+    Ok(rank(candidates, query.chance(), limit))
 }
 
 /// The caller's most recent memories and their last call's summary, as the core orders them for

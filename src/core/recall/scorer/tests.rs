@@ -33,6 +33,7 @@ fn meaning_decides_and_shared_words_break_near_ties() {
             candidate("meaning only", None, Some(0.52)),
             candidate("both", Some(4.5), Some(0.5)),
         ],
+        0.0,
         5,
     );
     assert_eq!(
@@ -45,6 +46,7 @@ fn meaning_decides_and_shared_words_break_near_ties() {
             candidate("words", Some(9.0), Some(0.3)),
             candidate("meaning", None, Some(0.6)),
         ],
+        0.0,
         5,
     );
     assert_eq!(contents(&clear)[0], "meaning");
@@ -59,15 +61,17 @@ fn a_question_nothing_is_close_enough_to_gets_nothing() {
             candidate("unrelated", None, Some(below)),
             candidate("no embedding, no word", None, None),
         ],
+        0.0,
         5,
     );
     assert!(ranked.is_empty(), "{ranked:?}");
     let answered = rank(
         vec![
-            candidate("close", None, Some(RELEVANCE_THRESHOLD as f32)),
-            candidate("related", None, Some(RELATED_SCORE as f32)),
+            candidate("close", None, Some(RELEVANCE_THRESHOLD as f32 + 1e-3)),
+            candidate("related", None, Some(RELATED_SCORE as f32 + 1e-3)),
             candidate("far", None, Some(0.05)),
         ],
+        0.0,
         5,
     );
     assert_eq!(contents(&answered), ["close", "related"]);
@@ -81,6 +85,7 @@ fn without_embeddings_a_shared_word_is_relevant_and_the_lexical_score_ranks() {
             candidate("no word", None, None),
             candidate("two words", Some(2.0), None),
         ],
+        0.0,
         5,
     );
     assert_eq!(contents(&ranked), ["two words", "one word"]);
@@ -100,7 +105,7 @@ fn equal_scores_go_to_the_newer_memory_then_to_facts() {
         hit: hit("fact", MemoryKind::Fact, 2, "conv_2"),
         ..candidate("", Some(1.0), None)
     };
-    let ranked = rank(vec![older, newer, fact], 5);
+    let ranked = rank(vec![older, newer, fact], 0.0, 5);
     assert_eq!(contents(&ranked), ["fact", "newer", "older"]);
 }
 
@@ -109,7 +114,7 @@ fn the_limit_is_honoured() {
     let many = (0..10)
         .map(|n| candidate(&format!("m{n}"), Some(f64::from(n)), None))
         .collect();
-    let ranked = rank(many, 3);
+    let ranked = rank(many, 0.0, 3);
     assert_eq!(contents(&ranked), ["m9", "m8", "m7"]);
 }
 
@@ -137,4 +142,23 @@ fn word_overlap_counts_topic_words_in_any_form() {
         Some(2.0)
     );
     assert_eq!(word_overlap(&topic, "Booked for Friday"), None);
+}
+
+#[test]
+fn similarities_are_judged_above_the_models_chance_similarity() {
+    // A model that gives unrelated texts 0.8: 0.82 is barely above chance, 0.95 well above.
+    let chance = 0.8;
+    let close = 0.8 + (1.0 - 0.8) * (RELEVANCE_THRESHOLD as f32 + 0.1);
+    let unrelated = rank(vec![candidate("unrelated", None, Some(0.82))], chance, 5);
+    assert!(unrelated.is_empty());
+    let ranked = rank(
+        vec![
+            candidate("unrelated", None, Some(0.82)),
+            candidate("the answer", None, Some(close)),
+        ],
+        chance,
+        5,
+    );
+    assert_eq!(contents(&ranked), ["the answer"]);
+    assert!((ranked[0].score - (RELEVANCE_THRESHOLD + 0.1)).abs() < 1e-4);
 }

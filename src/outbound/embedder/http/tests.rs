@@ -122,7 +122,9 @@ async fn with_input_types_questions_and_memories_are_embedded_as_their_kind() {
     let requests = server.received_requests().await.unwrap();
     let sent: Vec<Value> = requests
         .iter()
-        .map(|request| serde_json::from_slice::<Value>(&request.body).unwrap()["input_type"].clone())
+        .map(|request| {
+            serde_json::from_slice::<Value>(&request.body).unwrap()["input_type"].clone()
+        })
         .collect();
     assert_eq!(sent, [json!("passage"), json!("passage"), json!("query")]);
 }
@@ -144,7 +146,9 @@ async fn many_texts_are_sent_in_batches_and_kept_in_order() {
 async fn a_base_url_ending_in_v1_is_not_given_a_second_one() {
     let server = server_with(embeddings_api).await;
     let url = Url::parse(&format!("{}/v1/", server.uri())).unwrap();
-    let embedder = HttpEmbedder::connect(&url, "m", "", None, TIMEOUT).await.unwrap();
+    let embedder = HttpEmbedder::connect(&url, "m", "", None, TIMEOUT)
+        .await
+        .unwrap();
     assert_eq!(embedder.embed(&texts(1)).await.unwrap().len(), 1);
 }
 
