@@ -90,7 +90,8 @@ impl ThesaurusEmbedder {
         self.embedded.load(Ordering::SeqCst)
     }
 
-    fn vector(text: &str) -> Embedding {
+    /// The vector this embedder gives `text`.
+    pub fn vector(text: &str) -> Embedding {
         let mut values = vec![0.0; THESAURUS.len() + HASHED_DIMENSIONS];
         for word in content_words(text) {
             // Any word form of a thesaurus word ("drips", "dripping") means what it means.

@@ -12,6 +12,7 @@ mod crash;
 mod edge;
 mod elevenlabs_commands;
 mod embedded_store;
+mod embeddings_api;
 mod end_to_end;
 mod erasure;
 mod faults;

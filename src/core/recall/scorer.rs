@@ -40,8 +40,9 @@ pub const RELEVANCE_THRESHOLD: f64 = 0.24;
 /// all-MiniLM-L6-v2). On the evaluation set no answer scores below it.
 pub const RELATED_SCORE: f64 = 0.13;
 
-/// How much sharing the question's words adds at most to a cosine similarity.
-const LEXICAL_WEIGHT: f64 = 0.1;
+/// How much sharing the question's words adds at most to a similarity above chance (0.1 of a
+/// cosine with all-MiniLM-L6-v2).
+const LEXICAL_WEIGHT: f64 = 0.11;
 
 /// One memory a store found, with the evidence it has for it.
 #[derive(Debug, Clone, PartialEq)]

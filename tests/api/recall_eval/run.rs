@@ -13,6 +13,10 @@ use crate::helpers::{Backend, TestApp};
 /// also the service's own setting, passed through unchanged.
 pub const MODEL_FOLDER_VARIABLE: &str = "EMBEDDING_MODEL_DIR";
 
+/// The service's variables that point the hybrid configurations at an embeddings API instead of
+/// a model folder, passed through unchanged; the first decides.
+pub const API_VARIABLES: [&str; 3] = ["EMBEDDING_URL", "EMBEDDING_MODEL", "EMBEDDING_INPUT_TYPES"];
+
 /// When set, every question whose answer is not first is printed with what came first.
 pub const SHOW_MISSES_VARIABLE: &str = "RECALL_EVAL_SHOW_MISSES";
 
@@ -94,23 +98,31 @@ impl Configuration {
     }
 }
 
-/// The settings of a hybrid configuration: the model named by the variable, or the test model
-/// (all-MiniLM-L6-v2, fetched once per machine).
+/// The settings of a hybrid configuration: the embeddings API the service's own variables name
+/// (`EMBEDDING_URL` with `EMBEDDING_MODEL` and `EMBEDDING_INPUT_TYPES`), passed through unchanged;
+/// otherwise the model folder `EMBEDDING_MODEL_DIR` names, or the test model (all-MiniLM-L6-v2,
+/// fetched once per machine).
 fn hybrid_settings() -> Vec<(String, String)> {
-    let folder = std::env::var(MODEL_FOLDER_VARIABLE)
-        .ok()
-        .filter(|folder| !folder.is_empty())
-        .unwrap_or_else(|| {
-            caller_memory::test_doubles::test_model_folder()
-                .display()
-                .to_string()
-        });
-    // The question's embedding gets ample time: on a busy machine (CI, a debug build) the
-    // default budget would turn quality figures into lexical-fallback figures.
-    vec![
-        (MODEL_FOLDER_VARIABLE.to_owned(), folder),
-        ("EMBEDDING_QUERY_BUDGET_MS".to_owned(), "5000".to_owned()),
-    ]
+    let variable = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+    let mut settings = match variable(API_VARIABLES[0]) {
+        Some(_) => API_VARIABLES
+            .iter()
+            .filter_map(|name| Some(((*name).to_owned(), variable(name)?)))
+            .collect(),
+        None => {
+            let folder = variable(MODEL_FOLDER_VARIABLE).unwrap_or_else(|| {
+                caller_memory::test_doubles::test_model_folder()
+                    .display()
+                    .to_string()
+            });
+            vec![(MODEL_FOLDER_VARIABLE.to_owned(), folder)]
+        }
+    };
+    // The question's embedding, and each request to an API, get ample time: on a busy machine
+    // (CI, a debug build) the defaults would turn quality figures into lexical-fallback figures.
+    settings.push(("EMBEDDING_QUERY_BUDGET_MS".to_owned(), "5000".to_owned()));
+    settings.push(("EMBEDDING_TIMEOUT_MS".to_owned(), "30000".to_owned()));
+    settings
 }
 
 /// A running service of one configuration.

@@ -40,7 +40,7 @@ fn meaning_decides_and_shared_words_break_near_ties() {
         contents(&ranked),
         ["both", "meaning only", "best words only"]
     );
-    assert!((ranked[0].score - (0.5 + 0.1 * 0.5)).abs() < 1e-6);
+    assert!((ranked[0].score - (0.5 + LEXICAL_WEIGHT * 0.5)).abs() < 1e-6);
     let clear = rank(
         vec![
             candidate("words", Some(9.0), Some(0.3)),
