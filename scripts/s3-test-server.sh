@@ -4,8 +4,7 @@
 # http://127.0.0.1:PORT" and runs until its standard input closes.
 #
 # Once per machine, moto is installed in a virtual environment under
-# target/test-assets/moto-venv (or $S3_TEST_SERVER_VENV). Safe when several test processes
-# start it at once: they take turns on a lock, and a half-made environment is made again.
+# target/test-assets/moto-venv (or $S3_TEST_SERVER_VENV), by `scripts/python-venv.sh`.
 # Needs python3 with venv and pip. `scripts/s3-test-server.sh --install` only installs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,16 +12,7 @@ cd "$(dirname "$0")/.."
 VENV="${S3_TEST_SERVER_VENV:-target/test-assets/moto-venv}"
 PACKAGE="moto[server]==5.2.5"
 
-mkdir -p "$(dirname "$VENV")"
-(
-    flock 9
-    if [ ! -f "$VENV/.installed" ]; then
-        rm -rf "$VENV"
-        python3 -m venv "$VENV" >&2
-        "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$PACKAGE" >&2
-        echo "$PACKAGE" > "$VENV/.installed"
-    fi
-) 9>"$VENV.lock"
+scripts/python-venv.sh "$VENV" "$PACKAGE"
 
 if [ "${1:-}" = "--install" ]; then
     exit 0
