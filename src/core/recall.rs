@@ -8,7 +8,7 @@ mod missing_vectors;
 mod scorer;
 pub mod words;
 
-pub use calibration::{chance_similarity, UNRELATED_TEXTS};
+pub use calibration::chance_similarity;
 pub use missing_vectors::{embed_missing, MissingVectors, EMBEDDING_BATCH};
 
 pub use scorer::{
