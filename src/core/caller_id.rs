@@ -1,5 +1,6 @@
 //! The caller's phone number, the key of everything the service remembers.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// A phone number in E.164 form (`+` and 7 to 15 digits).
@@ -27,11 +28,15 @@ impl CallerId {
     /// Normalises a phone number to E.164: spaces, dashes, dots and parentheses are removed and a
     /// leading `00` becomes `+`. Anything else is rejected.
     pub fn parse(raw: &str) -> Result<Self, InvalidCallerId> {
-        let compact: String = raw
-            .trim()
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')' | '\u{a0}'))
-            .collect();
+        let is_formatting = |c: char| matches!(c, ' ' | '-' | '.' | '(' | ')' | '\u{a0}');
+        let trimmed = raw.trim();
+        // Parsed at every ring, and numbers mostly come already compact: only a number with
+        // formatting in it is copied without it.
+        let compact: Cow<'_, str> = if trimmed.contains(is_formatting) {
+            trimmed.chars().filter(|c| !is_formatting(*c)).collect()
+        } else {
+            Cow::Borrowed(trimmed)
+        };
         if compact.is_empty() {
             return Err(InvalidCallerId::Empty);
         }
@@ -48,7 +53,10 @@ impl CallerId {
         if !(7..=15).contains(&digits.len()) || digits.starts_with('0') {
             return Err(InvalidCallerId::WrongLength);
         }
-        Ok(Self(format!("+{digits}")))
+        let mut e164 = String::with_capacity(1 + digits.len());
+        e164.push('+');
+        e164.push_str(digits);
+        Ok(Self(e164))
     }
 
     /// The full number, for adapters that key storage by it. Never log this.

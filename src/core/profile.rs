@@ -66,7 +66,7 @@ impl ProfileCard {
     pub fn storage_key(caller: &CallerId) -> BlobKey {
         let digits = caller.as_e164().trim_start_matches('+');
         debug_assert!(Self::STORAGE_PREFIX.starts_with(STATE_PREFIX));
-        BlobKey::parse(&format!("{}{digits}.json", Self::STORAGE_PREFIX))
+        BlobKey::parse_owned([Self::STORAGE_PREFIX, digits, ".json"].concat())
             .expect("an E.164 number always makes a valid key")
     }
 }

@@ -26,6 +26,11 @@ impl BlobKey {
     pub const MAX_LEN: usize = 512;
 
     pub fn parse(raw: &str) -> Result<Self, InvalidBlobKey> {
+        Self::parse_owned(raw.to_owned())
+    }
+
+    /// [`BlobKey::parse`] of a key already built as a `String`, which becomes the key as it is.
+    pub fn parse_owned(raw: String) -> Result<Self, InvalidBlobKey> {
         let valid_segment = |segment: &str| {
             !segment.is_empty()
                 && segment != "."
@@ -35,9 +40,9 @@ impl BlobKey {
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
         };
         if raw.len() > Self::MAX_LEN || !raw.split('/').all(valid_segment) {
-            return Err(InvalidBlobKey(raw.to_owned()));
+            return Err(InvalidBlobKey(raw));
         }
-        Ok(Self(raw.to_owned()))
+        Ok(Self(raw))
     }
 
     pub fn as_str(&self) -> &str {

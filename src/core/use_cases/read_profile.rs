@@ -1,8 +1,10 @@
 //! Reading a caller's profile card, shared by the greeting and the search.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::core::ports::{Blob, BlobStore, BlobStoreError};
+use crate::core::ports::{Blob, BlobStore, BlobStoreError, BlobVersion};
 use crate::core::{CallerId, ProfileCard};
 
 /// Why a profile card could not be read.
@@ -16,15 +18,66 @@ pub enum ReadProfileError {
     Corrupt(#[from] serde_json::Error),
 }
 
-/// Reads `caller`'s card; `None` when the caller has no card yet.
-pub async fn read_profile(
-    profiles: &dyn BlobStore,
-    caller: &CallerId,
-    deadline: Duration,
-) -> Result<Option<ProfileCard>, ReadProfileError> {
-    match read_profile_blob(profiles, caller, deadline).await? {
-        Some(blob) => Ok(Some(ProfileCard::decode(&blob.bytes)?)),
-        None => Ok(None),
+/// Cards already decoded, by caller, for the version of the card they were decoded from: a
+/// caller's card is read at each of their searches, and decoding it (its dates included) costs
+/// more than the rest of reading it. A new version (any write changes it) is decoded afresh.
+/// Only cards of at most [`MAX_KEPT_CARD_BYTES`] as stored are kept, so that the memo's size is
+/// bounded by its capacity.
+pub struct DecodedCards {
+    capacity: usize,
+    cards: Mutex<Cards>,
+}
+
+/// By caller: the card's version and the card.
+type Cards = HashMap<CallerId, (BlobVersion, ProfileCard), foldhash::fast::RandomState>;
+
+/// The largest card, as stored, that [`DecodedCards`] keeps; a card is normally well under it.
+const MAX_KEPT_CARD_BYTES: usize = 8 * 1024;
+
+impl DecodedCards {
+    /// Keeps the cards of at most `capacity` callers.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            cards: Mutex::default(),
+        }
+    }
+
+    fn cards(&self) -> MutexGuard<'_, Cards> {
+        self.cards
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Reads `caller`'s card; `None` when the caller has no card yet.
+    pub async fn read(
+        &self,
+        profiles: &dyn BlobStore,
+        caller: &CallerId,
+        deadline: Duration,
+    ) -> Result<Option<ProfileCard>, ReadProfileError> {
+        let Some(blob) = read_profile_blob(profiles, caller, deadline).await? else {
+            return Ok(None);
+        };
+        let known = self
+            .cards()
+            .get(caller)
+            .filter(|(version, _)| *version == blob.version)
+            .map(|(_, card)| card.clone());
+        if let Some(card) = known {
+            return Ok(Some(card));
+        }
+        let card = ProfileCard::decode(&blob.bytes)?;
+        if blob.bytes.len() > MAX_KEPT_CARD_BYTES {
+            return Ok(Some(card));
+        }
+        let mut cards = self.cards();
+        if !cards.contains_key(caller) && cards.len() >= self.capacity {
+            // Crude but bounded: a full memo starts over rather than tracking recency.
+            cards.clear();
+        }
+        cards.insert(caller.clone(), (blob.version, card.clone()));
+        Ok(Some(card))
     }
 }
 
@@ -39,4 +92,75 @@ pub async fn read_profile_blob(
     Ok(tokio::time::timeout(deadline, profiles.get(&key))
         .await
         .map_err(|_| ReadProfileError::DeadlinePassed(deadline))??)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::core::ports::MockBlobStore;
+    use crate::core::use_cases::test_support::maria;
+
+    const DEADLINE: Duration = Duration::from_secs(5);
+
+    fn named(name: &str) -> Bytes {
+        let card = ProfileCard {
+            name: Some(name.to_owned()),
+            ..ProfileCard::default()
+        };
+        serde_json::to_vec(&card).unwrap().into()
+    }
+
+    /// A store whose card is given by each read in turn, with its version.
+    fn store_answering(reads: Vec<(&'static str, Bytes)>) -> MockBlobStore {
+        let next = AtomicUsize::new(0);
+        let mut store = MockBlobStore::new();
+        store.expect_get().returning(move |_| {
+            let (version, bytes) = reads[next.fetch_add(1, Ordering::Relaxed)].clone();
+            Ok(Some(Blob {
+                bytes,
+                version: BlobVersion(version.to_owned()),
+            }))
+        });
+        store
+    }
+
+    async fn name_read(cards: &DecodedCards, store: &MockBlobStore) -> Option<String> {
+        let card = cards.read(store, &maria(), DEADLINE).await.unwrap();
+        card.and_then(|card| card.name)
+    }
+
+    #[tokio::test]
+    async fn a_card_is_decoded_once_per_version() {
+        let store = store_answering(vec![
+            ("v1", named("Maria")),
+            // The same version is not decoded again, whatever the store hands back.
+            ("v1", Bytes::from_static(b"not a card")),
+            ("v2", named("Mary")),
+        ]);
+        let cards = DecodedCards::new(8);
+        for expected in ["Maria", "Maria", "Mary"] {
+            assert_eq!(name_read(&cards, &store).await.as_deref(), Some(expected));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_large_card_is_decoded_at_each_read() {
+        let mut large = ProfileCard {
+            name: Some("Maria".to_owned()),
+            ..ProfileCard::default()
+        };
+        large
+            .facts
+            .insert("notes".to_owned(), "x".repeat(MAX_KEPT_CARD_BYTES));
+        let large: Bytes = serde_json::to_vec(&large).unwrap().into();
+        let store = store_answering(vec![("v1", large), ("v1", named("Mary"))]);
+        let cards = DecodedCards::new(8);
+        for expected in ["Maria", "Mary"] {
+            assert_eq!(name_read(&cards, &store).await.as_deref(), Some(expected));
+        }
+    }
 }

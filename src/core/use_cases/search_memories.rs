@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::core::ports::{BlobStore, Embedder, ErrorChain, MemoryStore, MemoryStoreError};
 use crate::core::recall::{QueryEmbedding, RecallQuery};
-use crate::core::use_cases::read_profile::read_profile;
+use crate::core::use_cases::read_profile::DecodedCards;
 use crate::core::{CallerId, MemoryHit, ProfileCard, SearchLimit, SearchQuery};
 
 /// What a search found.
@@ -44,6 +44,7 @@ pub struct SearchMemories {
     profiles: Arc<dyn BlobStore>,
     timeout: Duration,
     embedder: Option<QueryEmbedder>,
+    cards: DecodedCards,
 }
 
 /// How questions are embedded: the model, the time each may take, and the model's chance
@@ -53,6 +54,10 @@ struct QueryEmbedder {
     budget: Duration,
     chance: f32,
 }
+
+/// How many callers' decoded cards are kept: the callers searched for mid-call, so those on a
+/// call now and shortly before (each card at most 8 KiB as stored, see [`DecodedCards`]).
+const DECODED_CARDS: usize = 1_024;
 
 impl SearchMemories {
     /// `timeout` bounds the memory store call and the profile card read, each.
@@ -66,6 +71,7 @@ impl SearchMemories {
             profiles,
             timeout,
             embedder: None,
+            cards: DecodedCards::new(DECODED_CARDS),
         }
     }
 
@@ -130,7 +136,8 @@ impl SearchMemories {
             (found, fell_back)
         };
         let (profile, (found, fell_back)) = tokio::join!(
-            read_profile(self.profiles.as_ref(), caller, self.timeout),
+            self.cards
+                .read(self.profiles.as_ref(), caller, self.timeout),
             search,
         );
         let profile = profile.unwrap_or_else(|error| {

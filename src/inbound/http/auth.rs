@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use poem::http::HeaderName;
 use poem::Request;
 use poem_openapi::auth::ApiKey;
 use poem_openapi::SecurityScheme;
@@ -73,9 +74,14 @@ pub(super) fn check_client_data(state: &AppState, presented: &str) -> poem::Resu
 /// error converter answers (and logs) as a missing key.
 pub(super) fn presented_key(request: &Request) -> poem::Result<&str> {
     request
-        .header(API_KEY_HEADER)
+        .headers()
+        .get(&API_KEY_HEADER_NAME)
+        .and_then(|key| key.to_str().ok())
         .ok_or_else(|| poem_openapi::error::AuthorizationError.into())
 }
+
+/// [`API_KEY_HEADER`] as a header name, made once rather than parsed from text at every ring.
+static API_KEY_HEADER_NAME: HeaderName = HeaderName::from_static("x-api-key");
 
 /// `X-Api-Key` equal to `ELEVENLABS_SEARCH_DATA_KEY`.
 #[derive(SecurityScheme)]
@@ -90,4 +96,17 @@ pub struct SearchDataKey(());
 async fn check_search_data_key(request: &Request, key: ApiKey) -> poem::Result<()> {
     let expected = state(request)?.keys.search_data.expose();
     check(&key.key, expected, "search-data")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_header_is_looked_up_by_its_documented_name() {
+        assert_eq!(
+            API_KEY_HEADER_NAME,
+            HeaderName::try_from(API_KEY_HEADER).unwrap()
+        );
+    }
 }

@@ -52,14 +52,25 @@ pub async fn read_small_body(request: &mut Request, edge: Option<&Edge>) -> Resu
             .map_err(Into::into);
     };
     let mut chunks = request.take_body().into_bytes_stream();
-    let mut body = BytesMut::new();
+    // A small body usually comes in one chunk, which is kept as it is; only a body in several
+    // chunks is copied into one buffer.
+    let mut only_chunk: Option<Bytes> = None;
+    let mut joined = BytesMut::new();
     while let Some(chunk) = edge.next_chunk(&mut chunks).await.map_err(body_error)? {
-        if body.len() + chunk.len() > MAX_SMALL_BODY_BYTES {
+        let received = only_chunk.as_ref().map_or(0, Bytes::len) + joined.len();
+        if received + chunk.len() > MAX_SMALL_BODY_BYTES {
             return Err(ReadBodyError::PayloadTooLarge.into());
         }
-        body.extend_from_slice(&chunk);
+        if only_chunk.is_none() && joined.is_empty() {
+            only_chunk = Some(chunk);
+            continue;
+        }
+        if let Some(first) = only_chunk.take() {
+            joined.extend_from_slice(&first);
+        }
+        joined.extend_from_slice(&chunk);
     }
-    Ok(body.freeze())
+    Ok(only_chunk.unwrap_or_else(|| joined.freeze()))
 }
 
 fn body_error(error: BodyReadError) -> poem::Error {

@@ -6,7 +6,7 @@ use std::sync::{Arc, LazyLock, Mutex};
 use poem::http::Method;
 use poem::web::Data;
 use poem::{Body, IntoResponse, Request, RequestBody, Response};
-use poem_openapi::payload::Json;
+use poem_openapi::payload::{Json, Payload};
 use poem_openapi::{ApiExtractor, ApiResponse, ExtractParamOptions, Object, OpenApi};
 use serde::Serialize;
 
@@ -22,6 +22,9 @@ use crate::inbound::http::field_text::{
 use crate::inbound::http::serde_json_payload::WrittenJson;
 use crate::inbound::http::state::AppState;
 use crate::inbound::http::ApiTags;
+use ring_fields::RingFields;
+
+mod ring_fields;
 
 /// What ElevenLabs sends when an inbound call rings. Unknown fields are ignored.
 #[derive(Debug, Object)]
@@ -189,14 +192,15 @@ fn written_answer(greeting: Greeting) -> WrittenJson<ClientDataResponse> {
     written
 }
 
-/// The greeting of the caller in `call`, written: the one answer of both the operation and
-/// [`serve`].
-async fn answer(state: &AppState, call: &ClientDataRequest) -> WrittenJson<ClientDataResponse> {
-    let caller = call.caller_id.as_deref().and_then(usable_caller_id);
-    let agent = call
-        .agent_id
-        .as_deref()
-        .and_then(|raw| AgentId::parse(raw).ok());
+/// The greeting of the caller of a ring whose `caller_id` and `agent_id` fields are these,
+/// written: the one answer of both the operation and [`serve`].
+async fn answer(
+    state: &AppState,
+    caller_id: Option<&str>,
+    agent_id: Option<&str>,
+) -> WrittenJson<ClientDataResponse> {
+    let caller = caller_id.and_then(usable_caller_id);
+    let agent = agent_id.and_then(|raw| AgentId::parse(raw).ok());
     let greeting = state
         .greet_caller
         .greet(caller.as_ref(), agent.as_ref())
@@ -223,9 +227,11 @@ pub(super) fn is_ring(request: &Request) -> bool {
 /// cost as much as the greeting itself, and this is the call made at every ring.
 ///
 /// It makes the operation's checks in the operation's order, each with the piece the operation
-/// uses: the body limit of [`small_bodies`], the key check of [`ClientDataKey`], poem-openapi's
-/// own `Json` extractor (content type, then the JSON and its fields, with the same 400s), then
-/// [`answer`]. Errors go to the same converter as the framework's.
+/// uses: the body limit of [`small_bodies`], the key check of [`ClientDataKey`], then the JSON
+/// body and [`answer`]. A JSON body of the documented text fields, as ElevenLabs sends it, is
+/// read by [`RingFields`] without building a tree of it; any other body goes to poem-openapi's own
+/// `Json` extractor (content type, then the JSON and its fields, with the same 415 and 400s).
+/// Errors go to the same converter as the framework's.
 pub(super) async fn serve(
     state: &AppState,
     edge: &Edge,
@@ -233,6 +239,15 @@ pub(super) async fn serve(
 ) -> poem::Result<Response> {
     let body = read_small_body(&mut request, Some(edge)).await?;
     check_client_data(state, presented_key(&request)?)?;
+    let ring = if is_json(&request) {
+        RingFields::read(&body)
+    } else {
+        None
+    };
+    if let Some(ring) = ring {
+        let answered = answer(state, ring.caller_id.as_deref(), ring.agent_id.as_deref()).await;
+        return Ok(answered.into_response());
+    }
     let mut body = RequestBody::new(Body::from_bytes(body));
     let Json(call) = <Json<ClientDataRequest> as ApiExtractor>::from_request(
         &request,
@@ -240,7 +255,17 @@ pub(super) async fn serve(
         ExtractParamOptions::default(),
     )
     .await?;
-    Ok(answer(state, &call).await.into_response())
+    let answered = answer(state, call.caller_id.as_deref(), call.agent_id.as_deref()).await;
+    Ok(answered.into_response())
+}
+
+/// Whether the request's content type is one the `Json` extractor accepts. The type ElevenLabs
+/// sends is recognised before the extractor's own check, which parses the media type.
+fn is_json(request: &Request) -> bool {
+    request.content_type().is_some_and(|content_type| {
+        content_type == "application/json"
+            || <Json<ClientDataRequest> as Payload>::check_content_type(content_type)
+    })
 }
 
 pub struct ClientDataApi;
@@ -268,7 +293,10 @@ impl ClientDataApi {
         state: Data<&Arc<AppState>>,
         request: Json<ClientDataRequest>,
     ) -> Result<ClientDataSuccess, ClientDataError> {
-        Ok(ClientDataSuccess::Ok(answer(&state, &request).await))
+        let (caller_id, agent_id) = (request.caller_id.as_deref(), request.agent_id.as_deref());
+        Ok(ClientDataSuccess::Ok(
+            answer(&state, caller_id, agent_id).await,
+        ))
     }
 }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
+use serde::Serialize;
 
 use crate::core::use_cases::MemorySearchStatus;
 use crate::core::ConversationId;
@@ -15,6 +16,7 @@ use crate::inbound::http::error::ErrorBody;
 use crate::inbound::http::field_text::{
     AgentIdField, CallerIdField, ConversationIdField, FieldText, QueryField, UserIdField,
 };
+use crate::inbound::http::serde_json_payload::WrittenJson;
 use crate::inbound::http::state::AppState;
 use crate::inbound::http::ApiTags;
 
@@ -45,8 +47,10 @@ pub struct SearchDataRequest {
     pub limit: Option<LimitNumber>,
 }
 
+// The answer and its parts are written with serde (see `WrittenJson`): each `#[oai]` attribute
+// that changes the JSON has its `#[serde]` twin, and a test checks that both write the same.
 /// The caller's profile and the memories most relevant to the query.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 pub struct SearchDataResponse {
     /// Whether the memories could be searched; the profile is returned either way.
     pub status: SearchStatus,
@@ -57,8 +61,9 @@ pub struct SearchDataResponse {
 }
 
 /// Whether the memories could be searched.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize)]
 #[oai(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum SearchStatus {
     /// The memories were searched.
     Ok,
@@ -72,7 +77,7 @@ pub enum SearchStatus {
 }
 
 /// The caller's profile card.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 pub struct CallerProfile {
     /// The caller's name, when known.
     pub name: Option<String>,
@@ -89,7 +94,7 @@ pub struct CallerProfile {
 }
 
 /// One memory.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 pub struct FoundMemory {
     /// What the caller said (with the agent question it answers: `Agent asked: ... Caller:
     /// ...`), a fact about them, or a call summary.
@@ -111,7 +116,7 @@ pub struct FoundMemory {
 pub enum SearchDataSuccess {
     /// The profile and memories.
     #[oai(status = 200)]
-    Ok(Json<SearchDataResponse>),
+    Ok(WrittenJson<SearchDataResponse>),
 }
 
 #[derive(ApiResponse)]
@@ -184,9 +189,60 @@ impl SearchDataApi {
             memories = found.memories.len(),
             "memory search answered"
         );
-        Ok(SearchDataSuccess::Ok(Json(SearchDataResponse::new(
-            found,
-            search.agent.as_ref(),
-        ))))
+        let answer = SearchDataResponse::new(found, search.agent.as_ref());
+        let written = WrittenJson::write(&answer)
+            .expect("an answer of text, numbers and maps keyed by text always writes");
+        Ok(SearchDataSuccess::Ok(written))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inbound::http::serde_json_payload::same_json_both_ways;
+
+    fn memory(kind: &str, created_at: Option<&str>) -> FoundMemory {
+        FoundMemory {
+            content: "Agent asked: \"When?\" Caller: Friday at 2:15\n".to_owned(),
+            kind: kind.to_owned(),
+            score: 0.731_250_000_000_1,
+            created_at: created_at.map(str::to_owned),
+            conversation_id: created_at.map(|_| "conv_1".to_owned()),
+        }
+    }
+
+    #[test]
+    fn serde_writes_the_answer_exactly_as_the_documented_schema_does() {
+        let profile = CallerProfile {
+            name: Some("Maria \"Mary\" López".to_owned()),
+            facts: [("last_name", "Lopez"), ("pet", "a cat")]
+                .map(|(field, value)| (field.to_owned(), value.to_owned()))
+                .into(),
+            call_count: 2,
+            first_seen: Some("2026-01-15T09:30:00+00:00".to_owned()),
+            last_seen: None,
+            last_call_summary: Some("Moved her cleaning.".to_owned()),
+        };
+        let found = SearchDataResponse {
+            status: SearchStatus::Ok,
+            profile: Some(profile),
+            memories: vec![
+                memory("utterance", Some("2026-01-15T09:30:00+00:00")),
+                memory("fact", None),
+            ],
+        };
+        assert!(same_json_both_ways(&found));
+        for status in [
+            SearchStatus::MemoryStoreUnavailable,
+            SearchStatus::MemoryStoreTimeout,
+            SearchStatus::LexicalFallback,
+        ] {
+            let unknown = SearchDataResponse {
+                status,
+                profile: None,
+                memories: Vec::new(),
+            };
+            assert!(same_json_both_ways(&unknown));
+        }
     }
 }

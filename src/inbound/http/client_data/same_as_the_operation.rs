@@ -5,11 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use poem::http::Method;
-use poem::{Endpoint, EndpointExt, Request, Response, Route};
+use poem::{Body, Endpoint, EndpointExt, Request, Response, Route};
 
 use crate::config::{EdgeSettings, Secret};
-use crate::core::ports::{MockBlobStore, MockClock, MockIngestionScheduler, MockMemoryStore};
+use crate::core::ports::{
+    BlobStore, MockClock, MockIngestionScheduler, MockMemoryStore, PutCondition,
+};
 use crate::core::use_cases::{FirstMessagePolicy, GreetCaller, SearchMemories};
+use crate::core::{CallRecord, CallerId, FirstMessageTemplate, ProfileCard};
 use crate::inbound::http::api_service;
 use crate::inbound::http::body_limit::MAX_SMALL_BODY_BYTES;
 use crate::inbound::http::edge::Edge;
@@ -17,20 +20,50 @@ use crate::inbound::http::error::framework_error_to_json;
 use crate::inbound::http::front::Front;
 use crate::inbound::http::post_call::PostCallSettings;
 use crate::inbound::http::state::{AppState, WebhookKeys};
+use crate::test_doubles::InMemoryBlobStore;
 
 const KEY: &str = "the-client-data-key";
 
-/// A service that knows nobody: every ring is a new caller.
-fn state() -> Arc<AppState> {
-    let mut profiles = MockBlobStore::new();
-    profiles.expect_get().returning(|_| Ok(None));
-    let profiles = Arc::new(profiles);
+/// The one caller the service knows, and the agent she last talked to.
+const MARIA: &str = "+14155550123";
+const DENTAL: &str = "agent_dental";
+
+/// A call of Maria's, with its summary.
+fn call(summary: &str) -> CallRecord {
+    CallRecord {
+        conversation_id: "conv_1".to_owned(),
+        at: chrono::DateTime::UNIX_EPOCH,
+        summary: Some(summary.to_owned()),
+    }
+}
+
+/// A service that knows Maria (whose last call with the dental agent differs from her last
+/// call), so that what a ring's `caller_id` and `agent_id` say changes its answer.
+async fn state() -> Arc<AppState> {
+    let profiles = Arc::new(InMemoryBlobStore::new());
+    let card = ProfileCard {
+        name: Some("Maria".to_owned()),
+        call_count: 2,
+        last_call: Some(call("Asked about parking.")),
+        last_call_per_agent: [(DENTAL.to_owned(), call("Moved her cleaning."))].into(),
+        ..ProfileCard::default()
+    };
+    let caller = CallerId::parse(MARIA).unwrap();
+    profiles
+        .put(
+            &ProfileCard::storage_key(&caller),
+            serde_json::to_vec(&card).unwrap().into(),
+            PutCondition::Overwrite,
+        )
+        .await
+        .unwrap();
+    let template = FirstMessageTemplate::parse("Hi{name_greeting}, welcome back!").unwrap();
     let memories = Arc::new(MockMemoryStore::new());
     let key = |value: &str| Secret::new(value);
     Arc::new(AppState {
         greet_caller: GreetCaller::new(
             profiles.clone(),
-            FirstMessagePolicy::AgentDefault,
+            FirstMessagePolicy::Personalised(template),
             Duration::from_secs(5),
         ),
         search_memories: SearchMemories::new(
@@ -96,7 +129,7 @@ async fn seen(answer: poem::Result<Response>) -> (u16, Option<String>, String) {
 
 #[tokio::test]
 async fn the_ring_route_answers_every_request_as_the_documented_operation_does() {
-    let (state, edge) = (state(), edge());
+    let (state, edge) = (state().await, edge());
     let in_front = Front {
         routes: Route::new().nest("/", api_service()),
         state: state.clone(),
@@ -109,8 +142,51 @@ async fn the_ring_route_answers_every_request_as_the_documented_operation_does()
         .catch_all_error(|error| async move { framework_error_to_json(error) });
     let json = Some("application/json");
     let oversized = format!(r#"{{"pad": "{}"}}"#, "a".repeat(MAX_SMALL_BODY_BYTES));
+    let elevenlabs = r#"{"caller_id": "+14155550123", "agent_id": "agent_dental",
+        "called_number": "+14155550199", "call_sid": "CA71c3e9a0b2d4f6a8c0e2b4d6f8a0c2e4"}"#;
     let requests = [
         (json, Some(KEY), r#"{"caller_id": "+14155550123"}"#),
+        (json, Some(KEY), elevenlabs),
+        (
+            Some("application/json; charset=utf-8"),
+            Some(KEY),
+            elevenlabs,
+        ),
+        (
+            json,
+            Some(KEY),
+            r#"{"caller_id": "\u002b1 415 555 0123", "agent_id": "agent\u005fdental"}"#,
+        ),
+        (
+            json,
+            Some(KEY),
+            r#"{"caller_id": "+14155550123", "agent_id": null}"#,
+        ),
+        (
+            json,
+            Some(KEY),
+            r#"{"caller_id": "+14155550123", "extra": [1, {"a": 2}]}"#,
+        ),
+        (
+            json,
+            Some(KEY),
+            r#"{"caller_id": "+14155550123", "caller_id": "+14155550124"}"#,
+        ),
+        (
+            json,
+            Some(KEY),
+            r#"{"caller_id": "+14155550124", "caller_id": "+14155550123"}"#,
+        ),
+        (
+            json,
+            Some(KEY),
+            r#"{"caller_id": 5, "caller_id": "+14155550123"}"#,
+        ),
+        (json, Some(KEY), r#"["+14155550123", "agent_dental"]"#),
+        (json, Some(KEY), r#"{"caller_id": "+14155550123"} {}"#),
+        (json, Some(KEY), " "),
+        (json, Some(KEY), "null"),
+        (json, Some(KEY), r#"{"call_sid": 7}"#),
         (
             Some("application/vnd.api+json; charset=utf-8"),
             Some(KEY),
@@ -133,15 +209,42 @@ async fn the_ring_route_answers_every_request_as_the_documented_operation_does()
         (json, Some(KEY), &oversized),
         (json, None, &oversized),
     ];
-    let mut statuses = Vec::new();
+    let mut answers = Vec::new();
     for (content_type, key, body) in requests {
         let served = seen(in_front.call(ring(content_type, key, body)).await).await;
         let documented = seen(operation_only.call(ring(content_type, key, body)).await).await;
         assert_eq!(served, documented, "{content_type:?} {key:?} {body:.80}");
-        statuses.push(served.0);
+        answers.push(served);
     }
     // Every kind of answer was compared, not only refusals.
+    let statuses: Vec<u16> = answers.iter().map(|(status, ..)| *status).collect();
     for status in [200, 400, 401, 413, 415] {
         assert!(statuses.contains(&status), "{status} in {statuses:?}");
     }
+    // Among the answered rings, the caller and the agent each made a difference.
+    let greeted = |words: &str| answers.iter().any(|(.., body)| body.contains(words));
+    assert!(greeted("Hi, Maria, welcome back!"));
+    assert!(greeted("Moved her cleaning.") && greeted("Asked about parking."));
+    assert!(greeted(r#""is_returning_caller":false"#));
+}
+
+#[tokio::test]
+async fn a_ring_whose_body_comes_in_several_chunks_is_answered_as_if_it_came_whole() {
+    let in_front = Front {
+        routes: Route::new().nest("/", api_service()),
+        state: state().await,
+        edge: edge(),
+    };
+    let body = r#"{"caller_id": "+14155550123", "agent_id": "agent_dental"}"#;
+    let chunks: Vec<std::io::Result<Vec<u8>>> = body
+        .as_bytes()
+        .chunks(7)
+        .map(|chunk| Ok(chunk.to_vec()))
+        .collect();
+    let mut chunked = ring(Some("application/json"), Some(KEY), "");
+    chunked.set_body(Body::from_bytes_stream(futures_util::stream::iter(chunks)));
+    let whole = ring(Some("application/json"), Some(KEY), body);
+    let answer = seen(in_front.call(chunked).await).await;
+    assert_eq!(answer, seen(in_front.call(whole).await).await);
+    assert!(answer.2.contains("Moved her cleaning."), "{}", answer.2);
 }
