@@ -16,7 +16,8 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::{BlobStoreSettings, LogFormat, MemoryBackend, Profile, Settings};
 use crate::core::ports::{
-    BlobStore, Clock, Embedder, ErrorChain, MemoryStore, MemoryStoreError, NoTelemetry, Telemetry,
+    BlobStore, Clock, Embedder, EmbedderError, ErrorChain, MemoryStore, MemoryStoreError,
+    NoTelemetry, Telemetry,
 };
 use crate::core::recall::chance_similarity;
 use crate::core::use_cases::caller_privacy::{
@@ -92,6 +93,10 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Service> {
     // The sentence embedder for hybrid recall; without one, searches rank by words only.
     let embedder_source = EmbedderSource::choose(settings);
     let embedder = embedder_source.build(settings).await?;
+    // The model's chance similarity, measured while the stores open (see `search_memories`).
+    let calibration = embedder
+        .clone()
+        .map(|embedder| tokio::spawn(async move { chance_similarity(embedder.as_ref()).await }));
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (memory_store, blob_store) = build_stores(
         settings,
@@ -159,8 +164,14 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Service> {
     }
     let state = Arc::new(AppState {
         greet_caller,
-        search_memories: search_memories(settings, &memory_store, &blob_store, embedder.clone())
-            .await?,
+        search_memories: search_memories(
+            settings,
+            &memory_store,
+            &blob_store,
+            embedder.clone(),
+            calibration,
+        )
+        .await?,
         memory_store,
         blob_store,
         clock,
@@ -313,23 +324,25 @@ fn embed_missing_in_background(
 }
 
 /// The search use case; with an embedder, each question is embedded within its budget and its
-/// similarities judged above the model's chance similarity, measured here.
+/// similarities judged above the model's chance similarity, which `calibration` measures.
 async fn search_memories(
     settings: &Settings,
     memory_store: &Arc<dyn MemoryStore>,
     blob_store: &Arc<dyn BlobStore>,
     embedder: Option<Arc<dyn Embedder>>,
+    calibration: Option<JoinHandle<Result<f32, EmbedderError>>>,
 ) -> anyhow::Result<SearchMemories> {
     let search = SearchMemories::new(
         memory_store.clone(),
         blob_store.clone(),
         settings.search_timeout,
     );
-    let Some(embedder) = embedder else {
+    let (Some(embedder), Some(calibration)) = (embedder, calibration) else {
         return Ok(search);
     };
-    let chance = chance_similarity(embedder.as_ref())
+    let chance = calibration
         .await
+        .context("measuring the model's chance similarity stopped unexpectedly")?
         .with_context(|| {
             format!(
                 "the chance similarity of {} cannot be measured",

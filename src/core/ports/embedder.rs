@@ -54,13 +54,22 @@ pub trait Embedder: Send + Sync + 'static {
     /// - [`EmbedderError::Rejected`] when the model refuses the input for good.
     async fn embed(&self, texts: &[String]) -> Result<Vec<Embedding>, EmbedderError>;
 
-    /// Embeds a question asked of the memories. The same as [`Embedder::embed`] unless the
-    /// model embeds questions apart from what they search (a query prompt, as E5 models have).
+    /// Embeds questions asked of the memories, in order. The same as [`Embedder::embed`] unless
+    /// the model embeds questions apart from what they search (a query prompt, as E5 models
+    /// have).
+    ///
+    /// # Errors
+    /// As [`Embedder::embed`].
+    async fn embed_queries(&self, questions: &[String]) -> Result<Vec<Embedding>, EmbedderError> {
+        self.embed(questions).await
+    }
+
+    /// Embeds one question, as [`Embedder::embed_queries`] does.
     ///
     /// # Errors
     /// As [`Embedder::embed`]; [`EmbedderError::Unknown`] when it answers with no vector.
     async fn embed_query(&self, question: &str) -> Result<Embedding, EmbedderError> {
-        let mut vectors = self.embed(&[question.to_owned()]).await?;
+        let mut vectors = self.embed_queries(&[question.to_owned()]).await?;
         if vectors.len() != 1 {
             return Err(EmbedderError::Unknown(anyhow::anyhow!(
                 "the embedder answered one question with {} vectors",

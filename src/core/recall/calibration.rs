@@ -44,17 +44,18 @@ pub async fn chance_similarity(embedder: &dyn Embedder) -> Result<f32, EmbedderE
         .map(|text| (*text).to_owned())
         .collect();
     let memories = embedder.embed(&texts).await?;
-    if memories.len() != texts.len() {
+    let questions = embedder.embed_queries(&texts).await?;
+    if memories.len() != texts.len() || questions.len() != texts.len() {
         return Err(EmbedderError::Unknown(anyhow::anyhow!(
-            "the embedder answered {} texts with {} vectors",
+            "the embedder answered {} texts with {} and {} vectors",
             texts.len(),
-            memories.len()
+            memories.len(),
+            questions.len()
         )));
     }
     let mut total = 0.0;
     let mut pairs = 0u32;
-    for (index, text) in texts.iter().enumerate() {
-        let question = embedder.embed_query(text).await?;
+    for (index, question) in questions.iter().enumerate() {
         for (other, memory) in memories.iter().enumerate() {
             if other != index {
                 total += question.similarity(memory);

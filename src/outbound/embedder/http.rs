@@ -154,6 +154,19 @@ impl HttpEmbedder {
         self.in_order(body.data, texts.len())
     }
 
+    /// Embeds `texts` of one kind, [`BATCH_SIZE`] a request, in order.
+    async fn in_batches(
+        &self,
+        input: Input,
+        texts: &[String],
+    ) -> Result<Vec<Embedding>, EmbedderError> {
+        let mut embeddings = Vec::with_capacity(texts.len());
+        for batch in texts.chunks(BATCH_SIZE) {
+            embeddings.extend(self.request(input, batch).await?);
+        }
+        Ok(embeddings)
+    }
+
     fn in_order(
         &self,
         mut items: Vec<EmbeddingItem>,
@@ -244,18 +257,11 @@ impl Embedder for HttpEmbedder {
     }
 
     async fn embed(&self, texts: &[String]) -> Result<Vec<Embedding>, EmbedderError> {
-        let mut embeddings = Vec::with_capacity(texts.len());
-        for batch in texts.chunks(BATCH_SIZE) {
-            embeddings.extend(self.request(Input::Document, batch).await?);
-        }
-        Ok(embeddings)
+        self.in_batches(Input::Document, texts).await
     }
 
-    async fn embed_query(&self, question: &str) -> Result<Embedding, EmbedderError> {
-        let mut embeddings = self.request(Input::Query, &[question.to_owned()]).await?;
-        embeddings
-            .pop()
-            .ok_or_else(|| EmbedderError::Unknown(anyhow!("the answer has no embedding")))
+    async fn embed_queries(&self, questions: &[String]) -> Result<Vec<Embedding>, EmbedderError> {
+        self.in_batches(Input::Query, questions).await
     }
 }
 

@@ -352,11 +352,8 @@ impl Embedder for LocalEmbedder {
         self.run(Prompted::Document, texts.to_vec()).await
     }
 
-    async fn embed_query(&self, question: &str) -> Result<Embedding, EmbedderError> {
-        let mut vectors = self.run(Prompted::Query, vec![question.to_owned()]).await?;
-        vectors
-            .pop()
-            .ok_or_else(|| EmbedderError::Unknown(anyhow!("the model gave no vector")))
+    async fn embed_queries(&self, questions: &[String]) -> Result<Vec<Embedding>, EmbedderError> {
+        self.run(Prompted::Query, questions.to_vec()).await
     }
 }
 

@@ -9,8 +9,8 @@ fn embedder(memory: Vec<f32>, question: Vec<f32>) -> MockEmbedder {
         .expect_embed()
         .returning(move |texts| Ok(vec![Embedding::new(memory.clone()); texts.len()]));
     embedder
-        .expect_embed_query()
-        .returning(move |_| Ok(Embedding::new(question.clone())));
+        .expect_embed_queries()
+        .returning(move |texts| Ok(vec![Embedding::new(question.clone()); texts.len()]));
     embedder
 }
 
@@ -37,6 +37,9 @@ async fn an_embedder_that_answers_too_few_vectors_is_an_error() {
     embedder
         .expect_embed()
         .returning(|_| Ok(vec![Embedding::new(vec![1.0])]));
+    embedder
+        .expect_embed_queries()
+        .returning(|texts| Ok(vec![Embedding::new(vec![1.0]); texts.len()]));
     let error = chance_similarity(&embedder).await.unwrap_err();
     assert!(matches!(error, EmbedderError::Unknown(_)), "{error:?}");
 }
