@@ -42,6 +42,24 @@ pub const PROMPTS_FILE: &str = "config_sentence_transformers.json";
 /// with others of about their length, see [`Model::embed`]).
 const BATCH_SIZE: usize = 32;
 
+/// The variable that tells candle (and the tokenizer) over how many threads to split each
+/// matrix product and each batch; read at every product.
+pub const THREADS_VARIABLE: &str = "RAYON_NUM_THREADS";
+
+/// Makes the model compute each request on the one thread that asked for it, unless
+/// `RAYON_NUM_THREADS` is set. Splitting every matrix product over both cores of a small machine
+/// (candle's default) made a question's embedding and a batch of memories slower, and cost
+/// half as much processor time again, whenever anything else ran (README section "Recall");
+/// concurrent requests still run side by side, each on its own blocking thread.
+///
+/// It changes the process's environment, which another thread could be reading: call it first
+/// thing in `main`, before any thread starts.
+pub fn one_thread_per_request() {
+    if std::env::var_os(THREADS_VARIABLE).is_none() {
+        std::env::set_var(THREADS_VARIABLE, "1");
+    }
+}
+
 /// A sentence model loaded from its files, shared by every request.
 #[derive(Clone)]
 pub struct LocalEmbedder {
