@@ -44,7 +44,7 @@ const BATCH_SIZE: usize = 32;
 
 /// The variable that tells candle (and the tokenizer) over how many threads to split each
 /// matrix product and each batch; read at every product.
-pub const THREADS_VARIABLE: &str = "RAYON_NUM_THREADS";
+const THREADS_VARIABLE: &str = "RAYON_NUM_THREADS";
 
 /// Makes the model compute each request on the one thread that asked for it, unless
 /// `RAYON_NUM_THREADS` is set. Splitting every matrix product over both cores of a small machine
