@@ -5,7 +5,12 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    caller_memory::cli::run().await
+fn main() -> ExitCode {
+    // Before the runtime starts any thread: it sets an environment variable.
+    caller_memory::outbound::embedder::local::one_thread_per_request();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the async runtime starts")
+        .block_on(caller_memory::cli::run())
 }

@@ -37,6 +37,9 @@ use crate::core::{
 /// How many idle reader connections are kept open for reuse.
 const IDLE_READERS: usize = 4;
 
+/// How much of the file a reader maps into memory (see [`open_reader`]).
+const READER_MAP_BYTES: i64 = 256 * 1024 * 1024;
+
 /// A [`MemoryStore`] in a local SQLite file.
 #[derive(Clone)]
 pub struct EmbeddedMemoryStore {
@@ -331,6 +334,11 @@ fn open_reader(path: &Path) -> Result<Connection, MemoryStoreError> {
     let connection = Connection::open_with_flags(path, flags).map_err(storage_error)?;
     connection
         .busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(storage_error)?;
+    // A search reads all of the caller's vectors: mapped, the file's pages are read in place
+    // instead of copied through a system call each (about 5,000 pages for 10,000 memories).
+    connection
+        .pragma_update(None, "mmap_size", READER_MAP_BYTES)
         .map_err(storage_error)?;
     Ok(connection)
 }

@@ -20,7 +20,8 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config, DTYPE};
 use serde::Deserialize;
-use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+use tokenizers::utils::padding::pad_encodings;
+use tokenizers::{Encoding, PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
 use crate::core::ports::{Embedder, EmbedderError};
 use crate::core::Embedding;
@@ -37,8 +38,27 @@ pub const POOLING_FILE: &str = "1_Pooling/config.json";
 pub const PROMPTS_FILE: &str = "config_sentence_transformers.json";
 
 /// How many texts go through the model at once: large enough to use the matrix kernels well,
-/// small enough that one long text does not pad many short ones for long.
+/// small enough that one long text does not pad many short ones for long (texts are batched
+/// with others of about their length, see [`Model::embed`]).
 const BATCH_SIZE: usize = 32;
+
+/// The variable that tells candle (and the tokenizer) over how many threads to split each
+/// matrix product and each batch; read at every product.
+const THREADS_VARIABLE: &str = "RAYON_NUM_THREADS";
+
+/// Makes the model compute each request on the one thread that asked for it, unless
+/// `RAYON_NUM_THREADS` is set. Splitting every matrix product over both cores of a small machine
+/// (candle's default) made a question's embedding and a batch of memories slower, and cost
+/// half as much processor time again, whenever anything else ran (README section "Recall");
+/// concurrent requests still run side by side, each on its own blocking thread.
+///
+/// It changes the process's environment, which another thread could be reading: call it first
+/// thing in `main`, before any thread starts.
+pub fn one_thread_per_request() {
+    if std::env::var_os(THREADS_VARIABLE).is_none() {
+        std::env::set_var(THREADS_VARIABLE, "1");
+    }
+}
 
 /// A sentence model loaded from its files, shared by every request.
 #[derive(Clone)]
@@ -49,7 +69,9 @@ pub struct LocalEmbedder {
 
 struct Model {
     bert: BertModel,
+    /// Tokenises without padding: each batch is padded to its longest text by [`Model::embed`].
     tokenizer: Tokenizer,
+    padding: PaddingParams,
     dimensions: usize,
     pooling: Pooling,
     prompts: Prompts,
@@ -116,7 +138,7 @@ impl LocalEmbedder {
         let max_tokens = max_tokens(folder, &config)?;
         let pooling = pooling(folder)?;
         let prompts = prompts(folder)?;
-        let tokenizer = load_tokenizer(folder, max_tokens)?;
+        let (tokenizer, padding) = load_tokenizer(folder, max_tokens)?;
         let bert = load_weights(folder, &config)?;
         let name = folder
             .file_name()
@@ -126,6 +148,7 @@ impl LocalEmbedder {
             model: Arc::new(Model {
                 bert,
                 tokenizer,
+                padding,
                 dimensions: config.hidden_size,
                 pooling,
                 prompts,
@@ -223,9 +246,10 @@ fn pooling(folder: &Path) -> anyhow::Result<Pooling> {
     }
 }
 
-/// The folder's tokenizer, truncating to `max_tokens` and padding each batch to its longest text
-/// (whatever the file says: a fixed padding length would waste time on short texts).
-fn load_tokenizer(folder: &Path, max_tokens: usize) -> anyhow::Result<Tokenizer> {
+/// The folder's tokenizer, truncating to `max_tokens` and not padding, and how to pad a batch:
+/// to its longest text (whatever the file says: a fixed padding length would waste time on short
+/// texts).
+fn load_tokenizer(folder: &Path, max_tokens: usize) -> anyhow::Result<(Tokenizer, PaddingParams)> {
     let mut tokenizer = Tokenizer::from_bytes(read(folder, TOKENIZER_FILE)?).map_err(|error| {
         anyhow!(
             "{} is not a tokenizer: {error}",
@@ -237,7 +261,7 @@ fn load_tokenizer(folder: &Path, max_tokens: usize) -> anyhow::Result<Tokenizer>
         ..tokenizer.get_padding().cloned().unwrap_or_default()
     };
     tokenizer
-        .with_padding(Some(padding))
+        .with_padding(None)
         .with_truncation(Some(TruncationParams {
             max_length: max_tokens,
             ..TruncationParams::default()
@@ -245,7 +269,7 @@ fn load_tokenizer(folder: &Path, max_tokens: usize) -> anyhow::Result<Tokenizer>
         .map_err(|error| {
             anyhow!("the tokenizer cannot truncate to {max_tokens} tokens: {error}")
         })?;
-    Ok(tokenizer)
+    Ok((tokenizer, padding))
 }
 
 /// The weights are read through a memory map of the file and copied into the model's tensors;
@@ -273,27 +297,38 @@ fn load_weights(folder: &Path, config: &Config) -> anyhow::Result<BertModel> {
 }
 
 impl Model {
-    /// Embeds `texts`, each after `prompt`, in batches of [`BATCH_SIZE`], in order.
+    /// Embeds `texts`, each after `prompt`, in order. Texts go through the model in batches of
+    /// [`BATCH_SIZE`] texts of about the same length, shortest first, each batch padded to its
+    /// longest text: a call's short answers are not padded to the length of its summary.
     fn embed(&self, prompt: &str, texts: &[String]) -> anyhow::Result<Vec<Embedding>> {
-        let mut embeddings = Vec::with_capacity(texts.len());
-        for batch in texts.chunks(BATCH_SIZE) {
-            if prompt.is_empty() {
-                embeddings.extend(self.embed_batch(batch)?);
-            } else {
-                let prompted: Vec<String> =
-                    batch.iter().map(|text| format!("{prompt}{text}")).collect();
-                embeddings.extend(self.embed_batch(&prompted)?);
+        let prompted: Vec<String> = texts.iter().map(|text| format!("{prompt}{text}")).collect();
+        let mut encodings = self
+            .tokenizer
+            .encode_batch(prompted, true)
+            .map_err(|error| anyhow!("the text cannot be tokenised: {error}"))?;
+        let mut by_length: Vec<usize> = (0..encodings.len()).collect();
+        by_length.sort_by_key(|&index| encodings[index].len());
+        let mut embeddings = vec![None; texts.len()];
+        for indices in by_length.chunks(BATCH_SIZE) {
+            let mut batch: Vec<Encoding> = indices
+                .iter()
+                .map(|&index| std::mem::take(&mut encodings[index]))
+                .collect();
+            pad_encodings(&mut batch, &self.padding)
+                .map_err(|error| anyhow!("the texts cannot be padded: {error}"))?;
+            for (&index, embedding) in indices.iter().zip(self.embed_batch(&batch)?) {
+                embeddings[index] = Some(embedding);
             }
         }
-        Ok(embeddings)
+        embeddings
+            .into_iter()
+            .map(|embedding| embedding.ok_or_else(|| anyhow!("the model gave too few vectors")))
+            .collect()
     }
 
-    fn embed_batch(&self, texts: &[String]) -> anyhow::Result<Vec<Embedding>> {
-        let encodings = self
-            .tokenizer
-            .encode_batch(texts.to_vec(), true)
-            .map_err(|error| anyhow!("the text cannot be tokenised: {error}"))?;
-        let rows = |pick: fn(&tokenizers::Encoding) -> &[u32]| {
+    /// Embeds `encodings`, padded to the same length.
+    fn embed_batch(&self, encodings: &[Encoding]) -> anyhow::Result<Vec<Embedding>> {
+        let rows = |pick: fn(&Encoding) -> &[u32]| {
             let rows = encodings
                 .iter()
                 .map(|encoding| Tensor::new(pick(encoding), &Device::Cpu))
