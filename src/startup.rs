@@ -16,10 +16,8 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::{BlobStoreSettings, LogFormat, MemoryBackend, Profile, Settings};
 use crate::core::ports::{
-    BlobStore, Clock, Embedder, EmbedderError, ErrorChain, MemoryStore, MemoryStoreError,
-    NoTelemetry, Telemetry,
+    BlobStore, Clock, Embedder, ErrorChain, MemoryStore, MemoryStoreError, NoTelemetry, Telemetry,
 };
-use crate::core::recall::chance_similarity;
 use crate::core::use_cases::caller_privacy::{
     CallerHasher, CallerIndex, EraseCaller, ExportCaller, MarkDoNotRemember, HASH_KEY_BYTES,
 };
@@ -93,10 +91,6 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Service> {
     // The sentence embedder for hybrid recall; without one, searches rank by words only.
     let embedder_source = EmbedderSource::choose(settings);
     let embedder = embedder_source.build(settings).await?;
-    // The model's chance similarity, measured while the stores open (see `search_memories`).
-    let calibration = embedder
-        .clone()
-        .map(|embedder| tokio::spawn(async move { chance_similarity(embedder.as_ref()).await }));
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (memory_store, blob_store) = build_stores(
         settings,
@@ -164,14 +158,7 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Service> {
     }
     let state = Arc::new(AppState {
         greet_caller,
-        search_memories: search_memories(
-            settings,
-            &memory_store,
-            &blob_store,
-            embedder.clone(),
-            calibration,
-        )
-        .await?,
+        search_memories: search_memories(settings, &memory_store, &blob_store, embedder.clone()),
         memory_store,
         blob_store,
         clock,
@@ -324,37 +311,32 @@ fn embed_missing_in_background(
 }
 
 /// The search use case; with an embedder, each question is embedded within its budget and its
-/// similarities judged above the model's chance similarity, which `calibration` measures.
-async fn search_memories(
+/// similarities judged above the model's chance similarity, which starts being measured now, in
+/// the background: the service does not wait for it to listen, and the first searches wait for
+/// it (a fraction of a second after start).
+fn search_memories(
     settings: &Settings,
     memory_store: &Arc<dyn MemoryStore>,
     blob_store: &Arc<dyn BlobStore>,
     embedder: Option<Arc<dyn Embedder>>,
-    calibration: Option<JoinHandle<Result<f32, EmbedderError>>>,
-) -> anyhow::Result<SearchMemories> {
+) -> SearchMemories {
     let search = SearchMemories::new(
         memory_store.clone(),
         blob_store.clone(),
         settings.search_timeout,
     );
-    let (Some(embedder), Some(calibration)) = (embedder, calibration) else {
-        return Ok(search);
+    let Some(embedder) = embedder else {
+        return search;
     };
-    let chance = calibration
-        .await
-        .context("measuring the model's chance similarity stopped unexpectedly")?
-        .with_context(|| {
-            format!(
-                "the chance similarity of {} cannot be measured",
-                embedder.model_id()
-            )
-        })?;
-    tracing::info!(
-        model = embedder.model_id(),
-        chance = format!("{chance:.3}"),
-        "similarities are judged above the model's chance similarity"
-    );
-    Ok(search.with_embedder(embedder, settings.embedding.query_budget, chance))
+    let search = search.with_embedder(embedder, settings.embedding.query_budget);
+    if let Some(calibration) = search.calibration() {
+        tokio::spawn(async move {
+            if let Err(error) = calibration.await {
+                tracing::warn!(error = %ErrorChain(&error), "the model's chance similarity could not be measured; the next search tries again");
+            }
+        });
+    }
+    search
 }
 
 /// The first message returning callers hear, unless the override is switched off.

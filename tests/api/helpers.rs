@@ -139,8 +139,7 @@ impl TestApp {
             Duration::from_secs(3),
         );
         if let Some(embedder) = ports.embedder {
-            search_memories =
-                search_memories.with_embedder(embedder, Duration::from_millis(100), 0.0);
+            search_memories = search_memories.with_embedder(embedder, Duration::from_millis(100));
         }
         let state = Arc::new(AppState {
             greet_caller: GreetCaller::new(

@@ -7,11 +7,16 @@
 //! embedder fails or is too slow, the memories are ranked by their words alone and the status
 //! says so.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::core::ports::{BlobStore, Embedder, ErrorChain, MemoryStore, MemoryStoreError};
-use crate::core::recall::{QueryEmbedding, RecallQuery};
+use tokio::sync::OnceCell;
+
+use crate::core::ports::{
+    BlobStore, Embedder, EmbedderError, ErrorChain, MemoryStore, MemoryStoreError,
+};
+use crate::core::recall::{chance_similarity, QueryEmbedding, RecallQuery};
 use crate::core::use_cases::read_profile::DecodedCards;
 use crate::core::{CallerId, MemoryHit, ProfileCard, SearchLimit, SearchQuery};
 
@@ -48,11 +53,31 @@ pub struct SearchMemories {
 }
 
 /// How questions are embedded: the model, the time each may take, and the model's chance
-/// similarity (see [`crate::core::recall::chance_similarity`]).
+/// similarity (see [`chance_similarity`]), measured once.
 struct QueryEmbedder {
     embedder: Arc<dyn Embedder>,
     budget: Duration,
-    chance: f32,
+    chance: Arc<OnceCell<f32>>,
+}
+
+/// The chance similarity of `embedder`'s model, kept in `measured`: measured by the first to
+/// ask, awaited by those who ask meanwhile, and measured again by the next after a failure.
+async fn measured_chance(
+    embedder: &Arc<dyn Embedder>,
+    measured: &OnceCell<f32>,
+) -> Result<f32, EmbedderError> {
+    measured
+        .get_or_try_init(|| async {
+            let chance = chance_similarity(embedder.as_ref()).await?;
+            tracing::info!(
+                model = embedder.model_id(),
+                chance = format!("{chance:.3}"),
+                "similarities are judged above the model's chance similarity"
+            );
+            Ok(chance)
+        })
+        .await
+        .copied()
 }
 
 /// How many callers' decoded cards are kept: the callers searched for mid-call, so those on a
@@ -76,20 +101,28 @@ impl SearchMemories {
     }
 
     /// Embeds each question with `embedder`, giving up after `budget`, so that memories are also
-    /// ranked by meaning, their similarities judged above `chance`, the model's chance
-    /// similarity. Without it, searches are lexical.
-    pub fn with_embedder(
-        mut self,
-        embedder: Arc<dyn Embedder>,
-        budget: Duration,
-        chance: f32,
-    ) -> Self {
+    /// ranked by meaning, their similarities judged above the model's chance similarity
+    /// (measured once, before the first search with a model; see [`Self::calibration`]).
+    /// Without it, searches are lexical.
+    pub fn with_embedder(mut self, embedder: Arc<dyn Embedder>, budget: Duration) -> Self {
         self.embedder = Some(QueryEmbedder {
             embedder,
             budget,
-            chance,
+            chance: Arc::new(OnceCell::new()),
         });
         self
+    }
+
+    /// Measuring the model's chance similarity, to run now rather than at the first search (the
+    /// service starts it as it starts); `None` without an embedder.
+    pub fn calibration(
+        &self,
+    ) -> Option<impl Future<Output = Result<f32, EmbedderError>> + Send + 'static> {
+        let QueryEmbedder {
+            embedder, chance, ..
+        } = self.embedder.as_ref()?;
+        let (embedder, chance) = (embedder.clone(), chance.clone());
+        Some(async move { measured_chance(&embedder, &chance).await })
     }
 
     /// The question as the store searches it, and whether its embedding was wanted but missing.
@@ -102,9 +135,16 @@ impl SearchMemories {
         else {
             return (RecallQuery::lexical(query.clone()), false);
         };
+        let chance = match measured_chance(embedder, chance).await {
+            Ok(chance) => chance,
+            Err(error) => {
+                tracing::warn!(error = %ErrorChain(&error), "the model's chance similarity could not be measured; ranking by words only");
+                return (RecallQuery::lexical(query.clone()), true);
+            }
+        };
         match tokio::time::timeout(*budget, QueryEmbedding::of(query, embedder.as_ref())).await {
             Ok(Ok(embedding)) => (
-                RecallQuery::hybrid(query.clone(), embedding).above_chance(*chance),
+                RecallQuery::hybrid(query.clone(), embedding).above_chance(chance),
                 false,
             ),
             Ok(Err(error)) => {

@@ -141,11 +141,8 @@ async fn hybrid_search(embedder: Arc<ThesaurusEmbedder>) -> SearchMemories {
     ] {
         store.add(&memory).await.unwrap();
     }
-    SearchMemories::new(Arc::new(store), Arc::new(InMemoryBlobStore::new()), TIMEOUT).with_embedder(
-        embedder,
-        Duration::from_millis(100),
-        0.0,
-    )
+    SearchMemories::new(Arc::new(store), Arc::new(InMemoryBlobStore::new()), TIMEOUT)
+        .with_embedder(embedder, Duration::from_millis(100))
 }
 
 #[tokio::test]
