@@ -329,13 +329,7 @@ fn search_memories(
         return search;
     };
     let search = search.with_embedder(embedder, settings.embedding.query_budget);
-    if let Some(calibration) = search.calibration() {
-        tokio::spawn(async move {
-            if let Err(error) = calibration.await {
-                tracing::warn!(error = %ErrorChain(&error), "the model's chance similarity could not be measured; the next search tries again");
-            }
-        });
-    }
+    search.measure_chance();
     search
 }
 

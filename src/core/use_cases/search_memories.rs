@@ -7,15 +7,12 @@
 //! embedder fails or is too slow, the memories are ranked by their words alone and the status
 //! says so.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::OnceCell;
+use tokio::sync::watch;
 
-use crate::core::ports::{
-    BlobStore, Embedder, EmbedderError, ErrorChain, MemoryStore, MemoryStoreError,
-};
+use crate::core::ports::{BlobStore, Embedder, ErrorChain, MemoryStore, MemoryStoreError};
 use crate::core::recall::{chance_similarity, QueryEmbedding, RecallQuery};
 use crate::core::use_cases::read_profile::DecodedCards;
 use crate::core::{CallerId, MemoryHit, ProfileCard, SearchLimit, SearchQuery};
@@ -52,32 +49,78 @@ pub struct SearchMemories {
     cards: DecodedCards,
 }
 
-/// How questions are embedded: the model, the time each may take, and the model's chance
-/// similarity (see [`chance_similarity`]), measured once.
+/// How questions are embedded: the model, the time each may take, and what is known of the
+/// model's chance similarity (see [`chance_similarity`]).
 struct QueryEmbedder {
     embedder: Arc<dyn Embedder>,
     budget: Duration,
-    chance: Arc<OnceCell<f32>>,
+    chance: Arc<watch::Sender<Chance>>,
 }
 
-/// The chance similarity of `embedder`'s model, kept in `measured`: measured by the first to
-/// ask, awaited by those who ask meanwhile, and measured again by the next after a failure.
-async fn measured_chance(
-    embedder: &Arc<dyn Embedder>,
-    measured: &OnceCell<f32>,
-) -> Result<f32, EmbedderError> {
-    measured
-        .get_or_try_init(|| async {
-            let chance = chance_similarity(embedder.as_ref()).await?;
-            tracing::info!(
-                model = embedder.model_id(),
-                chance = format!("{chance:.3}"),
-                "similarities are judged above the model's chance similarity"
-            );
-            Ok(chance)
-        })
-        .await
-        .copied()
+/// What is known of the model's chance similarity.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Chance {
+    /// Not measured, and no measurement under way.
+    Unmeasured,
+    /// The first measurement is under way: searches wait for it (a fraction of a second).
+    FirstMeasuring,
+    /// The last measurement failed; `retrying` while another is under way. Searches rank by
+    /// words meanwhile, without waiting for it.
+    Failed {
+        retrying: bool,
+    },
+    Known(f32),
+}
+
+impl QueryEmbedder {
+    /// Starts measuring the chance similarity in the background, unless it is known or being
+    /// measured: the first time, and after a failure.
+    fn measure(&self) {
+        let started = self.chance.send_if_modified(|chance| {
+            *chance = match *chance {
+                Chance::Unmeasured => Chance::FirstMeasuring,
+                Chance::Failed { retrying: false } => Chance::Failed { retrying: true },
+                _ => return false,
+            };
+            true
+        });
+        if !started {
+            return;
+        }
+        let (embedder, chance) = (self.embedder.clone(), self.chance.clone());
+        tokio::spawn(async move {
+            let measured = match chance_similarity(embedder.as_ref()).await {
+                Ok(value) => {
+                    tracing::info!(
+                        model = embedder.model_id(),
+                        chance = format!("{value:.3}"),
+                        "similarities are judged above the model's chance similarity"
+                    );
+                    Chance::Known(value)
+                }
+                Err(error) => {
+                    tracing::warn!(error = %ErrorChain(&error), "the model's chance similarity could not be measured; searches rank by words until the next search measures it");
+                    Chance::Failed { retrying: false }
+                }
+            };
+            chance.send_replace(measured);
+        });
+    }
+
+    /// The chance similarity: waits for the first measurement; `None` while it has failed (the
+    /// next measurement is started).
+    async fn chance(&self) -> Option<f32> {
+        self.measure();
+        let mut known = self.chance.subscribe();
+        let chance = *known
+            .wait_for(|chance| *chance != Chance::FirstMeasuring)
+            .await
+            .ok()?;
+        match chance {
+            Chance::Known(value) => Some(value),
+            _ => None,
+        }
+    }
 }
 
 /// How many callers' decoded cards are kept: the callers searched for mid-call, so those on a
@@ -102,46 +145,37 @@ impl SearchMemories {
 
     /// Embeds each question with `embedder`, giving up after `budget`, so that memories are also
     /// ranked by meaning, their similarities judged above the model's chance similarity
-    /// (measured once, before the first search with a model; see [`Self::calibration`]).
+    /// (measured once, in the background; see [`Self::measure_chance`]).
     /// Without it, searches are lexical.
     pub fn with_embedder(mut self, embedder: Arc<dyn Embedder>, budget: Duration) -> Self {
         self.embedder = Some(QueryEmbedder {
             embedder,
             budget,
-            chance: Arc::new(OnceCell::new()),
+            chance: Arc::new(watch::Sender::new(Chance::Unmeasured)),
         });
         self
     }
 
-    /// Measuring the model's chance similarity, to run now rather than at the first search (the
-    /// service starts it as it starts); `None` without an embedder.
-    pub fn calibration(
-        &self,
-    ) -> Option<impl Future<Output = Result<f32, EmbedderError>> + Send + 'static> {
-        let QueryEmbedder {
-            embedder, chance, ..
-        } = self.embedder.as_ref()?;
-        let (embedder, chance) = (embedder.clone(), chance.clone());
-        Some(async move { measured_chance(&embedder, &chance).await })
+    /// Starts measuring the model's chance similarity in the background now rather than at the
+    /// first search (the service does as it starts); nothing without an embedder.
+    pub fn measure_chance(&self) {
+        if let Some(embedder) = &self.embedder {
+            embedder.measure();
+        }
     }
 
     /// The question as the store searches it, and whether its embedding was wanted but missing.
     async fn recall_query(&self, query: &SearchQuery) -> (RecallQuery, bool) {
-        let Some(QueryEmbedder {
-            embedder,
-            budget,
-            chance,
-        }) = &self.embedder
-        else {
+        let Some(query_embedder) = &self.embedder else {
             return (RecallQuery::lexical(query.clone()), false);
         };
-        let chance = match measured_chance(embedder, chance).await {
-            Ok(chance) => chance,
-            Err(error) => {
-                tracing::warn!(error = %ErrorChain(&error), "the model's chance similarity could not be measured; ranking by words only");
-                return (RecallQuery::lexical(query.clone()), true);
-            }
+        let Some(chance) = query_embedder.chance().await else {
+            tracing::warn!("the model's chance similarity is not known; ranking by words only");
+            return (RecallQuery::lexical(query.clone()), true);
         };
+        let QueryEmbedder {
+            embedder, budget, ..
+        } = query_embedder;
         match tokio::time::timeout(*budget, QueryEmbedding::of(query, embedder.as_ref())).await {
             Ok(Ok(embedding)) => (
                 RecallQuery::hybrid(query.clone(), embedding).above_chance(chance),

@@ -1,12 +1,14 @@
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 
 use super::*;
+use crate::core::ports::EmbedderError;
 use crate::core::ports::{MockBlobStore, MockMemoryStore};
 use crate::core::use_cases::test_support::{juan, maria, store_with_card};
-use crate::core::{AddOutcome, ConversationId, NewMemory};
+use crate::core::{AddOutcome, ConversationId, Embedding, NewMemory};
 use crate::test_doubles::{utterance, InMemoryBlobStore, InMemoryMemoryStore, ThesaurusEmbedder};
 
 const TIMEOUT: Duration = Duration::from_millis(200);
@@ -125,7 +127,7 @@ async fn a_memory_store_that_hangs_is_reported_as_a_timeout() {
 
 /// Maria's memories, embedded by `embedder` as they are added, searched with `embedder` and a
 /// 100 ms budget for the question.
-async fn hybrid_search(embedder: Arc<ThesaurusEmbedder>) -> SearchMemories {
+async fn hybrid_search(embedder: Arc<dyn Embedder>) -> SearchMemories {
     let store = InMemoryMemoryStore::new().with_embedder(Arc::new(ThesaurusEmbedder::new()));
     for memory in [
         utterance(
@@ -182,6 +184,11 @@ async fn a_failing_embedder_falls_back_to_words_and_says_so() {
 async fn an_embedder_slower_than_its_budget_falls_back_to_words_and_says_so() {
     let embedder = Arc::new(ThesaurusEmbedder::new());
     let search = hybrid_search(embedder.clone()).await;
+    // Once in use (its chance similarity measured), the model turns slow.
+    let before = search
+        .search(&maria(), &query("friday"), SearchLimit::DEFAULT)
+        .await;
+    assert_eq!(before.status, MemorySearchStatus::Ok);
     embedder.delay(Duration::from_secs(5));
     let found = search
         .search(&maria(), &query("friday"), SearchLimit::DEFAULT)
@@ -191,6 +198,61 @@ async fn an_embedder_slower_than_its_budget_falls_back_to_words_and_says_so() {
         found.memories[0].content,
         "Agent asked: When suits you? Caller: Friday morning."
     );
+}
+
+/// The test thesaurus, failing while `down` is set.
+#[derive(Default)]
+struct FlakyEmbedder {
+    thesaurus: ThesaurusEmbedder,
+    down: AtomicBool,
+}
+
+#[async_trait]
+impl Embedder for FlakyEmbedder {
+    fn model_id(&self) -> &str {
+        self.thesaurus.model_id()
+    }
+    fn dimensions(&self) -> usize {
+        self.thesaurus.dimensions()
+    }
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Embedding>, EmbedderError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(EmbedderError::unavailable(anyhow::anyhow!("down")));
+        }
+        self.thesaurus.embed(texts).await
+    }
+}
+
+#[tokio::test]
+async fn a_chance_similarity_that_could_not_be_measured_is_measured_again_once_the_model_is_back() {
+    let embedder = Arc::new(FlakyEmbedder::default());
+    embedder.down.store(true, Ordering::SeqCst);
+    let search = hybrid_search(embedder.clone()).await;
+    let down = search
+        .search(&maria(), &query("drug reactions?"), SearchLimit::DEFAULT)
+        .await;
+    assert_eq!(down.status, MemorySearchStatus::LexicalFallback);
+
+    embedder.down.store(false, Ordering::SeqCst);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = search
+            .search(&maria(), &query("drug reactions?"), SearchLimit::DEFAULT)
+            .await;
+        if found.status == MemorySearchStatus::Ok {
+            assert_eq!(
+                found.memories[0].content,
+                "Agent asked: Any allergies? Caller: Yes, penicillin."
+            );
+            break;
+        }
+        assert_eq!(found.status, MemorySearchStatus::LexicalFallback);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the chance similarity was never measured again"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 /// A memory store that never answers.
