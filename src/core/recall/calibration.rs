@@ -3,12 +3,12 @@
 //! Sentence models spread their cosine similarities differently: all-MiniLM-L6-v2 gives two
 //! unrelated sentences about 0.08, E5 models about 0.77. The scorer's thresholds are set above
 //! this chance level ([`super::scorer`]), so one cut-off serves every model: a model's chance
-//! similarity is measured once, when the service starts, on [`UNRELATED_TEXTS`].
+//! similarity is measured on [`UNRELATED_TEXTS`], in the background as the service starts.
 
 use crate::core::ports::{Embedder, EmbedderError};
 
 /// Things callers say, each about something else (trades, subjects, one language or another).
-pub const UNRELATED_TEXTS: [&str; 16] = [
+const UNRELATED_TEXTS: [&str; 16] = [
     "My water heater is leaking into the garage.",
     "Can I move my cleaning to Thursday morning?",
     "The dog has been scratching his ears all week.",

@@ -4,8 +4,8 @@
 //! Request `{"model", "input": [texts]}`, answer `{"data": [{"embedding": [...], "index": i}]}`;
 //! results are put back in input order by `index`. Servers of asymmetric models (E5-style, which
 //! embed a question and a passage differently) take the request's kind in `input_type`, as NVIDIA
-//! NIM does (`query` or `passage`); with [`InputTypes`] every request names it. Texts are sent in batches of
-//! [`BATCH_SIZE`] (text-embeddings-inference's default limit per request).
+//! NIM does (`query` or `passage`); with [`InputTypes`] every request names it. Texts are sent in
+//! batches of [`BATCH_SIZE`] (text-embeddings-inference's default limit per request).
 
 use std::time::Duration;
 
