@@ -3,7 +3,8 @@
 //!
 //! A word is lower-cased and its accents are folded (`Médico` and `medico` are one word). It is a
 //! **content word** unless it is on one of the small lists below (English and Spanish): function
-//! words ("the", "de"), acknowledgements and pleasantries ("okay", "thanks", "gracias") and bare
+//! words ("the", "de"), acknowledgements and pleasantries ("okay", "thanks", "gracias", "much
+//! obliged", "thank you, dear") and bare
 //! answers ("yes", "no", "sí"). Any word with a digit is a content word ("2:15", "1002").
 //! Questions also drop the words agents use to talk *about* a conversation ("what did they say
 //! last time", "la última llamada"), which name no topic.
@@ -32,14 +33,17 @@ const FUNCTION_WORDS: &str = "\
     tus u un una unas unos usted ustedes y ya yo quiero quisiera favor ayudar hoy eh pues \
     entonces";
 
-/// Acknowledgements, greetings and goodbyes: what is said to keep a call polite, not to inform.
+/// Acknowledgements, greetings and goodbyes, and the forms of address and courtesies said with
+/// them: what is said to keep a call polite, not to inform.
 const PLEASANTRIES: &str = "\
     alright awesome bye cheers cool day evening fine good goodbye great hello hey hi \
     morning afternoon nice ok okay perfect sounds sure thank thanks thankyou welcome \
     wonderful appreciate appreciated talk soon later gotcha see care \
-    lovely fantastic excellent meet \
+    lovely fantastic excellent meet obliged kindly sweet lot lots \
+    dear honey sweetie sweetheart man mate buddy pal sir maam madam young lady \
     adios bien bueno buena buenas buenos chao dias gracias genial hola luego muchas noches \
-    perfecto tardes vale igualmente encantado encantada";
+    perfecto tardes vale igualmente encantado encantada hasta amable amables saludos \
+    cuidese cuidate grazie ciao";
 
 /// Bare answers: informative only together with the question they answer.
 const BARE_ANSWERS: &str = "\

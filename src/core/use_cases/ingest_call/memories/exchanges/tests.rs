@@ -76,6 +76,32 @@ fn acknowledgements_and_pleasantries_are_not_stored() {
 }
 
 #[test]
+fn thanks_with_a_form_of_address_or_a_courtesy_are_not_stored() {
+    let thanks = [
+        "Much obliged.",
+        "Thank you kindly.",
+        "Thank you, young man.",
+        "Thank you, dear. Bye now.",
+        "Thanks a lot.",
+        "Thanks man.",
+        "Sweet, thanks.",
+        "Cheers, mate.",
+        "Gracias, hasta luego.",
+        "Gracias, muy amable.",
+        "Grazie. Ciao.",
+    ];
+    for said in thanks {
+        let stored = contents(&[agent("You're all set for Friday at 2:15."), caller(said)]);
+        assert!(stored.is_empty(), "{said:?} was stored: {stored:?}");
+    }
+    let informative = contents(&[
+        agent("Who will bring him in?"),
+        caller("My dear husband, he drives a lot."),
+    ]);
+    assert_eq!(informative.len(), 1, "{informative:?}");
+}
+
+#[test]
 fn consecutive_caller_turns_are_one_answer_keyed_by_the_first() {
     let transcript = [
         agent("Hi, this is Ava. How can I help?"),
