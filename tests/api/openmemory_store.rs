@@ -492,3 +492,51 @@ async fn candidates_embedded_too_late_for_one_search_are_ranked_by_meaning_after
     }
     assert_eq!(embedder.embedded(), memories.len());
 }
+
+/// The embeddings a search made of a caller's memories (cached by their words) go when the
+/// memories are deleted: told again after the deletion, the same words are embedded afresh.
+#[tokio::test]
+async fn the_embeddings_of_deleted_memories_leave_the_process_with_them() {
+    use std::sync::Arc;
+
+    use caller_memory::core::recall::QueryEmbedding;
+    use caller_memory::core::ConversationId;
+    use caller_memory::test_doubles::ThesaurusEmbedder;
+
+    let fake = FakeOpenMemory::start(FakeMode::Legacy).await;
+    let embedder = Arc::new(ThesaurusEmbedder::new());
+    // Generous: each search waits for its candidates' embeddings, so they are counted after it.
+    let store = fake
+        .store()
+        .with_embedder(embedder.clone(), Duration::from_secs(30));
+    let said = memory(
+        ALICE,
+        "conv_a1",
+        0,
+        "Agent asked: Any allergies? Caller: Penicillin.",
+    );
+    let question = SearchQuery::parse("any drug reactions?").unwrap();
+    let embedding = QueryEmbedding::of(&question, &ThesaurusEmbedder::new())
+        .await
+        .unwrap();
+    let query = RecallQuery::hybrid(question, embedding);
+    let alice = caller(ALICE);
+    store.add(&said).await.expect("stored");
+    store
+        .search(&alice, &query, SearchLimit::DEFAULT)
+        .await
+        .expect("a search that succeeds");
+    let embedded_once = embedder.embedded();
+    assert!(embedded_once > 0);
+
+    let conversation = ConversationId::parse("conv_a1").unwrap();
+    let deleted = store.delete_conversation(&alice, &conversation).await;
+    assert_eq!(deleted.expect("deleted"), 1);
+    store.add(&said).await.expect("stored again");
+    store
+        .search(&alice, &query, SearchLimit::DEFAULT)
+        .await
+        .expect("a search that succeeds");
+
+    assert_eq!(embedder.embedded(), 2 * embedded_once);
+}
