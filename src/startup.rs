@@ -47,6 +47,8 @@ use crate::outbound::system_clock::SystemClock;
 mod elevenlabs;
 mod embedder;
 pub mod model;
+#[cfg(test)]
+mod tests;
 
 pub use elevenlabs::elevenlabs_api;
 use elevenlabs::{check_elevenlabs_api, override_gate};

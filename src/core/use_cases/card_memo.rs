@@ -120,21 +120,14 @@ impl<V: Send + 'static> CallerMemo for CardMemo<V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::use_cases::test_support::{juan, maria, version};
 
-    fn caller(number: &str) -> CallerId {
-        CallerId::parse(number).unwrap()
+    fn name_kept(memo: &CardMemo<String>, caller: &CallerId) -> Option<String> {
+        memo.find(caller, &version("v1"), |name| Some(name.clone()))
     }
 
-    fn version(text: &str) -> BlobVersion {
-        BlobVersion(text.to_owned())
-    }
-
-    fn name_kept(memo: &CardMemo<String>, number: &str) -> Option<String> {
-        memo.find(&caller(number), &version("v1"), |name| Some(name.clone()))
-    }
-
-    fn keep_name(memo: &CardMemo<String>, start: ReadStart, number: &str, name: &str) {
-        memo.keep(start, &caller(number), &version("v1"), |kept| {
+    fn keep_name(memo: &CardMemo<String>, start: ReadStart, caller: &CallerId, name: &str) {
+        memo.keep(start, caller, &version("v1"), |kept| {
             *kept = name.to_owned();
         });
     }
@@ -142,26 +135,26 @@ mod tests {
     #[test]
     fn a_forgotten_caller_has_nothing_kept_and_the_others_keep_theirs() {
         let memo = CardMemo::new(8);
-        keep_name(&memo, memo.read_start(), "+14155550123", "Maria");
-        keep_name(&memo, memo.read_start(), "+14155550124", "Juan");
+        keep_name(&memo, memo.read_start(), &maria(), "Maria");
+        keep_name(&memo, memo.read_start(), &juan(), "Juan");
 
-        memo.forget(&caller("+14155550123"));
+        memo.forget(&maria());
 
-        assert!(!memo.holds(&caller("+14155550123")));
-        assert_eq!(name_kept(&memo, "+14155550123"), None);
-        assert_eq!(name_kept(&memo, "+14155550124").as_deref(), Some("Juan"));
+        assert!(!memo.holds(&maria()));
+        assert_eq!(name_kept(&memo, &maria()), None);
+        assert_eq!(name_kept(&memo, &juan()).as_deref(), Some("Juan"));
     }
 
     #[test]
     fn what_a_read_begun_before_a_forget_made_is_not_kept() {
         let memo = CardMemo::new(8);
         let before = memo.read_start();
-        memo.forget(&caller("+14155550123"));
+        memo.forget(&maria());
 
-        keep_name(&memo, before, "+14155550123", "Maria");
-        assert!(!memo.holds(&caller("+14155550123")));
+        keep_name(&memo, before, &maria(), "Maria");
+        assert!(!memo.holds(&maria()));
 
-        keep_name(&memo, memo.read_start(), "+14155550123", "Maria");
-        assert_eq!(name_kept(&memo, "+14155550123").as_deref(), Some("Maria"));
+        keep_name(&memo, memo.read_start(), &maria(), "Maria");
+        assert_eq!(name_kept(&memo, &maria()).as_deref(), Some("Maria"));
     }
 }

@@ -113,6 +113,12 @@ impl GreetCaller {
         self.composed.clone()
     }
 
+    /// Whether a greeting of `caller` is kept in memory.
+    #[cfg(test)]
+    pub(crate) fn remembers(&self, caller: &CallerId) -> bool {
+        self.composed.holds(caller)
+    }
+
     /// Greets `caller` (`None` when the number is withheld or unusable) on behalf of `agent`.
     pub async fn greet(&self, caller: Option<&CallerId>, agent: Option<&AgentId>) -> Greeting {
         // Asked at every ring, so that an agent's settings are learnt before its first returning

@@ -150,6 +150,12 @@ impl SearchMemories {
         self.cards.clone()
     }
 
+    /// Whether a card of `caller` is kept in memory.
+    #[cfg(test)]
+    pub(crate) fn remembers(&self, caller: &CallerId) -> bool {
+        self.cards.holds(caller)
+    }
+
     /// Embeds each question with `embedder`, giving up after `budget`, so that memories are also
     /// ranked by meaning, their similarities judged above the model's chance similarity
     /// (measured once, in the background; see [`Self::measure_chance`]).

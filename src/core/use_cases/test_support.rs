@@ -4,8 +4,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::core::ports::{
-    BlobStore, CallerMemo, CallerMemos, GreetingFallback, IngestionResolution, IngestionRetry,
-    MemoryStore, PutCondition, Telemetry,
+    BlobStore, BlobVersion, CallerMemo, CallerMemos, GreetingFallback, IngestionResolution,
+    IngestionRetry, MemoryStore, PutCondition, Telemetry,
 };
 use crate::core::use_cases::caller_privacy::{CallerHasher, CallerIndex, EraseCaller};
 use crate::core::{CallerId, ProfileCard};
@@ -17,6 +17,10 @@ pub fn maria() -> CallerId {
 
 pub fn juan() -> CallerId {
     CallerId::parse("+34911234567").unwrap()
+}
+
+pub fn version(text: &str) -> BlobVersion {
+    BlobVersion(text.to_owned())
 }
 
 /// A blob store holding `card` as `caller`'s profile card.

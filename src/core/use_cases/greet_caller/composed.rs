@@ -80,13 +80,10 @@ impl CallerMemo for ComposedGreetings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::use_cases::test_support::version;
 
     fn caller(number: &str) -> CallerId {
         CallerId::parse(number).unwrap()
-    }
-
-    fn version(text: &str) -> BlobVersion {
-        BlobVersion(text.to_owned())
     }
 
     fn named(name: &str) -> Greeting {

@@ -301,14 +301,14 @@ async fn an_erased_callers_greeting_is_not_kept_in_memory() {
     let store = store_with_card(&maria(), &marias_card()).await;
     let greeter = greeter(store.clone(), personalised());
     greeter.greet(Some(&maria()), None).await;
-    assert!(greeter.composed.holds(&maria()));
+    assert!(greeter.remembers(&maria()));
 
     erasure(Arc::new(InMemoryMemoryStore::new()), store, greeter.memo())
         .erase(&maria())
         .await
         .unwrap();
 
-    assert!(!greeter.composed.holds(&maria()));
+    assert!(!greeter.remembers(&maria()));
 }
 
 #[tokio::test]
@@ -333,5 +333,5 @@ async fn a_greeting_composed_from_a_card_read_before_an_erasure_is_not_kept() {
     let greeting = greeter.greet(Some(&maria()), None).await;
 
     assert_eq!(greeting.user_name, "Maria");
-    assert!(!greeter.composed.holds(&maria()));
+    assert!(!greeter.remembers(&maria()));
 }

@@ -293,12 +293,12 @@ async fn an_erased_callers_card_is_not_kept_in_memory() {
         .search(&maria(), &query("cleaning"), SearchLimit::DEFAULT)
         .await;
     assert_eq!(found.profile, Some(marias_card()));
-    assert!(search.cards.holds(&maria()));
+    assert!(search.remembers(&maria()));
 
     erasure(memories, profiles, search.memo())
         .erase(&maria())
         .await
         .unwrap();
 
-    assert!(!search.cards.holds(&maria()));
+    assert!(!search.remembers(&maria()));
 }
