@@ -2,6 +2,7 @@
 //! entry valid for the version of the card it was made from, and forgotten with the caller.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::core::ports::{BlobVersion, CallerMemo};
@@ -15,41 +16,40 @@ type Hasher = foldhash::fast::RandomState;
 /// callers.
 pub(super) struct CardMemo<V> {
     capacity: usize,
-    state: Mutex<State<V>>,
+    by_caller: Mutex<ByCaller<V>>,
+    /// Bumped, with `by_caller` locked, by every [`CallerMemo::forget`]: what a read that began
+    /// before it made is not kept, since the card it was made from may be gone. Read without
+    /// the lock at every ring.
+    forgets: AtomicU64,
 }
 
-struct State<V> {
-    by_caller: HashMap<CallerId, (BlobVersion, V), Hasher>,
-    /// Bumped by every [`CallerMemo::forget`]: what a read that began before it made is not
-    /// kept, since the card it was made from may be gone.
-    forgets: u64,
-}
+type ByCaller<V> = HashMap<CallerId, (BlobVersion, V), Hasher>;
 
 /// When a read of a card began, for [`CardMemo::keep`]: take it before reading the card.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct ReadStart(u64);
+
+impl<V> CardMemo<V> {
+    fn by_caller(&self) -> MutexGuard<'_, ByCaller<V>> {
+        self.by_caller
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
 
 impl<V: Default> CardMemo<V> {
     /// Remembers what was made from the cards of at most `capacity` callers.
     pub(super) fn new(capacity: usize) -> Self {
         Self {
             capacity,
-            state: Mutex::new(State {
-                by_caller: HashMap::default(),
-                forgets: 0,
-            }),
+            by_caller: Mutex::default(),
+            forgets: AtomicU64::new(0),
         }
-    }
-
-    fn state(&self) -> MutexGuard<'_, State<V>> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Marks the start of a card read, before the card is read.
     pub(super) fn read_start(&self) -> ReadStart {
-        ReadStart(self.state().forgets)
+        ReadStart(self.forgets.load(Ordering::Acquire))
     }
 
     /// What `look` finds in what was made from this version of `caller`'s card.
@@ -59,8 +59,8 @@ impl<V: Default> CardMemo<V> {
         version: &BlobVersion,
         look: impl FnOnce(&V) -> Option<R>,
     ) -> Option<R> {
-        let state = self.state();
-        let (kept_version, kept) = state.by_caller.get(caller)?;
+        let by_caller = self.by_caller();
+        let (kept_version, kept) = by_caller.get(caller)?;
         (kept_version == version).then(|| look(kept)).flatten()
     }
 
@@ -74,16 +74,15 @@ impl<V: Default> CardMemo<V> {
         version: &BlobVersion,
         update: impl FnOnce(&mut V),
     ) {
-        let mut state = self.state();
-        if state.forgets != start.0 {
+        let mut by_caller = self.by_caller();
+        if self.forgets.load(Ordering::Acquire) != start.0 {
             return;
         }
-        if !state.by_caller.contains_key(caller) && state.by_caller.len() >= self.capacity {
+        if !by_caller.contains_key(caller) && by_caller.len() >= self.capacity {
             // Crude but bounded: a full memo starts over rather than tracking recency.
-            state.by_caller.clear();
+            by_caller.clear();
         }
-        let (kept_version, kept) = state
-            .by_caller
+        let (kept_version, kept) = by_caller
             .entry(caller.clone())
             .or_insert_with(|| (version.clone(), V::default()));
         if kept_version != version {
@@ -96,24 +95,21 @@ impl<V: Default> CardMemo<V> {
     /// How many callers something is kept for.
     #[cfg(test)]
     pub(super) fn callers(&self) -> usize {
-        self.state().by_caller.len()
+        self.by_caller().len()
     }
 
     /// Whether anything is kept for `caller`, whatever the version.
     #[cfg(test)]
     pub(super) fn holds(&self, caller: &CallerId) -> bool {
-        self.state().by_caller.contains_key(caller)
+        self.by_caller().contains_key(caller)
     }
 }
 
 impl<V: Send + 'static> CallerMemo for CardMemo<V> {
     fn forget(&self, caller: &CallerId) {
-        let mut state = self
-            .state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        state.forgets += 1;
-        state.by_caller.remove(caller);
+        let mut by_caller = self.by_caller();
+        self.forgets.fetch_add(1, Ordering::AcqRel);
+        by_caller.remove(caller);
     }
 }
 
