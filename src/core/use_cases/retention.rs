@@ -14,7 +14,8 @@
 //!   or a conversation are kept.
 //!
 //! The profile card stays consistent: its call count and the calls it counted stay, and the
-//! summary of a call whose transcription or memories were deleted is removed from it.
+//! summary of a call whose transcription or memories were deleted is removed from it (and the
+//! process's memos, which may hold it, forget the caller).
 //!
 //! Each sweep does a bounded amount of work ([`RetentionPolicy::batch`] conversations and as many
 //! callers); the next sweep goes on where it stopped. Deletions are idempotent and the card is
