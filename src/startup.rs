@@ -16,7 +16,8 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::{BlobStoreSettings, LogFormat, MemoryBackend, Profile, Settings};
 use crate::core::ports::{
-    BlobStore, Clock, Embedder, ErrorChain, MemoryStore, MemoryStoreError, NoTelemetry, Telemetry,
+    BlobStore, CallerMemos, Clock, Embedder, ErrorChain, MemoryStore, MemoryStoreError,
+    NoTelemetry, Telemetry,
 };
 use crate::core::use_cases::caller_privacy::{
     CallerHasher, CallerIndex, EraseCaller, ExportCaller, MarkDoNotRemember, HASH_KEY_BYTES,
@@ -27,6 +28,7 @@ use crate::core::use_cases::{FirstMessagePolicy, GreetCaller, SearchMemories};
 use crate::core::{InstanceId, ProfileCard};
 use crate::inbound::elevenlabs::parse_transcription;
 use crate::inbound::http::admin::{AdminOperations, PrivacyOperations};
+use crate::inbound::http::client_data::WrittenAnswersMemo;
 use crate::inbound::http::health::Readiness;
 use crate::inbound::http::post_call::{take_staging_folder, PostCallSettings, StagingFolderLock};
 use crate::inbound::http::state::{AppState, WebhookKeys};
@@ -45,6 +47,8 @@ use crate::outbound::system_clock::SystemClock;
 mod elevenlabs;
 mod embedder;
 pub mod model;
+#[cfg(test)]
+mod tests;
 
 pub use elevenlabs::elevenlabs_api;
 use elevenlabs::{check_elevenlabs_api, override_gate};
@@ -124,29 +128,6 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Service> {
         .with_redaction(settings.redaction.clone())
         .with_do_not_remember_field(settings.do_not_remember_field.clone()),
     );
-    let retention = SweepRetention::new(
-        memory_store.clone(),
-        blob_store.clone(),
-        clock.clone(),
-        parse_transcription,
-        index.clone(),
-        settings.retention,
-    );
-    let privacy = PrivacyOperations {
-        retention,
-        erase: EraseCaller::new(
-            memory_store.clone(),
-            blob_store.clone(),
-            clock.clone(),
-            index.clone(),
-        ),
-        export: ExportCaller::new(memory_store.clone(), blob_store.clone(), index.clone()),
-        do_not_remember: MarkDoNotRemember::new(blob_store.clone(), clock.clone(), index),
-    };
-    let admin = settings.admin_api_key.clone().map(|key| AdminOperations {
-        key,
-        privacy: privacy.clone(),
-    });
     let mut greet_caller = GreetCaller::new(
         blob_store.clone(),
         first_message_policy(settings)?,
@@ -156,9 +137,41 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Service> {
     if let Some(gate) = override_gate(settings, clock.clone())? {
         greet_caller = greet_caller.with_override_gate(gate);
     }
+    let search_memories = search_memories(settings, &memory_store, &blob_store, embedder.clone());
+    // What this process keeps in memory about callers, forgotten with their data.
+    let memos = CallerMemos::new(vec![
+        greet_caller.memo(),
+        search_memories.memo(),
+        Arc::new(WrittenAnswersMemo),
+    ]);
+    let retention = SweepRetention::new(
+        memory_store.clone(),
+        blob_store.clone(),
+        clock.clone(),
+        parse_transcription,
+        index.clone(),
+        settings.retention,
+    )
+    .with_memos(memos.clone());
+    let privacy = PrivacyOperations {
+        retention,
+        erase: EraseCaller::new(
+            memory_store.clone(),
+            blob_store.clone(),
+            clock.clone(),
+            index.clone(),
+        )
+        .with_memos(memos),
+        export: ExportCaller::new(memory_store.clone(), blob_store.clone(), index.clone()),
+        do_not_remember: MarkDoNotRemember::new(blob_store.clone(), clock.clone(), index),
+    };
+    let admin = settings.admin_api_key.clone().map(|key| AdminOperations {
+        key,
+        privacy: privacy.clone(),
+    });
     let state = Arc::new(AppState {
         greet_caller,
-        search_memories: search_memories(settings, &memory_store, &blob_store, embedder.clone()),
+        search_memories,
         memory_store,
         blob_store,
         clock,

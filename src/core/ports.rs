@@ -5,6 +5,7 @@
 
 mod agent_settings;
 mod blob_store;
+mod caller_memo;
 mod cause;
 mod clock;
 mod embedder;
@@ -15,6 +16,7 @@ mod telemetry;
 
 pub use agent_settings::*;
 pub use blob_store::*;
+pub use caller_memo::*;
 pub use cause::{BoxError, ErrorChain};
 pub use clock::*;
 pub use embedder::*;

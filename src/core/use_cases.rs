@@ -3,6 +3,7 @@
 mod archive_post_call;
 pub mod backfill;
 pub mod caller_privacy;
+mod card_memo;
 pub mod greet_caller;
 pub mod ingest_call;
 mod read_profile;

@@ -315,7 +315,11 @@ impl MemoryStore for OpenMemoryStore {
         caller: &CallerId,
         conversation: &ConversationId,
     ) -> Result<usize, MemoryStoreError> {
-        erase::delete_conversation(&self.api, caller, conversation).await
+        let embeddings = self.embeddings.as_deref();
+        let deleted =
+            erase::delete_conversation(&self.api, embeddings, caller, conversation).await?;
+        self.unsettled.settle_conversation(caller, conversation);
+        Ok(deleted)
     }
 
     /// Reachable (`GET /health`), key accepted, and per-caller scoping honoured: a query for

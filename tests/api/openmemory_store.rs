@@ -4,11 +4,12 @@
 use std::time::Duration;
 
 use caller_memory::core::ports::{ErrorChain, MemoryStore, MemoryStoreError};
-use caller_memory::core::recall::RecallQuery;
+use caller_memory::core::recall::{QueryEmbedding, RecallQuery};
 use caller_memory::core::{AddOutcome, MemoryKind, SearchLimit, SearchQuery};
 use caller_memory::outbound::openmemory::{
     OpenMemoryStore, CONDENSATION_PROBE_USER_ID, PROBE_USER_ID,
 };
+use caller_memory::test_doubles::ThesaurusEmbedder;
 use serde_json::{json, Value};
 
 use crate::memory_store_conformance::{caller, memory, search, ALICE, BOB};
@@ -435,15 +436,22 @@ async fn a_memory_without_a_marker_gets_its_details_from_a_scoped_read() {
     );
 }
 
+/// A question about allergies, in words no memory below uses. Its embedding comes from another
+/// instance of the same model, so that what the embedder under test counts is the candidates'.
+async fn allergy_question() -> RecallQuery {
+    let question = SearchQuery::parse("any drug reactions?").unwrap();
+    let embedding = QueryEmbedding::of(&question, &ThesaurusEmbedder::new())
+        .await
+        .unwrap();
+    RecallQuery::hybrid(question, embedding)
+}
+
 /// Candidates that take longer to embed than a search may wait are ranked by words for that
 /// search, and by meaning from the search after their embedding ends; each is embedded once,
 /// however many searches arrive meanwhile.
 #[tokio::test]
 async fn candidates_embedded_too_late_for_one_search_are_ranked_by_meaning_afterwards() {
     use std::sync::Arc;
-
-    use caller_memory::core::recall::QueryEmbedding;
-    use caller_memory::test_doubles::ThesaurusEmbedder;
 
     let fake = FakeOpenMemory::start(FakeMode::Legacy).await;
     let embedder = Arc::new(ThesaurusEmbedder::new());
@@ -461,13 +469,7 @@ async fn candidates_embedded_too_late_for_one_search_are_ranked_by_meaning_after
             .await
             .expect("stored");
     }
-    let question = SearchQuery::parse("any drug reactions?").unwrap();
-    // The question's embedding comes from another instance of the same model, so the count
-    // below is the candidates' alone.
-    let embedding = QueryEmbedding::of(&question, &ThesaurusEmbedder::new())
-        .await
-        .unwrap();
-    let query = RecallQuery::hybrid(question, embedding);
+    let query = allergy_question().await;
     let alice = caller(ALICE);
     let ask = || store.search(&alice, &query, SearchLimit::DEFAULT);
 
@@ -491,4 +493,46 @@ async fn candidates_embedded_too_late_for_one_search_are_ranked_by_meaning_after
         );
     }
     assert_eq!(embedder.embedded(), memories.len());
+}
+
+/// The embeddings a search made of a caller's memories (cached by their words) go when the
+/// memories are deleted: told again after the deletion, the same words are embedded afresh.
+#[tokio::test]
+async fn the_embeddings_of_deleted_memories_leave_the_process_with_them() {
+    use std::sync::Arc;
+
+    use caller_memory::core::ConversationId;
+
+    let fake = FakeOpenMemory::start(FakeMode::Legacy).await;
+    let embedder = Arc::new(ThesaurusEmbedder::new());
+    // Generous: each search waits for its candidates' embeddings, so they are counted after it.
+    let store = fake
+        .store()
+        .with_embedder(embedder.clone(), Duration::from_secs(30));
+    let said = memory(
+        ALICE,
+        "conv_a1",
+        0,
+        "Agent asked: Any allergies? Caller: Penicillin.",
+    );
+    let query = allergy_question().await;
+    let alice = caller(ALICE);
+    store.add(&said).await.expect("stored");
+    store
+        .search(&alice, &query, SearchLimit::DEFAULT)
+        .await
+        .expect("a search that succeeds");
+    let embedded_once = embedder.embedded();
+    assert!(embedded_once > 0);
+
+    let conversation = ConversationId::parse("conv_a1").unwrap();
+    let deleted = store.delete_conversation(&alice, &conversation).await;
+    assert_eq!(deleted.expect("deleted"), 1);
+    store.add(&said).await.expect("stored again");
+    store
+        .search(&alice, &query, SearchLimit::DEFAULT)
+        .await
+        .expect("a search that succeeds");
+
+    assert_eq!(embedder.embedded(), 2 * embedded_once);
 }

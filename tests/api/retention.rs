@@ -2,9 +2,11 @@
 //! moves.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use caller_memory::core::ports::{BlobKey, BlobStore, Clock, MemoryStore, PutCondition};
+use caller_memory::core::ports::{
+    BlobKey, BlobStore, CallerMemo, CallerMemos, Clock, MemoryStore, PutCondition,
+};
 use caller_memory::core::use_cases::caller_privacy::{CallerHasher, CallerIndex};
 use caller_memory::core::use_cases::ingest_call::{transcription_key, IngestCall};
 use caller_memory::core::use_cases::retention::{RetentionPolicy, SweepReport, SweepRetention};
@@ -223,6 +225,34 @@ async fn the_summary_of_a_deleted_call_leaves_the_card_but_the_call_stays_counte
         .all(|call| call.summary.is_none()));
     assert!(stores.has(ArchivedPayload::Audio, &call), "audio is kept");
     assert!(stores.memories_of(&call).await > 0, "memories are kept");
+}
+
+/// The callers a memo was told to forget.
+#[derive(Default)]
+struct ForgottenCallers(Mutex<Vec<CallerId>>);
+
+impl CallerMemo for ForgottenCallers {
+    fn forget(&self, caller: &CallerId) {
+        self.0.lock().unwrap().push(caller.clone());
+    }
+}
+
+#[tokio::test]
+async fn a_caller_whose_card_lost_a_summary_is_forgotten_by_the_memos_of_the_process() {
+    let stores = Stores::new().await;
+    stores.call("conv_retention_memo", 0).await;
+    stores.now_is_day(31);
+    let memo = Arc::new(ForgottenCallers::default());
+
+    let report = stores
+        .sweeper(policy(None, Some(30), None))
+        .with_memos(CallerMemos::new(vec![memo.clone()]))
+        .sweep()
+        .await
+        .unwrap();
+
+    assert_eq!(report.summaries, 1, "{report:?}");
+    assert_eq!(*memo.0.lock().unwrap(), vec![maria()]);
 }
 
 #[tokio::test]

@@ -124,7 +124,8 @@ pub trait MemoryStore: Send + Sync + 'static {
     }
 
     /// Deletes every memory of `caller` learnt from `conversation`, and only those, and returns
-    /// how many were deleted. Deleting what is already gone succeeds with 0.
+    /// how many were deleted. Deleting what is already gone succeeds with 0. What the store keeps
+    /// of those memories in this process (a cache) goes with them.
     ///
     /// # Errors
     /// - [`MemoryStoreError::Unavailable`] when the store cannot be reached; some memories may

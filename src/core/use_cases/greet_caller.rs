@@ -11,7 +11,10 @@ mod summary;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::core::ports::{Blob, BlobStore, ErrorChain, GreetingFallback, NoTelemetry, Telemetry};
+use crate::core::ports::{
+    Blob, BlobStore, CallerMemo, ErrorChain, GreetingFallback, NoTelemetry, Telemetry,
+};
+use crate::core::use_cases::card_memo::ReadStart;
 use crate::core::use_cases::read_profile::read_profile_blob;
 use crate::core::use_cases::ReadProfileError;
 use crate::core::{AgentId, CallerId, FirstMessageTemplate, ProfileCard};
@@ -70,7 +73,7 @@ pub struct GreetCaller {
     /// When set, an override is sent only if the agent allows it.
     overrides: Option<Arc<OverrideGate>>,
     telemetry: Arc<dyn Telemetry>,
-    composed: ComposedGreetings,
+    composed: Arc<ComposedGreetings>,
 }
 
 /// How many callers' composed greetings are kept (a greeting is well under 2 KiB).
@@ -89,7 +92,7 @@ impl GreetCaller {
             deadline,
             overrides: None,
             telemetry: Arc::new(NoTelemetry),
-            composed: ComposedGreetings::new(COMPOSED_GREETINGS),
+            composed: Arc::new(ComposedGreetings::new(COMPOSED_GREETINGS)),
         }
     }
 
@@ -105,6 +108,17 @@ impl GreetCaller {
         self
     }
 
+    /// The greetings this use case keeps in memory, for an erasure to forget.
+    pub fn memo(&self) -> Arc<dyn CallerMemo> {
+        self.composed.clone()
+    }
+
+    /// Whether a greeting of `caller` is kept in memory.
+    #[cfg(test)]
+    pub(crate) fn remembers(&self, caller: &CallerId) -> bool {
+        self.composed.holds(caller)
+    }
+
     /// Greets `caller` (`None` when the number is withheld or unusable) on behalf of `agent`.
     pub async fn greet(&self, caller: Option<&CallerId>, agent: Option<&AgentId>) -> Greeting {
         // Asked at every ring, so that an agent's settings are learnt before its first returning
@@ -116,9 +130,10 @@ impl GreetCaller {
         let Some(caller) = caller else {
             return Greeting::new_caller();
         };
+        let start = self.composed.read_start();
         let greeting = match read_profile_blob(self.profiles.as_ref(), caller, self.deadline).await
         {
-            Ok(Some(card)) => self.compose(caller, &card, agent),
+            Ok(Some(card)) => self.compose(start, caller, &card, agent),
             Ok(None) => Ok(Greeting::new_caller()),
             Err(error) => Err(error),
         };
@@ -137,9 +152,11 @@ impl GreetCaller {
     }
 
     /// The greeting of the caller whose card is `card`, as if the agent allowed the override:
-    /// composed once per card version and agent, then kept.
+    /// composed once per card version and agent, then kept (unless a caller was forgotten since
+    /// `start`, when the card read began).
     fn compose(
         &self,
+        start: ReadStart,
         caller: &CallerId,
         card: &Blob,
         agent: Option<&AgentId>,
@@ -153,7 +170,8 @@ impl GreetCaller {
         } else {
             Greeting::new_caller()
         };
-        self.composed.keep(caller, &card.version, agent, &greeting);
+        self.composed
+            .keep(start, caller, &card.version, agent, &greeting);
         Ok(greeting)
     }
 

@@ -1,10 +1,9 @@
 //! Reading a caller's profile card, shared by the greeting and the search.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::core::ports::{Blob, BlobStore, BlobStoreError, BlobVersion};
+use crate::core::ports::{Blob, BlobStore, BlobStoreError, CallerMemo};
+use crate::core::use_cases::card_memo::CardMemo;
 use crate::core::{CallerId, ProfileCard};
 
 /// Why a profile card could not be read.
@@ -22,14 +21,8 @@ pub enum ReadProfileError {
 /// caller's card is read at each of their searches, and decoding it (its dates included) costs
 /// more than the rest of reading it. A new version (any write changes it) is decoded afresh.
 /// Only cards of at most [`MAX_KEPT_CARD_BYTES`] as stored are kept, so that the memo's size is
-/// bounded by its capacity.
-pub struct DecodedCards {
-    capacity: usize,
-    cards: Mutex<Cards>,
-}
-
-/// By caller: the card's version and the card.
-type Cards = HashMap<CallerId, (BlobVersion, ProfileCard), foldhash::fast::RandomState>;
+/// bounded by its capacity. Forgotten with the caller.
+pub struct DecodedCards(CardMemo<ProfileCard>);
 
 /// The largest card, as stored, that [`DecodedCards`] keeps; a card is normally well under it.
 const MAX_KEPT_CARD_BYTES: usize = 8 * 1024;
@@ -37,16 +30,7 @@ const MAX_KEPT_CARD_BYTES: usize = 8 * 1024;
 impl DecodedCards {
     /// Keeps the cards of at most `capacity` callers.
     pub fn new(capacity: usize) -> Self {
-        Self {
-            capacity,
-            cards: Mutex::default(),
-        }
-    }
-
-    fn cards(&self) -> MutexGuard<'_, Cards> {
-        self.cards
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        Self(CardMemo::new(capacity))
     }
 
     /// Reads `caller`'s card; `None` when the caller has no card yet.
@@ -56,28 +40,34 @@ impl DecodedCards {
         caller: &CallerId,
         deadline: Duration,
     ) -> Result<Option<ProfileCard>, ReadProfileError> {
+        let start = self.0.read_start();
         let Some(blob) = read_profile_blob(profiles, caller, deadline).await? else {
             return Ok(None);
         };
-        let known = self
-            .cards()
-            .get(caller)
-            .filter(|(version, _)| *version == blob.version)
-            .map(|(_, card)| card.clone());
-        if let Some(card) = known {
+        if let Some(card) = self
+            .0
+            .find(caller, &blob.version, |card| Some(card.clone()))
+        {
             return Ok(Some(card));
         }
         let card = ProfileCard::decode(&blob.bytes)?;
-        if blob.bytes.len() > MAX_KEPT_CARD_BYTES {
-            return Ok(Some(card));
+        if blob.bytes.len() <= MAX_KEPT_CARD_BYTES {
+            self.0
+                .keep(start, caller, &blob.version, |kept| *kept = card.clone());
         }
-        let mut cards = self.cards();
-        if !cards.contains_key(caller) && cards.len() >= self.capacity {
-            // Crude but bounded: a full memo starts over rather than tracking recency.
-            cards.clear();
-        }
-        cards.insert(caller.clone(), (blob.version, card.clone()));
         Ok(Some(card))
+    }
+
+    /// Whether a card of `caller` is kept.
+    #[cfg(test)]
+    pub(super) fn holds(&self, caller: &CallerId) -> bool {
+        self.0.holds(caller)
+    }
+}
+
+impl CallerMemo for DecodedCards {
+    fn forget(&self, caller: &CallerId) {
+        self.0.forget(caller);
     }
 }
 
@@ -101,7 +91,7 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::core::ports::MockBlobStore;
+    use crate::core::ports::{BlobVersion, MockBlobStore};
     use crate::core::use_cases::test_support::maria;
 
     const DEADLINE: Duration = Duration::from_secs(5);

@@ -14,7 +14,8 @@
 //!   or a conversation are kept.
 //!
 //! The profile card stays consistent: its call count and the calls it counted stay, and the
-//! summary of a call whose transcription or memories were deleted is removed from it.
+//! summary of a call whose transcription or memories were deleted is removed from it (and the
+//! process's memos, which may hold it, forget the caller).
 //!
 //! Each sweep does a bounded amount of work ([`RetentionPolicy::batch`] conversations and as many
 //! callers); the next sweep goes on where it stopped. Deletions are idempotent and the card is
@@ -29,7 +30,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
-use crate::core::ports::{BlobStore, BlobStoreError, Clock, MemoryStore, MemoryStoreError};
+use crate::core::ports::{
+    BlobStore, BlobStoreError, CallerMemos, Clock, MemoryStore, MemoryStoreError,
+};
 use crate::core::use_cases::caller_privacy::CallerIndex;
 use crate::core::use_cases::ingest_call::card::{self, CardError};
 use crate::core::{CallerId, ConversationId, ParseTranscription};
@@ -117,6 +120,8 @@ pub struct SweepRetention {
     /// Orders callers by keyed hash, so the sweep can say where it stopped without a number.
     index: CallerIndex,
     policy: RetentionPolicy,
+    /// Forget a caller whose card lost a summary.
+    memos: CallerMemos,
 }
 
 impl SweepRetention {
@@ -135,7 +140,14 @@ impl SweepRetention {
             parse,
             index,
             policy,
+            memos: CallerMemos::default(),
         }
+    }
+
+    /// Tells `memos` to forget a caller once a summary is taken out of their card.
+    pub fn with_memos(mut self, memos: CallerMemos) -> Self {
+        self.memos = memos;
+        self
     }
 
     pub fn policy(&self) -> RetentionPolicy {
@@ -186,7 +198,13 @@ impl SweepRetention {
         report: &mut SweepReport,
     ) -> Result<(), SweepError> {
         match card::forget_summary(&*self.blobs, caller, conversation).await {
-            Ok(removed) => report.summaries += usize::from(removed),
+            Ok(removed) => {
+                if removed {
+                    // The memos may still hold the summary, made from the card's last version.
+                    self.memos.forget(caller);
+                }
+                report.summaries += usize::from(removed);
+            }
             Err(CardError::Storage(error)) => return Err(error.into()),
             // Left as it is for someone to look at; the rest of the sweep goes on.
             Err(unreadable @ CardError::Unreadable(..)) => tracing::warn!("{unreadable}"),

@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::core::ports::{BlobStore, Embedder, ErrorChain, MemoryStore, MemoryStoreError};
+use crate::core::ports::{
+    BlobStore, CallerMemo, Embedder, ErrorChain, MemoryStore, MemoryStoreError,
+};
 use crate::core::recall::{chance_similarity, QueryEmbedding, RecallQuery};
 use crate::core::use_cases::read_profile::DecodedCards;
 use crate::core::{CallerId, MemoryHit, ProfileCard, SearchLimit, SearchQuery};
@@ -46,7 +48,7 @@ pub struct SearchMemories {
     profiles: Arc<dyn BlobStore>,
     timeout: Duration,
     embedder: Option<QueryEmbedder>,
-    cards: DecodedCards,
+    cards: Arc<DecodedCards>,
 }
 
 /// How questions are embedded: the model, the time each may take, and what is known of the
@@ -139,8 +141,19 @@ impl SearchMemories {
             profiles,
             timeout,
             embedder: None,
-            cards: DecodedCards::new(DECODED_CARDS),
+            cards: Arc::new(DecodedCards::new(DECODED_CARDS)),
         }
+    }
+
+    /// The profile cards this use case keeps in memory, for an erasure to forget.
+    pub fn memo(&self) -> Arc<dyn CallerMemo> {
+        self.cards.clone()
+    }
+
+    /// Whether a card of `caller` is kept in memory.
+    #[cfg(test)]
+    pub(crate) fn remembers(&self, caller: &CallerId) -> bool {
+        self.cards.holds(caller)
     }
 
     /// Embeds each question with `embedder`, giving up after `budget`, so that memories are also

@@ -4,10 +4,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::core::ports::{
-    BlobStore, GreetingFallback, IngestionResolution, IngestionRetry, PutCondition, Telemetry,
+    BlobStore, BlobVersion, CallerMemo, CallerMemos, GreetingFallback, IngestionResolution,
+    IngestionRetry, MemoryStore, PutCondition, Telemetry,
 };
+use crate::core::use_cases::caller_privacy::{CallerHasher, CallerIndex, EraseCaller};
 use crate::core::{CallerId, ProfileCard};
-use crate::test_doubles::InMemoryBlobStore;
+use crate::test_doubles::{InMemoryBlobStore, ManualClock};
 
 pub fn maria() -> CallerId {
     CallerId::parse("+14155550123").unwrap()
@@ -15,6 +17,10 @@ pub fn maria() -> CallerId {
 
 pub fn juan() -> CallerId {
     CallerId::parse("+34911234567").unwrap()
+}
+
+pub fn version(text: &str) -> BlobVersion {
+    BlobVersion(text.to_owned())
 }
 
 /// A blob store holding `card` as `caller`'s profile card.
@@ -30,6 +36,21 @@ pub async fn store_with_card(caller: &CallerId, card: &ProfileCard) -> Arc<InMem
         .await
         .unwrap();
     store
+}
+
+/// The erasure of callers from these stores, which tells `memo` to forget them.
+pub fn erasure(
+    memories: Arc<dyn MemoryStore>,
+    blobs: Arc<dyn BlobStore>,
+    memo: Arc<dyn CallerMemo>,
+) -> EraseCaller {
+    EraseCaller::new(
+        memories,
+        blobs,
+        Arc::new(ManualClock::new(chrono::Utc::now())),
+        CallerIndex::new(CallerHasher::with_key(b"a test key of enough bytes")),
+    )
+    .with_memos(CallerMemos::new(vec![memo]))
 }
 
 /// One event a use case reported.

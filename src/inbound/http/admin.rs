@@ -261,7 +261,7 @@ impl AdminApi {
     ///
     /// Deletes everything held about the caller in every store: the profile card, every memory,
     /// every archived transcription, recording and failure of their calls, and the ingestion
-    /// records. A tombstone (a keyed hash of the number and the erased conversation ids, never
+    /// records; this server also drops what it keeps of them in memory. A tombstone (a keyed hash of the number and the erased conversation ids, never
     /// the number) keeps a retried delivery or a replay from bringing the calls back. Calls made
     /// after the erasure are remembered as usual. Idempotent.
     #[oai(

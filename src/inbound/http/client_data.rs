@@ -1,7 +1,8 @@
 //! `POST /webhook/client-data`: ElevenLabs asks, while the phone rings, who is calling.
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
 use poem::http::Method;
 use poem::web::Data;
@@ -10,6 +11,7 @@ use poem_openapi::payload::{Json, Payload};
 use poem_openapi::{ApiExtractor, ApiResponse, ExtractParamOptions, Object, OpenApi};
 use serde::Serialize;
 
+use crate::core::ports::CallerMemo;
 use crate::core::use_cases::Greeting;
 use crate::core::{mask_phone_number, AgentId, CallerId};
 use crate::inbound::http::auth::{check_client_data, presented_key, ClientDataKey};
@@ -169,21 +171,51 @@ static WRITTEN_ANSWERS: LazyLock<Mutex<WrittenAnswers>> = LazyLock::new(Mutex::d
 type WrittenAnswers =
     HashMap<Greeting, WrittenJson<ClientDataResponse>, foldhash::fast::RandomState>;
 
+/// Bumped, with the table locked, by every [`CallerMemo::forget`]: an answer whose greeting was
+/// looked up before it is not kept, since the card it came from may be gone. Read without the
+/// lock at every ring.
+static WRITTEN_ANSWERS_FORGETS: AtomicU64 = AtomicU64::new(0);
+
 /// How many written answers are kept (each about a kilobyte).
 const WRITTEN_ANSWERS_KEPT: usize = 4_096;
 
-fn written_answer(greeting: Greeting) -> WrittenJson<ClientDataResponse> {
-    let answers = || {
-        WRITTEN_ANSWERS
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    };
-    if let Some(written) = answers().get(&greeting) {
+/// How many times the answers were forgotten so far, read before a greeting is looked up.
+fn forgets_so_far() -> u64 {
+    WRITTEN_ANSWERS_FORGETS.load(Ordering::Acquire)
+}
+
+fn written_answers() -> MutexGuard<'static, WrittenAnswers> {
+    WRITTEN_ANSWERS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The written answers, as a memo an erasure tells to forget a caller. An answer is kept by its
+/// greeting, which names no caller (two callers with the same name and history share one), so
+/// forgetting any caller drops every answer: erasures are rare, and each returning caller's
+/// answer is written again at their next ring.
+pub struct WrittenAnswersMemo;
+
+impl CallerMemo for WrittenAnswersMemo {
+    fn forget(&self, _caller: &CallerId) {
+        let mut answers = written_answers();
+        WRITTEN_ANSWERS_FORGETS.fetch_add(1, Ordering::AcqRel);
+        answers.clear();
+    }
+}
+
+/// The answer for `greeting`, written once and kept, unless a caller was forgotten since
+/// `forgets` was read with [`forgets_so_far`] (before the greeting was looked up).
+fn written_answer(greeting: Greeting, forgets: u64) -> WrittenJson<ClientDataResponse> {
+    if let Some(written) = written_answers().get(&greeting) {
         return written.clone();
     }
     let written = WrittenJson::write(&ClientDataResponse::from(greeting.clone()))
         .expect("an answer of text, booleans and numbers always writes");
-    let mut answers = answers();
+    let mut answers = written_answers();
+    if forgets_so_far() != forgets {
+        return written;
+    }
     if answers.len() >= WRITTEN_ANSWERS_KEPT {
         // Crude but bounded: a full table starts over rather than tracking recency.
         answers.clear();
@@ -201,6 +233,7 @@ async fn answer(
 ) -> WrittenJson<ClientDataResponse> {
     let caller = caller_id.and_then(usable_caller_id);
     let agent = agent_id.and_then(|raw| AgentId::parse(raw).ok());
+    let forgets = forgets_so_far();
     let greeting = state
         .greet_caller
         .greet(caller.as_ref(), agent.as_ref())
@@ -208,7 +241,7 @@ async fn answer(
     if let (Some(reason), Some(metrics)) = (greeting.withheld_override, &state.metrics) {
         metrics.override_withheld(reason);
     }
-    written_answer(greeting)
+    written_answer(greeting, forgets)
 }
 
 /// The operation's path; the `#[oai(path)]` below says the same (the committed OpenAPI document
@@ -329,8 +362,55 @@ mod tests {
             let answer = ClientDataResponse::from(greeting.clone());
             assert!(same_json_both_ways(&answer));
             let sent: serde_json::Value =
-                serde_json::from_slice(written_answer(greeting).body()).unwrap();
+                serde_json::from_slice(written_answer(greeting, forgets_so_far()).body()).unwrap();
             assert_eq!(Some(sent), poem_openapi::types::ToJSON::to_json(&answer));
         }
+    }
+
+    /// The written answers are shared by the whole process: the tests that forget them take
+    /// turns, so that one test's forgetting never lands in the middle of another.
+    static FORGETTING: Mutex<()> = Mutex::new(());
+
+    fn returning(name: &str) -> Greeting {
+        Greeting {
+            user_name: name.to_owned(),
+            is_returning_caller: true,
+            previous_call_count: 1,
+            ..Greeting::new_caller()
+        }
+    }
+
+    fn forget_a_caller() {
+        WrittenAnswersMemo.forget(&CallerId::parse("+14155550123").unwrap());
+    }
+
+    #[test]
+    fn forgetting_a_caller_drops_the_written_answers() {
+        let _turn = FORGETTING
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let greeting = returning("Erin Erased");
+        written_answer(greeting.clone(), forgets_so_far());
+        assert!(written_answers().contains_key(&greeting));
+
+        forget_a_caller();
+
+        assert!(!written_answers().contains_key(&greeting));
+    }
+
+    #[test]
+    fn an_answer_looked_up_before_a_caller_was_forgotten_is_not_kept() {
+        let _turn = FORGETTING
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let greeting = returning("Rita Racing");
+        let before = forgets_so_far();
+
+        forget_a_caller();
+        let sent = written_answer(greeting.clone(), before);
+
+        assert!(!written_answers().contains_key(&greeting));
+        let sent: serde_json::Value = serde_json::from_slice(sent.body()).unwrap();
+        assert_eq!(sent["dynamic_variables"]["user_name"], "Rita Racing");
     }
 }

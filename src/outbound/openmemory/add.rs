@@ -26,7 +26,7 @@ use super::marker::mark;
 use super::parts::{fitted, parts, LongContent};
 use super::wire::{AddRequest, AddResponse, MemoryMetadata};
 use crate::core::ports::MemoryStoreError;
-use crate::core::{AddOutcome, Decay, NewMemory};
+use crate::core::{AddOutcome, CallerId, ConversationId, Decay, NewMemory};
 
 /// Distinguished forms tried after the plain one was merged into another memory.
 const DISTINGUISHING_ATTEMPTS: u32 = 3;
@@ -73,6 +73,13 @@ impl Unsettled {
 
     fn settle(&self, memory: &NewMemory) {
         self.lock().remove(&Self::id(memory));
+    }
+
+    /// Settles every memory of the caller's conversation, once its memories are deleted: the
+    /// caller's number must not outlive them.
+    pub(super) fn settle_conversation(&self, caller: &CallerId, conversation: &ConversationId) {
+        let prefix = format!("{}\n{}\n", caller.as_e164(), conversation.as_str());
+        self.lock().retain(|id| !id.starts_with(&prefix));
     }
 }
 
@@ -245,5 +252,30 @@ fn request<'a>(memory: &'a NewMemory, content: &'a str) -> AddRequest<'a> {
             Decay::Never => Some(0.0),
             Decay::Default => None,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_doubles::utterance;
+
+    #[test]
+    fn deleting_a_conversation_settles_its_memories_and_only_those() {
+        let maria = CallerId::parse("+14155550123").unwrap();
+        let juan = CallerId::parse("+34911234567").unwrap();
+        let gone = utterance(&maria, "conv_m", "I prefer mornings");
+        let other_call = utterance(&maria, "conv_m2", "I prefer mornings");
+        let other_caller = utterance(&juan, "conv_m", "I prefer mornings");
+        let unsettled = Unsettled::default();
+        for memory in [&gone, &other_call, &other_caller] {
+            unsettled.mark(memory);
+        }
+
+        unsettled.settle_conversation(&maria, &gone.conversation_id);
+
+        assert!(!unsettled.contains(&gone));
+        assert!(unsettled.contains(&other_call));
+        assert!(unsettled.contains(&other_caller));
     }
 }

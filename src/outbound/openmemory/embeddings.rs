@@ -3,7 +3,7 @@
 //! embedded once while they keep coming back. A search waits for them at most its budget; the
 //! embedding goes on without it and fills the cache for the next search, so a caller with more
 //! new candidates than the budget allows is ranked by meaning from the next search on instead
-//! of never.
+//! of never. The embeddings of a deleted memory are dropped with it.
 
 use std::collections::HashSet;
 use std::num::NonZeroUsize;
@@ -63,6 +63,12 @@ impl CandidateEmbeddings {
                 embedding: Mutex::new(HashSet::new()),
             }),
         }
+    }
+
+    /// Drops the embedding of `text`, once the memory it was made for is deleted: the cache is
+    /// keyed by the memory's words, which must not outlive it.
+    pub fn forget(&self, text: &str) {
+        self.cache.vectors().pop(text);
     }
 
     /// The similarity of each hit with the question, in order; `None` for every hit when the

@@ -7,6 +7,7 @@
 //! conversation apart from the others.
 
 use super::client::Api;
+use super::embeddings::CandidateEmbeddings;
 use super::marker::unmark;
 use super::wire::{StoredMemory, UserMemories};
 use crate::core::ports::MemoryStoreError;
@@ -76,18 +77,26 @@ fn key_and_part(stored: &str) -> (&str, u32) {
     (stored, 1)
 }
 
+/// Deletes the caller's memories of `conversation`, and the embeddings searches made of them.
 pub(super) async fn delete_conversation(
     api: &Api,
+    embeddings: Option<&CandidateEmbeddings>,
     caller: &CallerId,
     conversation: &ConversationId,
 ) -> Result<usize, MemoryStoreError> {
     // A long memory's parts are deleted with it and counted once.
     let mut deleted = 0;
     for memory in all_of(api, caller).await? {
-        if hit(&memory).conversation_id.as_ref() == Some(conversation)
-            && api.delete_as(&memory.id, caller).await?
-            && key_and_part(&memory.metadata().key).1 == 1
+        let found = hit(&memory);
+        if found.conversation_id.as_ref() != Some(conversation)
+            || !api.delete_as(&memory.id, caller).await?
         {
+            continue;
+        }
+        if let Some(embeddings) = embeddings {
+            embeddings.forget(&found.content);
+        }
+        if key_and_part(&memory.metadata().key).1 == 1 {
             deleted += 1;
         }
     }

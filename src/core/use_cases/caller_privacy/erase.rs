@@ -6,7 +6,9 @@ use std::sync::Arc;
 use super::records::{
     conversations_of, index_key, mark_erased, tombstone_key, CallerIndex, Tombstone,
 };
-use crate::core::ports::{BlobStore, BlobStoreError, Clock, MemoryStore, MemoryStoreError};
+use crate::core::ports::{
+    BlobStore, BlobStoreError, CallerMemos, Clock, MemoryStore, MemoryStoreError,
+};
 use crate::core::use_cases::ingest_call::records::{self, read, write};
 use crate::core::use_cases::ArchivedPayload;
 use crate::core::{CallerId, ConversationId, ProfileCard};
@@ -35,13 +37,15 @@ pub enum EraseError {
     Storage(#[from] BlobStoreError),
 }
 
-/// Erases a caller: profile card, memories, archived files, ingestion records and index entry.
+/// Erases a caller: profile card, memories, archived files, ingestion records and index entry,
+/// and what this process keeps of them in memory.
 #[derive(Clone)]
 pub struct EraseCaller {
     memories: Arc<dyn MemoryStore>,
     blobs: Arc<dyn BlobStore>,
     clock: Arc<dyn Clock>,
     index: CallerIndex,
+    memos: CallerMemos,
 }
 
 impl EraseCaller {
@@ -56,7 +60,14 @@ impl EraseCaller {
             blobs,
             clock,
             index,
+            memos: CallerMemos::default(),
         }
+    }
+
+    /// Tells `memos` to forget the caller once their card is deleted.
+    pub fn with_memos(mut self, memos: CallerMemos) -> Self {
+        self.memos = memos;
+        self
     }
 
     /// Erases everything about `caller`. Idempotent: erasing again finds nothing and counts
@@ -85,6 +96,8 @@ impl EraseCaller {
             self.blobs.delete(&card).await?;
             receipt.profile_cards += 1;
         }
+        // Everything the memos keep was made from the card: with the card gone, none comes back.
+        self.memos.forget(caller);
         self.blobs
             .delete(&index_key(&self.index.hash(caller)))
             .await?;

@@ -3,9 +3,9 @@
 //! writing its summaries. A new card version (any write changes it) is composed afresh.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 
-use crate::core::ports::BlobVersion;
+use crate::core::ports::{BlobVersion, CallerMemo};
+use crate::core::use_cases::card_memo::{CardMemo, ReadStart};
 use crate::core::{AgentId, CallerId};
 
 use super::Greeting;
@@ -13,22 +13,12 @@ use super::Greeting;
 /// At most this many agents are remembered per caller; a caller beyond it starts over.
 const MAX_AGENTS_PER_CALLER: usize = 64;
 
-/// A bounded memo of composed greetings.
-pub(super) struct ComposedGreetings {
-    capacity: usize,
-    callers: Mutex<HashMap<CallerId, CallerGreetings, Hasher>>,
-}
+/// A bounded memo of composed greetings, forgotten with the caller.
+pub(super) struct ComposedGreetings(CardMemo<ByAgent>);
 
-/// Looked up twice at every ring (the caller, then the agent): foldhash hashes a short key in
-/// a fraction of the instructions of the standard SipHash, and the memo's size is bounded.
-type Hasher = foldhash::fast::RandomState;
-
-/// One caller's greetings, for one version of their card.
-struct CallerGreetings {
-    version: BlobVersion,
-    /// By agent id; the empty string stands for no agent.
-    by_agent: HashMap<String, Greeting, Hasher>,
-}
+/// One caller's greetings, by agent id; the empty string stands for no agent. Looked up at every
+/// ring: foldhash hashes a short key in a fraction of the instructions of the standard SipHash.
+type ByAgent = HashMap<String, Greeting, foldhash::fast::RandomState>;
 
 fn agent_key(agent: Option<&AgentId>) -> &str {
     agent.map_or("", AgentId::as_str)
@@ -37,16 +27,12 @@ fn agent_key(agent: Option<&AgentId>) -> &str {
 impl ComposedGreetings {
     /// Remembers the greetings of at most `capacity` callers.
     pub(super) fn new(capacity: usize) -> Self {
-        Self {
-            capacity,
-            callers: Mutex::default(),
-        }
+        Self(CardMemo::new(capacity))
     }
 
-    fn callers(&self) -> std::sync::MutexGuard<'_, HashMap<CallerId, CallerGreetings, Hasher>> {
-        self.callers
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Marks the start of a card read, before the card is read (see [`Self::keep`]).
+    pub(super) fn read_start(&self) -> ReadStart {
+        self.0.read_start()
     }
 
     /// The greeting composed for this card version and agent, if there is one.
@@ -56,52 +42,48 @@ impl ComposedGreetings {
         version: &BlobVersion,
         agent: Option<&AgentId>,
     ) -> Option<Greeting> {
-        let callers = self.callers();
-        let known = callers
-            .get(caller)
-            .filter(|known| known.version == *version)?;
-        known.by_agent.get(agent_key(agent)).cloned()
+        self.0.find(caller, version, |by_agent| {
+            by_agent.get(agent_key(agent)).cloned()
+        })
     }
 
-    /// Keeps `greeting`, composed from this card version for this agent.
+    /// Keeps `greeting`, composed from this card version (read since `start`) for this agent.
     pub(super) fn keep(
         &self,
+        start: ReadStart,
         caller: &CallerId,
         version: &BlobVersion,
         agent: Option<&AgentId>,
         greeting: &Greeting,
     ) {
-        let mut callers = self.callers();
-        if !callers.contains_key(caller) && callers.len() >= self.capacity {
-            // Crude but bounded: a full memo starts over rather than tracking recency.
-            callers.clear();
-        }
-        let known = callers
-            .entry(caller.clone())
-            .or_insert_with(|| CallerGreetings {
-                version: version.clone(),
-                by_agent: HashMap::default(),
-            });
-        if known.version != *version || known.by_agent.len() >= MAX_AGENTS_PER_CALLER {
-            known.version = version.clone();
-            known.by_agent.clear();
-        }
-        known
-            .by_agent
-            .insert(agent_key(agent).to_owned(), greeting.clone());
+        self.0.keep(start, caller, version, |by_agent| {
+            if by_agent.len() >= MAX_AGENTS_PER_CALLER {
+                by_agent.clear();
+            }
+            by_agent.insert(agent_key(agent).to_owned(), greeting.clone());
+        });
+    }
+
+    /// Whether any greeting of `caller` is kept.
+    #[cfg(test)]
+    pub(super) fn holds(&self, caller: &CallerId) -> bool {
+        self.0.holds(caller)
+    }
+}
+
+impl CallerMemo for ComposedGreetings {
+    fn forget(&self, caller: &CallerId) {
+        self.0.forget(caller);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::use_cases::test_support::version;
 
     fn caller(number: &str) -> CallerId {
         CallerId::parse(number).unwrap()
-    }
-
-    fn version(text: &str) -> BlobVersion {
-        BlobVersion(text.to_owned())
     }
 
     fn named(name: &str) -> Greeting {
@@ -116,7 +98,13 @@ mod tests {
         let memo = ComposedGreetings::new(8);
         let maria = caller("+14155550123");
         let dental = AgentId::parse("agent_dental").unwrap();
-        memo.keep(&maria, &version("v1"), Some(&dental), &named("Maria"));
+        memo.keep(
+            memo.read_start(),
+            &maria,
+            &version("v1"),
+            Some(&dental),
+            &named("Maria"),
+        );
         assert_eq!(
             memo.get(&maria, &version("v1"), Some(&dental)),
             Some(named("Maria"))
@@ -133,8 +121,9 @@ mod tests {
     fn a_new_card_version_replaces_every_greeting_of_the_old_one() {
         let memo = ComposedGreetings::new(8);
         let maria = caller("+14155550123");
-        memo.keep(&maria, &version("v1"), None, &named("Maria"));
-        memo.keep(&maria, &version("v2"), None, &named("María"));
+        let start = memo.read_start();
+        memo.keep(start, &maria, &version("v1"), None, &named("Maria"));
+        memo.keep(start, &maria, &version("v2"), None, &named("María"));
         assert_eq!(memo.get(&maria, &version("v2"), None), Some(named("María")));
         assert_eq!(memo.get(&maria, &version("v1"), None), None);
     }
@@ -143,9 +132,10 @@ mod tests {
     fn the_memo_stays_within_its_capacity() {
         let memo = ComposedGreetings::new(2);
         for number in ["+14155550121", "+14155550122", "+14155550123"] {
-            memo.keep(&caller(number), &version("v1"), None, &named(number));
+            let start = memo.read_start();
+            memo.keep(start, &caller(number), &version("v1"), None, &named(number));
         }
-        assert!(memo.callers().len() <= 2);
+        assert!(memo.0.callers() <= 2);
         assert_eq!(
             memo.get(&caller("+14155550123"), &version("v1"), None),
             Some(named("+14155550123"))

@@ -9,9 +9,11 @@ use super::*;
 use crate::core::ports::{
     Blob, BlobKey, BlobStoreError, BlobVersion, ByteStream, MockBlobStore, PutCondition,
 };
-use crate::core::use_cases::test_support::{maria, store_with_card, RecordingTelemetry, Reported};
+use crate::core::use_cases::test_support::{
+    erasure, maria, store_with_card, RecordingTelemetry, Reported,
+};
 use crate::core::CallRecord;
-use crate::test_doubles::InMemoryBlobStore;
+use crate::test_doubles::{InMemoryBlobStore, InMemoryMemoryStore};
 
 const TEMPLATE: &str = "Hi{name_greeting}, welcome back! How can I help you today?";
 
@@ -292,4 +294,44 @@ async fn an_agent_that_forbids_the_override_never_gets_it_but_keeps_its_variable
     assert_eq!(greeting.withheld_override, Some(WithheldReason::NotAllowed));
     assert!(greeting.is_returning_caller);
     assert_eq!(greeting.previous_call_count, 2);
+}
+
+#[tokio::test]
+async fn an_erased_callers_greeting_is_not_kept_in_memory() {
+    let store = store_with_card(&maria(), &marias_card()).await;
+    let greeter = greeter(store.clone(), personalised());
+    greeter.greet(Some(&maria()), None).await;
+    assert!(greeter.remembers(&maria()));
+
+    erasure(Arc::new(InMemoryMemoryStore::new()), store, greeter.memo())
+        .erase(&maria())
+        .await
+        .unwrap();
+
+    assert!(!greeter.remembers(&maria()));
+}
+
+#[tokio::test]
+async fn a_greeting_composed_from_a_card_read_before_an_erasure_is_not_kept() {
+    let memo: Arc<std::sync::OnceLock<Arc<dyn CallerMemo>>> = Arc::default();
+    let card = Bytes::from(serde_json::to_vec(&marias_card()).unwrap());
+    let mut store = MockBlobStore::new();
+    store.expect_get().returning({
+        let memo = memo.clone();
+        move |_| {
+            // The erasure finishes while the card read before it is on its way.
+            memo.get().expect("the greeter's memo").forget(&maria());
+            Ok(Some(Blob {
+                bytes: card.clone(),
+                version: BlobVersion("v1".to_owned()),
+            }))
+        }
+    });
+    let greeter = greeter(Arc::new(store), personalised());
+    assert!(memo.set(greeter.memo()).is_ok());
+
+    let greeting = greeter.greet(Some(&maria()), None).await;
+
+    assert_eq!(greeting.user_name, "Maria");
+    assert!(!greeter.remembers(&maria()));
 }

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use super::*;
 use crate::core::ports::EmbedderError;
 use crate::core::ports::{MockBlobStore, MockMemoryStore};
-use crate::core::use_cases::test_support::{juan, maria, store_with_card};
+use crate::core::use_cases::test_support::{erasure, juan, maria, store_with_card};
 use crate::core::{AddOutcome, ConversationId, Embedding, NewMemory};
 use crate::test_doubles::{utterance, InMemoryBlobStore, InMemoryMemoryStore, ThesaurusEmbedder};
 
@@ -282,4 +282,23 @@ impl MemoryStore for HangingMemoryStore {
     async fn check(&self) -> Result<(), MemoryStoreError> {
         std::future::pending().await
     }
+}
+
+#[tokio::test]
+async fn an_erased_callers_card_is_not_kept_in_memory() {
+    let profiles = store_with_card(&maria(), &marias_card()).await;
+    let memories = memories_of_maria_and_juan().await;
+    let search = SearchMemories::new(memories.clone(), profiles.clone(), TIMEOUT);
+    let found = search
+        .search(&maria(), &query("cleaning"), SearchLimit::DEFAULT)
+        .await;
+    assert_eq!(found.profile, Some(marias_card()));
+    assert!(search.remembers(&maria()));
+
+    erasure(memories, profiles, search.memo())
+        .erase(&maria())
+        .await
+        .unwrap();
+
+    assert!(!search.remembers(&maria()));
 }
