@@ -3,10 +3,12 @@
 //! embedded once while they keep coming back. A search waits for them at most its budget; the
 //! embedding goes on without it and fills the cache for the next search, so a caller with more
 //! new candidates than the budget allows is ranked by meaning from the next search on instead
-//! of never. The embeddings of a deleted memory are dropped with it.
+//! of never. The embeddings of a deleted memory are dropped with it, and an embedding under way
+//! while a memory is deleted keeps nothing.
 
 use std::collections::HashSet;
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -31,6 +33,9 @@ pub(super) struct CandidateEmbeddings {
 struct Cache {
     vectors: Mutex<LruCache<String, Embedding>>,
     embedding: Mutex<HashSet<String>>,
+    /// Bumped, with `vectors` locked, by every [`CandidateEmbeddings::forget`]: an embedding that
+    /// began before it does not keep its vectors, since one of its texts may be gone.
+    forgets: AtomicU64,
 }
 
 impl Cache {
@@ -61,6 +66,7 @@ impl CandidateEmbeddings {
             cache: Arc::new(Cache {
                 vectors: Mutex::new(LruCache::new(capacity)),
                 embedding: Mutex::new(HashSet::new()),
+                forgets: AtomicU64::new(0),
             }),
         }
     }
@@ -68,7 +74,9 @@ impl CandidateEmbeddings {
     /// Drops the embedding of `text`, once the memory it was made for is deleted: the cache is
     /// keyed by the memory's words, which must not outlive it.
     pub fn forget(&self, text: &str) {
-        self.cache.vectors().pop(text);
+        let mut vectors = self.cache.vectors();
+        self.cache.forgets.fetch_add(1, Ordering::AcqRel);
+        vectors.pop(text);
     }
 
     /// The similarity of each hit with the question, in order; `None` for every hit when the
@@ -81,19 +89,27 @@ impl CandidateEmbeddings {
         if wanted.model_id != self.embedder.model_id() {
             return vec![None; hits.len()];
         }
-        let missing: Vec<String> = {
+        let (missing, forgets) = {
             let mut cache = self.cache.vectors();
+            let forgets = self.cache.forgets.load(Ordering::Acquire);
             let mut embedding = self.cache.embedding();
             // A text already being embedded (by another search, or earlier in this list) is not
             // embedded again: the set's insert answers false for it.
-            hits.iter()
+            let missing: Vec<String> = hits
+                .iter()
                 .filter(|hit| cache.get(&hit.content).is_none())
                 .map(|hit| hit.content.clone())
                 .filter(|text| embedding.insert(text.clone()))
-                .collect()
+                .collect();
+            (missing, forgets)
         };
         if !missing.is_empty() {
-            let filled = tokio::spawn(fill(self.embedder.clone(), self.cache.clone(), missing));
+            let pending = Pending {
+                cache: self.cache.clone(),
+                texts: missing,
+                forgets,
+            };
+            let filled = tokio::spawn(fill(self.embedder.clone(), pending));
             let in_time = matches!(
                 tokio::time::timeout(self.budget, filled).await,
                 Ok(Ok(true))
@@ -115,13 +131,17 @@ impl CandidateEmbeddings {
     }
 }
 
-/// Embeds `texts` and keeps their vectors in `cache`; whether it did.
-async fn fill(embedder: Arc<dyn Embedder>, cache: Arc<Cache>, texts: Vec<String>) -> bool {
-    let pending = Pending { cache, texts };
+/// Embeds the `pending` texts and keeps their vectors in the cache; whether it did. Nothing is
+/// kept when a memory's embedding was forgotten meanwhile (a deletion is rare, and the next
+/// search embeds its texts again).
+async fn fill(embedder: Arc<dyn Embedder>, pending: Pending) -> bool {
     let texts = &pending.texts;
     match embedder.embed(texts).await {
         Ok(vectors) if vectors.len() == texts.len() => {
             let mut cached = pending.cache.vectors();
+            if pending.cache.forgets.load(Ordering::Acquire) != pending.forgets {
+                return false;
+            }
             for (text, vector) in texts.iter().zip(vectors) {
                 cached.put(text.clone(), vector);
             }
@@ -150,6 +170,8 @@ async fn fill(embedder: Arc<dyn Embedder>, cache: Arc<Cache>, texts: Vec<String>
 struct Pending {
     cache: Arc<Cache>,
     texts: Vec<String>,
+    /// The cache's forget count when the texts were claimed.
+    forgets: u64,
 }
 
 impl Drop for Pending {
@@ -158,5 +180,77 @@ impl Drop for Pending {
         for text in &self.texts {
             embedding.remove(text);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_trait::async_trait;
+    use tokio::sync::Semaphore;
+
+    use super::*;
+    use crate::core::ports::EmbedderError;
+    use crate::core::MemoryKind;
+    use crate::test_doubles::ThesaurusEmbedder;
+
+    /// Embeds as [`ThesaurusEmbedder`] does, each call only once the test lets it.
+    struct HeldEmbedder {
+        let_through: Semaphore,
+    }
+
+    #[async_trait]
+    impl Embedder for HeldEmbedder {
+        fn model_id(&self) -> &str {
+            "test:held"
+        }
+
+        fn dimensions(&self) -> usize {
+            ThesaurusEmbedder::vector("").dimensions()
+        }
+
+        async fn embed(&self, texts: &[String]) -> Result<Vec<Embedding>, EmbedderError> {
+            let permit = self.let_through.acquire().await;
+            permit.expect("the semaphore stays open").forget();
+            Ok(texts
+                .iter()
+                .map(|text| ThesaurusEmbedder::vector(text))
+                .collect())
+        }
+    }
+
+    #[tokio::test]
+    async fn an_embedding_that_ends_after_its_memory_was_deleted_is_not_kept() {
+        let embedder = Arc::new(HeldEmbedder {
+            let_through: Semaphore::new(0),
+        });
+        let embeddings = CandidateEmbeddings::new(embedder.clone(), Duration::from_millis(1));
+        let deleted = "Agent asked: Any allergies? Caller: Penicillin.".to_owned();
+        let hits = [MemoryHit {
+            content: deleted.clone(),
+            kind: MemoryKind::Utterance,
+            score: 1.0,
+            created_at: None,
+            conversation_id: None,
+        }];
+        let question = QueryEmbedding {
+            model_id: "test:held".to_owned(),
+            embedding: ThesaurusEmbedder::vector("drug reactions"),
+        };
+
+        // The search gives up on its budget; the embedding goes on, held.
+        let found = embeddings.similarities(&question, &hits).await;
+        assert_eq!(found, [None]);
+        assert!(embeddings.cache.embedding().contains(&deleted));
+
+        embeddings.forget(&deleted);
+        embedder.let_through.add_permits(1);
+        while !embeddings.cache.embedding().is_empty() {
+            tokio::task::yield_now().await;
+        }
+
+        assert!(
+            !embeddings.cache.vectors().contains(&deleted),
+            "the deleted memory's words are kept with its embedding"
+        );
     }
 }
