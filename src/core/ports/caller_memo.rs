@@ -1,5 +1,6 @@
 //! What this process keeps in memory about callers, so that it can be told to forget one.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::core::CallerId;
@@ -32,5 +33,37 @@ impl CallerMemos {
         for memo in &self.0 {
             memo.forget(caller);
         }
+    }
+}
+
+/// How many times a memo forgot, so that what a read begun before a forget made is not kept
+/// (the data it was made from may be gone): take [`Forgets::read_start`] before reading, call
+/// [`Forgets::forgot`] with the memo locked when forgetting, and keep only when
+/// [`Forgets::none_since`] the start, checked with the memo locked. Read without a lock.
+#[derive(Debug, Default)]
+pub struct Forgets(AtomicU64);
+
+/// When a read began, as [`Forgets::read_start`] marks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadStart(u64);
+
+impl Forgets {
+    pub const fn new() -> Self {
+        Self(AtomicU64::new(0))
+    }
+
+    /// Marks the start of a read, before anything is read.
+    pub fn read_start(&self) -> ReadStart {
+        ReadStart(self.0.load(Ordering::Acquire))
+    }
+
+    /// Counts a forget; call it with the memo locked.
+    pub fn forgot(&self) {
+        self.0.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Whether nothing was forgotten since `start`, so what that read made may be kept.
+    pub fn none_since(&self, start: ReadStart) -> bool {
+        self.0.load(Ordering::Acquire) == start.0
     }
 }

@@ -2,10 +2,9 @@
 //! entry valid for the version of the card it was made from, and forgotten with the caller.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-use crate::core::ports::{BlobVersion, CallerMemo};
+use crate::core::ports::{BlobVersion, CallerMemo, Forgets, ReadStart};
 use crate::core::CallerId;
 
 /// Looked up at every ring or search: foldhash hashes a short key in a fraction of the
@@ -17,17 +16,12 @@ type Hasher = foldhash::fast::RandomState;
 pub(super) struct CardMemo<V> {
     capacity: usize,
     by_caller: Mutex<ByCaller<V>>,
-    /// Bumped, with `by_caller` locked, by every [`CallerMemo::forget`]: what a read that began
-    /// before it made is not kept, since the card it was made from may be gone. Read without
-    /// the lock at every ring.
-    forgets: AtomicU64,
+    /// Counted, with `by_caller` locked, by every [`CallerMemo::forget`]: what a read that began
+    /// before it made is not kept, since the card it was made from may be gone.
+    forgets: Forgets,
 }
 
 type ByCaller<V> = HashMap<CallerId, (BlobVersion, V), Hasher>;
-
-/// When a read of a card began, for [`CardMemo::keep`]: take it before reading the card.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct ReadStart(u64);
 
 impl<V> CardMemo<V> {
     fn by_caller(&self) -> MutexGuard<'_, ByCaller<V>> {
@@ -43,13 +37,13 @@ impl<V: Default> CardMemo<V> {
         Self {
             capacity,
             by_caller: Mutex::default(),
-            forgets: AtomicU64::new(0),
+            forgets: Forgets::new(),
         }
     }
 
     /// Marks the start of a card read, before the card is read.
     pub(super) fn read_start(&self) -> ReadStart {
-        ReadStart(self.forgets.load(Ordering::Acquire))
+        self.forgets.read_start()
     }
 
     /// What `look` finds in what was made from this version of `caller`'s card.
@@ -75,7 +69,7 @@ impl<V: Default> CardMemo<V> {
         update: impl FnOnce(&mut V),
     ) {
         let mut by_caller = self.by_caller();
-        if self.forgets.load(Ordering::Acquire) != start.0 {
+        if !self.forgets.none_since(start) {
             return;
         }
         if !by_caller.contains_key(caller) && by_caller.len() >= self.capacity {
@@ -108,7 +102,7 @@ impl<V: Default> CardMemo<V> {
 impl<V: Send + 'static> CallerMemo for CardMemo<V> {
     fn forget(&self, caller: &CallerId) {
         let mut by_caller = self.by_caller();
-        self.forgets.fetch_add(1, Ordering::AcqRel);
+        self.forgets.forgot();
         by_caller.remove(caller);
     }
 }

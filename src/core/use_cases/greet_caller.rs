@@ -12,9 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::core::ports::{
-    Blob, BlobStore, CallerMemo, ErrorChain, GreetingFallback, NoTelemetry, Telemetry,
+    Blob, BlobStore, CallerMemo, ErrorChain, GreetingFallback, NoTelemetry, ReadStart, Telemetry,
 };
-use crate::core::use_cases::card_memo::ReadStart;
 use crate::core::use_cases::read_profile::read_profile_blob;
 use crate::core::use_cases::ReadProfileError;
 use crate::core::{AgentId, CallerId, FirstMessageTemplate, ProfileCard};

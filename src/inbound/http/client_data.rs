@@ -1,7 +1,6 @@
 //! `POST /webhook/client-data`: ElevenLabs asks, while the phone rings, who is calling.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
 use poem::http::Method;
@@ -11,7 +10,7 @@ use poem_openapi::payload::{Json, Payload};
 use poem_openapi::{ApiExtractor, ApiResponse, ExtractParamOptions, Object, OpenApi};
 use serde::Serialize;
 
-use crate::core::ports::CallerMemo;
+use crate::core::ports::{CallerMemo, Forgets, ReadStart};
 use crate::core::use_cases::Greeting;
 use crate::core::{mask_phone_number, AgentId, CallerId};
 use crate::inbound::http::auth::{check_client_data, presented_key, ClientDataKey};
@@ -171,18 +170,12 @@ static WRITTEN_ANSWERS: LazyLock<Mutex<WrittenAnswers>> = LazyLock::new(Mutex::d
 type WrittenAnswers =
     HashMap<Greeting, WrittenJson<ClientDataResponse>, foldhash::fast::RandomState>;
 
-/// Bumped, with the table locked, by every [`CallerMemo::forget`]: an answer whose greeting was
-/// looked up before it is not kept, since the card it came from may be gone. Read without the
-/// lock at every ring.
-static WRITTEN_ANSWERS_FORGETS: AtomicU64 = AtomicU64::new(0);
+/// Counted, with the table locked, by every [`CallerMemo::forget`]: an answer whose greeting was
+/// looked up before it is not kept, since the card it came from may be gone.
+static WRITTEN_ANSWERS_FORGETS: Forgets = Forgets::new();
 
 /// How many written answers are kept (each about a kilobyte).
 const WRITTEN_ANSWERS_KEPT: usize = 4_096;
-
-/// How many times the answers were forgotten so far, read before a greeting is looked up.
-fn forgets_so_far() -> u64 {
-    WRITTEN_ANSWERS_FORGETS.load(Ordering::Acquire)
-}
 
 fn written_answers() -> MutexGuard<'static, WrittenAnswers> {
     WRITTEN_ANSWERS
@@ -199,21 +192,21 @@ pub struct WrittenAnswersMemo;
 impl CallerMemo for WrittenAnswersMemo {
     fn forget(&self, _caller: &CallerId) {
         let mut answers = written_answers();
-        WRITTEN_ANSWERS_FORGETS.fetch_add(1, Ordering::AcqRel);
+        WRITTEN_ANSWERS_FORGETS.forgot();
         answers.clear();
     }
 }
 
 /// The answer for `greeting`, written once and kept, unless a caller was forgotten since
-/// `forgets` was read with [`forgets_so_far`] (before the greeting was looked up).
-fn written_answer(greeting: Greeting, forgets: u64) -> WrittenJson<ClientDataResponse> {
+/// `start` (marked before the greeting was looked up).
+fn written_answer(greeting: Greeting, start: ReadStart) -> WrittenJson<ClientDataResponse> {
     if let Some(written) = written_answers().get(&greeting) {
         return written.clone();
     }
     let written = WrittenJson::write(&ClientDataResponse::from(greeting.clone()))
         .expect("an answer of text, booleans and numbers always writes");
     let mut answers = written_answers();
-    if forgets_so_far() != forgets {
+    if !WRITTEN_ANSWERS_FORGETS.none_since(start) {
         return written;
     }
     if answers.len() >= WRITTEN_ANSWERS_KEPT {
@@ -233,7 +226,7 @@ async fn answer(
 ) -> WrittenJson<ClientDataResponse> {
     let caller = caller_id.and_then(usable_caller_id);
     let agent = agent_id.and_then(|raw| AgentId::parse(raw).ok());
-    let forgets = forgets_so_far();
+    let start = WRITTEN_ANSWERS_FORGETS.read_start();
     let greeting = state
         .greet_caller
         .greet(caller.as_ref(), agent.as_ref())
@@ -241,7 +234,7 @@ async fn answer(
     if let (Some(reason), Some(metrics)) = (greeting.withheld_override, &state.metrics) {
         metrics.override_withheld(reason);
     }
-    written_answer(greeting, forgets)
+    written_answer(greeting, start)
 }
 
 /// The operation's path; the `#[oai(path)]` below says the same (the committed OpenAPI document
@@ -361,8 +354,10 @@ mod tests {
         for greeting in [returning, withheld, Greeting::new_caller()] {
             let answer = ClientDataResponse::from(greeting.clone());
             assert!(same_json_both_ways(&answer));
-            let sent: serde_json::Value =
-                serde_json::from_slice(written_answer(greeting, forgets_so_far()).body()).unwrap();
+            let sent: serde_json::Value = serde_json::from_slice(
+                written_answer(greeting, WRITTEN_ANSWERS_FORGETS.read_start()).body(),
+            )
+            .unwrap();
             assert_eq!(Some(sent), poem_openapi::types::ToJSON::to_json(&answer));
         }
     }
@@ -390,7 +385,7 @@ mod tests {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let greeting = returning("Erin Erased");
-        written_answer(greeting.clone(), forgets_so_far());
+        written_answer(greeting.clone(), WRITTEN_ANSWERS_FORGETS.read_start());
         assert!(written_answers().contains_key(&greeting));
 
         forget_a_caller();
@@ -404,7 +399,7 @@ mod tests {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let greeting = returning("Rita Racing");
-        let before = forgets_so_far();
+        let before = WRITTEN_ANSWERS_FORGETS.read_start();
 
         forget_a_caller();
         let sent = written_answer(greeting.clone(), before);

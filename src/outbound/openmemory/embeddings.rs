@@ -8,13 +8,12 @@
 
 use std::collections::HashSet;
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use lru::LruCache;
 
-use crate::core::ports::{Embedder, ErrorChain};
+use crate::core::ports::{Embedder, ErrorChain, Forgets, ReadStart};
 use crate::core::recall::QueryEmbedding;
 use crate::core::{Embedding, MemoryHit};
 
@@ -33,9 +32,9 @@ pub(super) struct CandidateEmbeddings {
 struct Cache {
     vectors: Mutex<LruCache<String, Embedding>>,
     embedding: Mutex<HashSet<String>>,
-    /// Bumped, with `vectors` locked, by every [`CandidateEmbeddings::forget`]: an embedding that
-    /// began before it does not keep its vectors, since one of its texts may be gone.
-    forgets: AtomicU64,
+    /// Counted, with `vectors` locked, by every [`CandidateEmbeddings::forget`]: an embedding
+    /// that began before it does not keep its vectors, since one of its texts may be gone.
+    forgets: Forgets,
 }
 
 impl Cache {
@@ -66,7 +65,7 @@ impl CandidateEmbeddings {
             cache: Arc::new(Cache {
                 vectors: Mutex::new(LruCache::new(capacity)),
                 embedding: Mutex::new(HashSet::new()),
-                forgets: AtomicU64::new(0),
+                forgets: Forgets::new(),
             }),
         }
     }
@@ -75,7 +74,7 @@ impl CandidateEmbeddings {
     /// keyed by the memory's words, which must not outlive it.
     pub fn forget(&self, text: &str) {
         let mut vectors = self.cache.vectors();
-        self.cache.forgets.fetch_add(1, Ordering::AcqRel);
+        self.cache.forgets.forgot();
         vectors.pop(text);
     }
 
@@ -89,9 +88,9 @@ impl CandidateEmbeddings {
         if wanted.model_id != self.embedder.model_id() {
             return vec![None; hits.len()];
         }
-        let (missing, forgets) = {
+        let (missing, start) = {
             let mut cache = self.cache.vectors();
-            let forgets = self.cache.forgets.load(Ordering::Acquire);
+            let start = self.cache.forgets.read_start();
             let mut embedding = self.cache.embedding();
             // A text already being embedded (by another search, or earlier in this list) is not
             // embedded again: the set's insert answers false for it.
@@ -101,13 +100,13 @@ impl CandidateEmbeddings {
                 .map(|hit| hit.content.clone())
                 .filter(|text| embedding.insert(text.clone()))
                 .collect();
-            (missing, forgets)
+            (missing, start)
         };
         if !missing.is_empty() {
             let pending = Pending {
                 cache: self.cache.clone(),
                 texts: missing,
-                forgets,
+                start,
             };
             let filled = tokio::spawn(fill(self.embedder.clone(), pending));
             let in_time = matches!(
@@ -139,7 +138,7 @@ async fn fill(embedder: Arc<dyn Embedder>, pending: Pending) -> bool {
     match embedder.embed(texts).await {
         Ok(vectors) if vectors.len() == texts.len() => {
             let mut cached = pending.cache.vectors();
-            if pending.cache.forgets.load(Ordering::Acquire) != pending.forgets {
+            if !pending.cache.forgets.none_since(pending.start) {
                 return false;
             }
             for (text, vector) in texts.iter().zip(vectors) {
@@ -170,8 +169,8 @@ async fn fill(embedder: Arc<dyn Embedder>, pending: Pending) -> bool {
 struct Pending {
     cache: Arc<Cache>,
     texts: Vec<String>,
-    /// The cache's forget count when the texts were claimed.
-    forgets: u64,
+    /// When the texts were claimed.
+    start: ReadStart,
 }
 
 impl Drop for Pending {

@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
-use crate::core::ports::{BlobVersion, CallerMemo};
-use crate::core::use_cases::card_memo::{CardMemo, ReadStart};
+use crate::core::ports::{BlobVersion, CallerMemo, ReadStart};
+use crate::core::use_cases::card_memo::CardMemo;
 use crate::core::{AgentId, CallerId};
 
 use super::Greeting;
